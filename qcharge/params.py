@@ -1,0 +1,298 @@
+r"""Frozen, validated parameter objects shared by the exact reference and the circuit builders.
+
+Units: :math:`\hbar = k_B = 1`; energies in units of :math:`\omega`, times in units of
+:math:`1/\gamma`. A comparison is always "same parameter objects, two engines".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._checks import check_density_matrix, check_int, check_real, check_square
+from .exceptions import ParameterError
+from .states import (
+    boltzmann_factor,
+    eg_state,
+    excited_probability,
+    excited_state,
+    ground_state,
+    mean_occupation,
+    thermal_state,
+)
+
+__all__ = ["Atoms", "Bath", "InitialState", "Collision", "Harvest", "ORDERINGS", "ANCILLA_METHODS"]
+
+ORDERINGS = ("palindromic", "exact", "forward", "alternating", "random")
+ANCILLA_METHODS = ("purify", "measure", "coin")
+
+# Gamma must be PSD (PHYSICS.md 1.1); allow float round-off of a user-typed matrix.
+_PSD_ATOL = 1e-12
+
+
+def _frozen_array(arr: np.ndarray) -> np.ndarray:
+    arr = np.array(arr, dtype=float)
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Atoms:
+    r"""N two-level atoms with collective decay matrix :math:`\gamma_{ij}` and dipole couplings :math:`\Omega_{ij}`.
+
+    Defaults give the Dicke limit :math:`\gamma_{ij} = \gamma` and :math:`\Omega = 0`.
+    Γ must be real symmetric positive semidefinite with :math:`\gamma_{ii} = \gamma`;
+    Ω real symmetric with zero diagonal.
+    """
+
+    n: int
+    gamma: float = 1.0
+    omega: float = 1.0
+    gamma_matrix: np.ndarray | None = None
+    dipolar_matrix: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = check_int("atoms", self.n, minimum=1)
+        gamma = check_real("gamma", self.gamma, minimum=0.0, strict_min=True)
+        check_real("omega", self.omega, minimum=0.0, strict_min=True)
+        if self.gamma_matrix is None:
+            gm = np.full((n, n), gamma)
+        else:
+            gm = check_square("gamma_matrix", self.gamma_matrix, n, dtype=float)
+            if not np.allclose(gm, gm.T, atol=_PSD_ATOL):
+                raise ParameterError("Argument `gamma_matrix` must be symmetric, but is not.")
+            if not np.allclose(np.diag(gm), gamma, atol=_PSD_ATOL):
+                raise ParameterError(
+                    f"Argument `gamma_matrix` must have diagonal gamma = {gamma}, "
+                    f"but has diagonal {np.diag(gm).tolist()}."
+                )
+            lam = float(np.linalg.eigvalsh(gm).min())
+            if lam < -_PSD_ATOL * max(1.0, gamma):
+                raise ParameterError(
+                    "Argument `gamma_matrix` must be positive semidefinite "
+                    f"(N = 2: |gamma12| <= gamma), but has eigenvalue {lam:.6g}."
+                )
+        if self.dipolar_matrix is None:
+            om = np.zeros((n, n))
+        else:
+            om = check_square("dipolar_matrix", self.dipolar_matrix, n, dtype=float)
+            if not np.allclose(om, om.T, atol=_PSD_ATOL):
+                raise ParameterError("Argument `dipolar_matrix` must be symmetric, but is not.")
+            if np.any(np.diag(om) != 0):
+                raise ParameterError(
+                    f"Argument `dipolar_matrix` must have zero diagonal, but has {np.diag(om).tolist()}."
+                )
+        object.__setattr__(self, "n", n)
+        object.__setattr__(self, "gamma", gamma)
+        object.__setattr__(self, "gamma_matrix", _frozen_array(gm))
+        object.__setattr__(self, "dipolar_matrix", _frozen_array(om))
+
+    @classmethod
+    def dicke(cls, n: int, gamma: float = 1.0, omega: float = 1.0, dipolar: float = 0.0) -> Atoms:
+        r"""Dicke limit :math:`\gamma_{ij} = \gamma`, uniform :math:`\Omega_{ij} = \Omega` (i != j)."""
+        om = dipolar * (np.ones((n, n)) - np.eye(n)) if n > 0 else None
+        return cls(n, gamma, omega, None, om)
+
+    @classmethod
+    def independent(cls, n: int, gamma: float = 1.0, omega: float = 1.0) -> Atoms:
+        r"""Independent baths :math:`\gamma_{ij} = \gamma\delta_{ij}`."""
+        return cls(n, gamma, omega, gamma * np.eye(check_int("atoms", n, minimum=1)))
+
+    @classmethod
+    def pair(cls, gamma12: float, dipolar: float = 0.0, gamma: float = 1.0, omega: float = 1.0) -> Atoms:
+        """Two atoms with cross-decay gamma12 (|gamma12| <= gamma) and coupling Omega12."""
+        g12 = check_real("gamma12", gamma12)
+        if abs(g12) > gamma:
+            raise ParameterError(f"Argument `gamma12` must satisfy |gamma12| <= gamma = {gamma}, but is {g12}.")
+        return cls(2, gamma, omega, [[gamma, g12], [g12, gamma]], [[0, dipolar], [dipolar, 0]])
+
+    @property
+    def is_dicke(self) -> bool:
+        """True when Γ is uniform and Ω is uniform off-diagonal (J-multiplets are conserved)."""
+        off = ~np.eye(self.n, dtype=bool)
+        uniform_omega = self.n < 2 or np.ptp(self.dipolar_matrix[off]) == 0
+        return bool(np.all(self.gamma_matrix == self.gamma) and uniform_omega)
+
+    @property
+    def dipolar(self) -> float:
+        """The uniform Ω (meaningful when :attr:`is_dicke`)."""
+        return float(self.dipolar_matrix[0, 1]) if self.n > 1 else 0.0
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Atoms):
+            return NotImplemented
+        return (
+            self.n == other.n
+            and self.gamma == other.gamma
+            and self.omega == other.omega
+            and np.array_equal(self.gamma_matrix, other.gamma_matrix)
+            and np.array_equal(self.dipolar_matrix, other.dipolar_matrix)
+        )
+
+    __hash__ = None  # mutable-looking arrays inside: not hashable on purpose
+
+    def to_dict(self) -> dict:
+        return {
+            "n": self.n,
+            "gamma": self.gamma,
+            "omega": self.omega,
+            "gamma_matrix": self.gamma_matrix.tolist(),
+            "dipolar_matrix": self.dipolar_matrix.tolist(),
+        }
+
+
+@dataclass(frozen=True)
+class Bath:
+    r"""Thermal bath at temperature T >= 0 (T = 0 and T = inf allowed) for a mode of frequency omega."""
+
+    temperature: float
+    omega: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "temperature", check_real("temperature", self.temperature, minimum=0.0, allow_inf=True)
+        )
+        check_real("omega", self.omega, minimum=0.0, strict_min=True)
+
+    @property
+    def nbar(self) -> float:
+        r""":math:`\bar n = 1/(e^{\omega/T}-1)`."""
+        return mean_occupation(self.temperature, self.omega)
+
+    @property
+    def x(self) -> float:
+        r""":math:`x = e^{-\omega/T}`."""
+        return boltzmann_factor(self.temperature, self.omega)
+
+    @property
+    def excited_probability(self) -> float:
+        r""":math:`p_e = x/(1+x)`."""
+        return excited_probability(self.temperature, self.omega)
+
+    def to_dict(self) -> dict:
+        return {"temperature": self.temperature, "omega": self.omega}
+
+
+_INITIAL_KINDS = ("ground", "excited", "thermal", "eg", "matrix")
+
+
+@dataclass(frozen=True, eq=False)
+class InitialState:
+    """Initial state of the atoms: ``ground``, ``excited``, ``thermal`` (product Gibbs at T0),
+    ``eg`` (pair only) or ``matrix`` (any valid density matrix, QuTiP order)."""
+
+    kind: str = "ground"
+    temperature: float | None = None
+    matrix: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in _INITIAL_KINDS:
+            raise ParameterError(
+                f"Argument `initial_state` must be one of {list(_INITIAL_KINDS)}, but is {self.kind!r}."
+            )
+        if self.kind == "thermal":
+            if self.temperature is None:
+                raise ParameterError("Argument `initial_temperature` is required for a thermal initial state.")
+            object.__setattr__(
+                self,
+                "temperature",
+                check_real("initial_temperature", self.temperature, minimum=0.0, allow_inf=True),
+            )
+        if self.kind == "matrix":
+            if self.matrix is None:
+                raise ParameterError("Argument `matrix` is required for initial_state='matrix'.")
+            rho = check_density_matrix("initial_state", self.matrix)
+            rho = np.array(rho)
+            rho.setflags(write=False)
+            object.__setattr__(self, "matrix", rho)
+
+    @classmethod
+    def thermal(cls, temperature: float) -> InitialState:
+        return cls("thermal", temperature)
+
+    @classmethod
+    def from_matrix(cls, rho: ArrayLike) -> InitialState:
+        return cls("matrix", matrix=np.asarray(rho, dtype=complex))
+
+    @property
+    def is_product_thermal(self) -> bool:
+        """Ground, excited and thermal states are product thermal (excited: T0 = -0, same long-time state as ground)."""
+        return self.kind in ("ground", "thermal")
+
+    def density_matrix(self, n_atoms: int, omega: float = 1.0) -> np.ndarray:
+        """The state as a dense 2^N x 2^N matrix (QuTiP order)."""
+        n_atoms = check_int("atoms", n_atoms, minimum=1)
+        if self.kind == "ground":
+            return ground_state(n_atoms)
+        if self.kind == "excited":
+            return excited_state(n_atoms)
+        if self.kind == "thermal":
+            return thermal_state(n_atoms, self.temperature, omega)
+        if self.kind == "eg":
+            if n_atoms != 2:
+                raise ParameterError(f"Initial state 'eg' needs exactly 2 atoms, but atoms = {n_atoms}.")
+            return eg_state()
+        if self.matrix.shape[0] != 2**n_atoms:
+            raise ParameterError(
+                f"Argument `initial_state` must be {2**n_atoms}x{2**n_atoms} for {n_atoms} atoms, "
+                f"but is {self.matrix.shape[0]}x{self.matrix.shape[1]}."
+            )
+        return np.array(self.matrix)
+
+    def to_dict(self) -> dict:
+        out: dict = {"kind": self.kind}
+        if self.temperature is not None:
+            out["temperature"] = self.temperature
+        if self.matrix is not None:
+            out["matrix_real"] = self.matrix.real.tolist()
+            out["matrix_imag"] = self.matrix.imag.tolist()
+        return out
+
+
+@dataclass(frozen=True)
+class Collision:
+    r"""One charging collision: exchange angle θ with a thermal ancilla, Trotter ordering, ancilla preparation.
+
+    Collision-model time step (PHYSICS.md 5.2): :math:`\Delta t = \theta^2/(\gamma(2\bar n+1))`.
+    """
+
+    theta: float
+    ordering: str = "palindromic"
+    ancilla: str = "purify"
+
+    def __post_init__(self) -> None:
+        check_real("theta", self.theta, minimum=0.0, strict_min=True, maximum=np.pi / 2)
+        if self.ordering not in ORDERINGS:
+            raise ParameterError(f"Argument `ordering` must be one of {list(ORDERINGS)}, but is {self.ordering!r}.")
+        if self.ancilla not in ANCILLA_METHODS:
+            raise ParameterError(
+                f"Argument `ancilla` must be one of {list(ANCILLA_METHODS)}, but is {self.ancilla!r}."
+            )
+
+    def time_step(self, bath: Bath, gamma: float = 1.0) -> float:
+        r""":math:`\Delta t = \theta^2 / (\gamma (2\bar n + 1))`."""
+        nbar = bath.nbar
+        if np.isinf(nbar):
+            raise ParameterError("Argument `temperature` must be finite for a collision model (Delta t = 0 at T = inf).")
+        return self.theta**2 / (gamma * (2 * nbar + 1))
+
+
+@dataclass(frozen=True)
+class Harvest:
+    r"""Probe–cluster harvesting: exchange angle θ, Poisson collision rate r, cluster size K,
+    optional probe damping :math:`\gamma_p` to its own bath at :math:`T_p`."""
+
+    theta: float = 0.5
+    rate: float = 1.0
+    cluster_size: int = 2
+    probe_gamma: float = 0.0
+    probe_temperature: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_real("theta", self.theta, minimum=0.0, strict_min=True, maximum=np.pi)
+        check_real("rate", self.rate, minimum=0.0, strict_min=True)
+        check_int("cluster_size", self.cluster_size, minimum=1)
+        check_real("probe_gamma", self.probe_gamma, minimum=0.0)
+        check_real("probe_temperature", self.probe_temperature, minimum=0.0, allow_inf=True)
