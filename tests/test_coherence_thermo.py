@@ -1,0 +1,94 @@
+"""Coherence measures, coherence classes, energy/heat and the T_eff branches."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import qutip
+
+from qcharge import ParameterError
+from qcharge.coherence import (
+    coherence_classes,
+    dephase,
+    heat_exchange_coherence,
+    l1_coherence,
+    relative_entropy_coherence,
+    von_neumann_entropy,
+)
+from qcharge.states import dicke_state, thermal_state
+from qcharge.thermo import effective_temperature, energy, excitation_number, heat
+
+from .conftest import random_density_matrix
+
+EXACT = 1e-12  # float64 round-off on matrices of dimension <= 16
+
+
+def test_l1_and_re_of_dicke_state_closed_forms():
+    # |D_1> of N = 3: all 3x3 block entries 1/3 -> C_l1 = 6 * 1/3 = 2; C_re = S(diag) = ln 3.
+    rho = dicke_state(3, 1)
+    assert l1_coherence(rho) == pytest.approx(2.0, abs=EXACT)
+    assert relative_entropy_coherence(rho) == pytest.approx(math.log(3), abs=EXACT)
+    assert heat_exchange_coherence(rho) == pytest.approx(2.0, abs=EXACT)
+
+
+def test_incoherent_states_have_zero_coherence():
+    rho = thermal_state(3, 0.7)
+    assert l1_coherence(rho) == 0.0
+    assert relative_entropy_coherence(rho) == pytest.approx(0.0, abs=EXACT)
+
+
+def test_entropy_matches_qutip(rng):
+    rho = random_density_matrix(8, rng)
+    assert von_neumann_entropy(rho) == pytest.approx(qutip.entropy_vn(qutip.Qobj(rho)), abs=1e-10)
+
+
+def test_classes_partition_the_l1_norm(rng):
+    rho = random_density_matrix(16, rng)
+    classes = coherence_classes(rho)
+    assert sum(classes.values()) == pytest.approx(l1_coherence(rho), rel=1e-12)
+    assert all(v > 0 for v in classes.values())  # a generic state has every class
+
+
+def test_classes_of_known_elements():
+    # |+>|+> of two atoms: elements with Δn = 0 (eg,ge), ±1 and ±2 (gg,ee), all of size 1/4.
+    plus = np.full((2, 2), 0.5)
+    rho = np.kron(plus, plus)
+    c = coherence_classes(rho)
+    assert c == pytest.approx({"heat_exchange": 0.5, "displacement": 2.0, "squeezing": 0.5, "higher": 0.0})
+
+
+def test_dephase_keeps_populations():
+    rho = dicke_state(2, 1)
+    d = dephase(rho)
+    assert np.allclose(np.diag(d), np.diag(rho)) and l1_coherence(d) == 0.0
+
+
+def test_energy_and_first_law():
+    rho0 = thermal_state(3, 0.5)
+    rho = thermal_state(3, 1.0)
+    pe0, pe = 1 / (1 + math.e**2), 1 / (1 + math.e)
+    assert excitation_number(rho0) == pytest.approx(3 * pe0, abs=EXACT)
+    assert energy(rho, omega=2.0) == pytest.approx(6 * pe, abs=EXACT)
+    assert heat(rho, rho0, omega=2.0) == pytest.approx(6 * (pe - pe0), abs=EXACT)
+
+
+@pytest.mark.parametrize(
+    "p, expected",
+    [
+        (0.0, 0.0),
+        (0.5, math.inf),
+        (1 / (1 + math.e), 1.0),
+        (1 / (1 + math.e**-1), -1.0),
+    ],
+)
+def test_effective_temperature_branches(p, expected):
+    assert effective_temperature(p) == pytest.approx(expected, rel=1e-12)
+
+
+def test_effective_temperature_zero_minus_and_errors():
+    t = effective_temperature(1.0)
+    assert t == 0.0 and math.copysign(1.0, t) == -1.0  # 0^-: fully excited probe
+    with pytest.raises(ParameterError, match="p_excited"):
+        effective_temperature(1.5)
