@@ -1,0 +1,226 @@
+"""Command line: ``qcharge charge | harvest | scale | run | export | demo``.
+
+Tables for people by default, ``--json`` for scripts (strict JSON; non-finite numbers as
+the strings "inf"/"-inf"/"nan"). Any error a user can cause ends in one line on stderr
+and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import __version__
+from .exceptions import ParameterError, QchargeError
+from .params import Atoms, Bath, Harvest, InitialState
+from .records import dumps
+
+__all__ = ["main"]
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse that reports usage errors in one line (no usage dump)."""
+
+    def error(self, message: str) -> None:  # noqa: D102 - argparse API
+        raise ParameterError(f"{message} (see `{self.prog} --help`)")
+
+
+# ---------------------------------------------------------------- shared arguments
+def _add_bath_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--temperature", "-T", type=float, required=True, help="bath temperature T (units of omega)")
+    p.add_argument("--omega", type=float, default=1.0, help="atomic frequency (default 1)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+
+def _add_initial_args(p: argparse.ArgumentParser, *, with_eg: bool = True) -> None:
+    g = p.add_mutually_exclusive_group()
+    choices = ["ground", "excited", "eg"] if with_eg else ["ground", "excited"]
+    g.add_argument("--initial-state", choices=choices, default=None, help="initial state (default ground)")
+    g.add_argument("--initial-temperature", type=float, default=None, help="product thermal initial state at T0")
+
+
+def _initial_from(args) -> InitialState:
+    if args.initial_temperature is not None:
+        return InitialState.thermal(args.initial_temperature)
+    return InitialState(args.initial_state or "ground")
+
+
+def _load_matrix(path: str, name: str) -> np.ndarray:
+    try:
+        with open(path) as fh:
+            return np.asarray(json.load(fh), dtype=float)
+    except (OSError, ValueError) as exc:
+        raise ParameterError(f"Argument `{name}` must be a JSON file with a nested list, but reading {path!r} failed: {exc}") from None
+
+
+def _emit(args, payload, table: str) -> None:
+    print(dumps(payload, indent=2) if args.json else table)
+
+
+def _fmt(x) -> str:
+    if isinstance(x, float):
+        return f"{x:.6g}"
+    return str(x)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence]) -> str:
+    cells = [list(map(str, headers))] + [[_fmt(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- charge
+def _cmd_charge(args) -> int:
+    from .reference.charging import charge
+
+    if args.gamma_matrix and args.gamma12 is not None:
+        raise ParameterError("Arguments `--gamma12` and `--gamma-matrix` are exclusive, but both were given.")
+    gm = _load_matrix(args.gamma_matrix, "gamma_matrix") if args.gamma_matrix else None
+    om = _load_matrix(args.dipolar_matrix, "dipolar_matrix") if args.dipolar_matrix else None
+    if args.gamma12 is not None:
+        if args.atoms != 2:
+            raise ParameterError(f"Argument `--gamma12` needs --atoms 2, but atoms = {args.atoms}.")
+        gm = [[1.0, args.gamma12], [args.gamma12, 1.0]]
+    if om is None and args.dipolar:
+        om = args.dipolar * (np.ones((args.atoms, args.atoms)) - np.eye(args.atoms)) if args.atoms > 0 else None
+    atoms = Atoms(args.atoms, omega=args.omega, gamma_matrix=gm, dipolar_matrix=om)
+    bath = Bath(args.temperature, args.omega)
+    times = args.times if args.times is not None else ([] if args.long_time else [0.0, 1.0, 5.0, 20.0])
+    res = charge(atoms, bath, _initial_from(args), times, long_time=args.long_time, method=args.method, progress=not args.json)
+    keys = ["coherence_l1", "log10_coherence_l1", "coherence_re", "energy", "heat"]
+    rows = [[t] + [res[k][i] for k in keys] for i, t in enumerate(res["times"])]
+    if args.long_time:
+        rows.append(["inf"] + [res["long_time"][k] for k in keys])
+    table = f"method: {res['method']}\n" + _table(["t", "C_l1", "log10 C_l1", "C_re", "energy", "heat"], rows)
+    _emit(args, res, table)
+    return 0
+
+
+# ---------------------------------------------------------------- harvest
+def _cmd_harvest(args) -> int:
+    from ._checks import check_density_matrix
+    from .reference.harvest import harvest_summary, make_cluster
+
+    bath = Bath(args.temperature, args.omega)
+    harvest = Harvest(
+        theta=args.theta,
+        rate=args.rate,
+        cluster_size=args.cluster_size,
+        probe_gamma=args.probe_gamma,
+        probe_temperature=args.probe_temperature,
+    )
+    if args.cluster.endswith(".npy"):
+        try:
+            rho = np.load(args.cluster)
+        except OSError as exc:
+            raise ParameterError(f"Argument `--cluster` must be a readable .npy file, but {exc}") from None
+        rho = check_density_matrix("cluster", rho, args.cluster_size)
+    else:
+        rho = make_cluster(args.cluster, bath, _initial_from(args), args.cluster_size)
+    res = harvest_summary(rho, harvest, args.omega)
+    rows = [[k, v] for k, v in res.items()]
+    _emit(args, res, _table(["quantity", "value"], rows))
+    return 0
+
+
+# ---------------------------------------------------------------- scale
+def _cmd_scale(args) -> int:
+    from tqdm import tqdm
+
+    from .reference.dicke import solve_dicke
+
+    bath = Bath(args.temperature, args.omega)
+    initial = _initial_from(args)
+    out = []
+    for n in tqdm(args.atoms, desc="atoms", disable=args.json or len(args.atoms) < 2):
+        r = solve_dicke(Atoms.dicke(n, omega=args.omega), bath, initial, (), long_time=True)
+        out.append(
+            {
+                "atoms": n,
+                "log10_coherence_l1": float(r.log10_coherence_l1[-1]),
+                "coherence_l1_error_bound": float(r.coherence_l1_error_bound[-1]),
+                "coherence_l1_relative_error_bound": float(r.coherence_l1_relative_error_bound[-1]),
+                "coherence_re": float(r.coherence_re[-1]),
+                "energy": float(r.energy[-1]),
+                "heat": float(r.heat[-1]),
+            }
+        )
+    keys = ["atoms", "log10_coherence_l1", "coherence_l1_relative_error_bound", "coherence_re", "energy", "heat"]
+    table = _table(["N", "log10 C_l1", "rel. bound", "C_re", "energy", "heat"], [[o[k] for k in keys] for o in out])
+    _emit(args, out, table)
+    return 0
+
+
+# ---------------------------------------------------------------- demo
+def _cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(prog="qcharge", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"qcharge {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
+
+    p = sub.add_parser("charge", help="exact collective charging: coherence, energy, heat versus time")
+    p.add_argument("--atoms", "-N", type=int, required=True)
+    _add_bath_args(p)
+    _add_initial_args(p)
+    p.add_argument("--gamma12", type=float, default=None, help="cross decay rate (N = 2), |gamma12| <= 1")
+    p.add_argument("--dipolar", type=float, default=0.0, help="uniform dipole coupling Omega_ij")
+    p.add_argument("--gamma-matrix", default=None, help="JSON file: N x N decay matrix gamma_ij")
+    p.add_argument("--dipolar-matrix", default=None, help="JSON file: N x N dipole couplings Omega_ij")
+    p.add_argument("--times", type=float, nargs="+", default=None, help="times in units of 1/gamma")
+    p.add_argument("--long-time", action="store_true", help="also the t -> infinity state")
+    p.add_argument("--method", choices=["auto", "full", "dicke"], default="auto")
+    p.set_defaults(func=_cmd_charge)
+
+    p = sub.add_parser("harvest", help="probe atom colliding with coherent clusters: T_eff")
+    p.add_argument("--cluster", required=True, help="charged | dephased | FILE.npy (QuTiP-order density matrix)")
+    _add_bath_args(p)
+    _add_initial_args(p, with_eg=False)
+    p.add_argument("--cluster-size", type=int, default=2)
+    p.add_argument("--theta", type=float, default=0.5, help="probe-cluster exchange angle")
+    p.add_argument("--rate", type=float, default=1.0, help="Poisson collision rate r")
+    p.add_argument("--probe-gamma", type=float, default=0.0, help="probe damping rate to its own bath")
+    p.add_argument("--probe-temperature", type=float, default=0.0, help="temperature of the probe's own bath")
+    p.set_defaults(func=_cmd_harvest)
+
+    p = sub.add_parser("scale", help="long-time coherence, entropy and heat versus N (Dicke limit)")
+    p.add_argument("--atoms", "-N", type=int, nargs="+", required=True)
+    _add_bath_args(p)
+    _add_initial_args(p, with_eg=False)
+    p.set_defaults(func=_cmd_scale)
+
+    p = sub.add_parser("demo", help="the main job: charge a pair, harvest it, tell the story in numbers")
+    p.add_argument("--plot", default="qcharge-demo.png", help="figure file (default qcharge-demo.png)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--no-circuits", action="store_true", help="exact reference only (skip the Aer circuits)")
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (0 ok, 2 user error, 1 unexpected error)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return int(args.func(args) or 0)
+    except QchargeError as exc:
+        print(f"qcharge: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("qcharge: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

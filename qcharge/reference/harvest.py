@@ -1,0 +1,71 @@
+r"""Harvesting summary: a cluster of K atoms -> probe steady state, T_eff (exact map and second order).
+
+The clusters of the paper: ``charged`` (Dicke-limit long-time state of K atoms at the bath
+temperature T, PHYSICS.md 2.1) and its ``dephased`` twin (same populations, no coherence).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .._checks import check_density_matrix, check_int
+from ..coherence import dephase, l1_coherence
+from ..exceptions import ParameterError
+from ..params import Atoms, Bath, Harvest, InitialState
+from ..states import mean_occupation
+from ..thermo import effective_temperature
+
+__all__ = ["CLUSTERS", "make_cluster", "harvest_summary"]
+
+CLUSTERS = ("charged", "dephased")
+
+
+def make_cluster(kind: str, bath: Bath, initial: InitialState, cluster_size: int = 2) -> np.ndarray:
+    """``charged``: Dicke long-time state of K atoms; ``dephased``: its computational-basis diagonal."""
+    if kind not in CLUSTERS:
+        raise ParameterError(f"Argument `cluster` must be one of {list(CLUSTERS)} or a .npy file, but is {kind!r}.")
+    from .dicke import dicke_density_matrix
+
+    k = check_int("cluster_size", cluster_size, minimum=2)
+    rho = dicke_density_matrix(Atoms.dicke(k, omega=bath.omega), bath, initial, np.inf)
+    return rho if kind == "charged" else dephase(rho)
+
+
+def harvest_summary(rho_cluster: ArrayLike, harvest: Harvest, omega: float = 1.0) -> dict:
+    r"""Probe steady state of (4.3) with the exact collision map, and the second-order (4.5) T_eff.
+
+    Returns ``teff``, ``teff_second_order``, ``probe_excited_population``, the cluster's
+    ``coherence_l1``, ``jp_jm`` = :math:`\langle J_+J_-\rangle`, ``jm_jp`` = :math:`\langle J_-J_+\rangle`,
+    and ``heat_current`` (4.6) at the steady state (0 without probe damping).
+    """
+    from .collision import cluster_moments, heat_current, probe_fixed_point, teff_second_order
+
+    rho_cluster = check_density_matrix("cluster", rho_cluster)
+    k = int(round(np.log2(rho_cluster.shape[0])))
+    if k != harvest.cluster_size:
+        raise ParameterError(
+            f"Argument `cluster_size` must match the cluster state ({k} atoms), but is {harvest.cluster_size}."
+        )
+    nbar_p = mean_occupation(harvest.probe_temperature, omega)
+    probe = probe_fixed_point(
+        rho_cluster, harvest.theta, probe_gamma=harvest.probe_gamma, probe_nbar=nbar_p, rate=harvest.rate
+    )
+    pe = float(np.real(probe[1, 1]))
+    moments = cluster_moments(rho_cluster)
+    return {
+        "teff": effective_temperature(pe, omega),
+        "teff_second_order": teff_second_order(
+            rho_cluster,
+            rate=harvest.rate,
+            theta=harvest.theta,
+            probe_gamma=harvest.probe_gamma,
+            probe_nbar=nbar_p,
+            omega=omega,
+        ),
+        "probe_excited_population": pe,
+        "coherence_l1": l1_coherence(rho_cluster),
+        "jp_jm": float(np.real(moments["jp_jm"])),
+        "jm_jp": float(np.real(moments["jm_jp"])),
+        "heat_current": heat_current(rho_cluster, pe, harvest.theta, harvest.rate, omega),
+    }
