@@ -1,0 +1,201 @@
+r"""Exchange gate, collective collision and Trotter orderings (PHYSICS.md 5.1, 5.2).
+
+One collision of an ancilla :math:`a` with N atoms is
+
+.. math::
+    U_\mathrm{exact} = \exp[-i\theta(\sigma_+^a J_- + \sigma_-^a J_+)],
+
+either as one :class:`~qiskit.circuit.library.UnitaryGate` (``ordering='exact'``, small N only)
+or as a product of two-qubit exchange gates
+:math:`U_i(f\theta) = \exp[-i f\theta(\sigma_+^a\sigma_-^i + \mathrm{h.c.})]
+= \mathtt{XXPlusYYGate}(2f\theta, \beta=0)` in the order given by
+:func:`qcharge.reference.collision.trotter_schedule`, so the circuit and its NumPy twin share
+one schedule.
+
+Qubit order: a matrix written in QuTiP order over factors :math:`(f_0, \dots, f_{m-1})`
+(:math:`f_0` left-most) is applied to the qubits ``reversed([f_0, ..., f_{m-1}])``: Qiskit's
+little-endian index :math:`\sum_j b_{q_j} 2^j` then equals the QuTiP index, no permutation needed.
+
+Save markers: builders never touch a backend, and Aer's ``save_density_matrix`` instruction
+lives in ``qiskit_aer``. A builder therefore marks *where* a state is to be saved with a
+labelled :class:`~qiskit.circuit.Barrier` (label ``"qcharge.save:<label>"``, qargs = the saved
+qubits in order) and :mod:`qcharge.execute` swaps each marker for an Aer save instruction.
+A barrier is a standard instruction: it survives transpilation, exports to OpenQASM and is a
+no-op on hardware.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+from qiskit import QuantumCircuit
+from qiskit.circuit import Barrier, Qubit
+from qiskit.circuit.library import UnitaryGate, XXPlusYYGate
+
+from .._checks import check_int, check_real
+from ..exceptions import ParameterError
+from ..params import ORDERINGS
+from ..reference.collision import collective_collision_unitary, trotter_schedule
+
+__all__ = [
+    "MAX_EXACT_ATOMS",
+    "SAVE_MARKER_PREFIX",
+    "exchange_gate",
+    "collective_unitary",
+    "collective_collision_gate",
+    "collision_schedule",
+    "append_collision",
+    "append_qutip_unitary",
+    "append_save_marker",
+    "save_marker_label",
+]
+
+# The exact collective gate is a dense 2^(N+1) unitary: its synthesis on hardware costs
+# O(4^(N+1)) CX and Aer applies it as one dense (N+1)-qubit matrix; N = 6 (7 qubits) is the
+# largest size where that is still reasonable.
+MAX_EXACT_ATOMS = 6
+
+SAVE_MARKER_PREFIX = "qcharge.save:"
+
+Schedule = list[tuple[tuple[int, float], ...]]
+
+
+def exchange_gate(theta: float) -> XXPlusYYGate:
+    r"""The resonant exchange gate :math:`\exp[-i\theta(\sigma_+\sigma_- + \sigma_-\sigma_+)]`.
+
+    .. math::
+        \sigma_+^a\sigma_-^i + \sigma_-^a\sigma_+^i = (X_aX_i + Y_aY_i)/2
+        \;\Rightarrow\; U = \exp[-i\theta(XX+YY)/2] = \mathtt{XXPlusYYGate}(2\theta, \beta=0).
+
+    The generator is symmetric under swapping the two qubits, so the qubit order does not matter.
+
+    Args:
+        theta: exchange angle θ (any real number; θ = 0 is the identity).
+
+    Returns:
+        ``XXPlusYYGate(2*theta, 0.0)``.
+    """
+    theta = check_real("theta", theta)
+    return XXPlusYYGate(2.0 * theta, 0.0)
+
+
+@lru_cache(maxsize=64)
+def _collective_unitary_cached(n_atoms: int, theta: float) -> np.ndarray:
+    # The twin's matrix (spectral exponential of the Hermitian generator, unitary to round-off):
+    # circuit and reference share the unitary as well as the schedule.
+    u = np.array(collective_collision_unitary(n_atoms, theta), dtype=complex)
+    u.setflags(write=False)
+    return u
+
+
+def collective_unitary(n_atoms: int, theta: float) -> np.ndarray:
+    r"""Dense :math:`U = \exp[-i\theta(\sigma_+^a J_- + \sigma_-^a J_+)]`, QuTiP order, ancilla left-most.
+
+    Args:
+        n_atoms: N, 1 <= N <= :data:`MAX_EXACT_ATOMS`.
+        theta: collision angle θ.
+
+    Returns:
+        The :math:`2^{N+1}\times 2^{N+1}` unitary, factors (ancilla, atom 0, ..., atom N-1).
+    """
+    n_atoms = check_int("n_atoms", n_atoms, minimum=1)
+    if n_atoms > MAX_EXACT_ATOMS:
+        raise ParameterError(
+            f"Argument `n_atoms` must be <= {MAX_EXACT_ATOMS} for the exact collective collision "
+            f"(a dense {2 ** (n_atoms + 1)}x{2 ** (n_atoms + 1)} unitary), but is {n_atoms}; "
+            "use ordering='palindromic' instead."
+        )
+    theta = check_real("theta", theta)
+    return np.array(_collective_unitary_cached(n_atoms, theta))
+
+
+def collective_collision_gate(n_atoms: int, theta: float) -> UnitaryGate:
+    """:func:`collective_unitary` as a :class:`UnitaryGate` (QuTiP order, ancilla left-most).
+
+    Append it with :func:`append_qutip_unitary` (or use :func:`append_collision`) to get the
+    qubit order right. The gate object is cached per (N, θ): a long circuit shares one matrix.
+    """
+    collective_unitary(n_atoms, theta)  # validates the arguments
+    return _collective_gate_cached(int(n_atoms), float(theta))
+
+
+@lru_cache(maxsize=64)
+def _collective_gate_cached(n_atoms: int, theta: float) -> UnitaryGate:
+    return UnitaryGate(_collective_unitary_cached(n_atoms, theta), label=f"Ucoll({theta:.4g})", check_input=False)
+
+
+def collision_schedule(n_atoms: int, ordering: str, n_collisions: int, seed: int | None = None) -> Schedule | None:
+    """Per-collision ordered gate lists ``((atom, fraction), ...)``; ``None`` for ``'exact'``.
+
+    Delegates to :func:`qcharge.reference.collision.trotter_schedule` so that a circuit and its
+    NumPy twin built with the same ``seed`` apply exactly the same gates (``'random'`` needs a seed).
+    """
+    n_atoms = check_int("n_atoms", n_atoms, minimum=1)
+    n_collisions = check_int("n_collisions", n_collisions, minimum=0)
+    if ordering not in ORDERINGS:
+        raise ParameterError(f"Argument `ordering` must be one of {list(ORDERINGS)}, but is {ordering!r}.")
+    sched = trotter_schedule(n_atoms, ordering, n_collisions, seed=seed)
+    return None if sched is None else [tuple((int(a), float(f)) for a, f in gates) for gates in sched]
+
+
+def append_qutip_unitary(qc: QuantumCircuit, matrix: np.ndarray | UnitaryGate, qubits: Sequence, label=None) -> None:
+    """Append a unitary written in QuTiP order over ``qubits`` (``qubits[0]`` = left-most factor)."""
+    gate = matrix if isinstance(matrix, UnitaryGate) else UnitaryGate(matrix, label=label)
+    qc.append(gate, list(reversed(list(qubits))))
+
+
+def append_collision(
+    qc: QuantumCircuit,
+    atom_qubits: Sequence[int | Qubit],
+    ancilla_qubit: int | Qubit,
+    theta: float,
+    gates: Sequence[tuple[int, float]] | None,
+) -> None:
+    r"""Append one collision of ``ancilla_qubit`` with the atoms.
+
+    Args:
+        qc: circuit to append to (modified in place).
+        atom_qubits: qubits of atoms 0..N-1.
+        ancilla_qubit: the ancilla (for harvesting: the probe).
+        theta: collision angle θ.
+        gates: one entry of :func:`collision_schedule`: ``((atom, fraction), ...)`` applied in
+            list order as ``XXPlusYYGate(2*fraction*theta)`` on (ancilla, atom); ``None`` for
+            the exact collective unitary :math:`\exp[-i\theta(\sigma_+^a J_- + \sigma_-^a J_+)]`
+            (N <= :data:`MAX_EXACT_ATOMS`).
+    """
+    atom_qubits = list(atom_qubits)
+    n = len(atom_qubits)
+    if gates is None:
+        if n > MAX_EXACT_ATOMS:
+            raise ParameterError(
+                f"Argument `atom_qubits` must hold <= {MAX_EXACT_ATOMS} atoms for the exact collective "
+                f"collision, but holds {n}; use ordering='palindromic' instead."
+            )
+        append_qutip_unitary(qc, collective_collision_gate(n, theta), [ancilla_qubit, *atom_qubits])
+        return
+    for atom, fraction in gates:
+        if not 0 <= atom < n:
+            raise ParameterError(f"Argument `gates` must name atoms in [0, {n}), but names atom {atom}.")
+        qc.append(exchange_gate(fraction * theta), [ancilla_qubit, atom_qubits[atom]])
+
+
+def append_save_marker(qc: QuantumCircuit, label: str, qubits: Sequence[int | Qubit]) -> None:
+    """Mark the point where the reduced state of ``qubits`` (in this order) is to be saved.
+
+    :func:`qcharge.execute.run_density_matrix` replaces the marker by Aer's
+    ``save_density_matrix`` and returns that state in QuTiP order (``qubits[0]`` left-most).
+    """
+    if not label or SAVE_MARKER_PREFIX in label:
+        raise ParameterError(f"Argument `label` must be a non-empty plain string, but is {label!r}.")
+    qubits = list(qubits)
+    qc.append(Barrier(len(qubits), label=SAVE_MARKER_PREFIX + label), qubits)
+
+
+def save_marker_label(operation) -> str | None:
+    """The save label of a marker barrier, ``None`` for any other operation."""
+    label = getattr(operation, "label", None)
+    if operation.name == "barrier" and isinstance(label, str) and label.startswith(SAVE_MARKER_PREFIX):
+        return label[len(SAVE_MARKER_PREFIX):]
+    return None

@@ -1,0 +1,305 @@
+r"""Harvesting circuit: a probe qubit collides at Poisson times with freshly prepared clusters.
+
+Each collision (PHYSICS.md 4.1-4.2) uses a *fresh* cluster :math:`\rho_c` of K atoms:
+
+.. math::
+    \rho_p \mapsto M(\rho_p) = \mathrm{Tr}_c[U(\rho_p\otimes\rho_c)U^\dagger],\qquad
+    U = \exp[-i\theta(\sigma_+^pJ_- + \sigma_-^pJ_+)],
+
+applied as one :class:`~qiskit.circuit.library.UnitaryGate` (``ordering='exact'``, the default:
+for K = 2 it is an 8x8 matrix, cheap in simulation and ~20 CX on hardware) or as a Trotter
+schedule of exchange gates (``ordering='palindromic'``: 2K-1 = 3 XX+YY gates for K = 2).
+Between collisions the probe may relax to its own bath (rate :math:`\gamma_p`, temperature
+:math:`T_p`) by the exact generalized amplitude damping channel, realised as one exchange with a
+fresh thermal ancilla at :math:`p_e(T_p)`:
+
+.. math::
+    \cos^2\theta_d = e^{-\gamma_p(2\bar n_p+1)\Delta},
+
+which relaxes populations by that factor and the coherence by :math:`\cos\theta_d`, exactly the
+master-equation solution over an interval Δ.
+
+The cluster is prepared either directly in a given :math:`2^K\times 2^K` density matrix
+(purification on cluster + :math:`\lceil\log_2\mathrm{rank}\rceil` purifiers, then reset) or by the
+charging sub-circuit (:class:`ChargedCluster`: reset the cluster, prepare its initial state,
+run n charging collisions), reusing the same qubits for every collision.
+
+Qubit layout::
+
+    0               probe (starts in |g>)
+    1 .. K          cluster atoms 0 .. K-1
+    K+1 ..          auxiliary qubits: purifiers / charging ancilla + partner / damping ancilla + partner
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+import numpy as np
+from numpy.typing import ArrayLike
+from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+
+from .._checks import check_density_matrix, check_int, check_real
+from ..exceptions import ParameterError
+from ..params import ANCILLA_METHODS, ORDERINGS, Atoms, Bath, Collision, Harvest, InitialState
+from ..states import excited_probability, mean_occupation
+from .charging import _check_inputs, jsonable, resolve_seed
+from .collisions import append_collision, append_save_marker, collision_schedule, exchange_gate
+from .thermal import append_density_matrix, append_initial_state, append_thermal_ancilla, initial_aux_qubits_needed, purifier_count
+
+__all__ = ["ChargedCluster", "harvesting_circuit", "harvesting_instances", "damping_angle", "poisson_times"]
+
+
+@dataclass(frozen=True)
+class ChargedCluster:
+    """Recipe for a cluster charged in the circuit itself: the charging pipeline of
+    :func:`qcharge.circuits.charging.charging_circuit` run on the cluster qubits before each collision."""
+
+    atoms: Atoms
+    bath: Bath
+    initial: InitialState
+    collision: Collision
+    n_collisions: int
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_inputs(self.atoms, self.bath, self.initial, self.collision)
+        check_int("n_collisions", self.n_collisions, minimum=0)
+        if self.seed is not None:
+            check_int("seed", self.seed, minimum=0)
+
+    def to_dict(self) -> dict:
+        dt = self.collision.time_step(self.bath, self.atoms.gamma)
+        return {
+            "kind": "charged",
+            "atoms": self.atoms.to_dict(),
+            "bath": self.bath.to_dict(),
+            "initial_state": self.initial.to_dict(),
+            "theta": self.collision.theta,
+            "ordering": self.collision.ordering,
+            "ancilla_method": self.collision.ancilla,
+            "n_collisions": self.n_collisions,
+            "seed": self.seed,
+            "dt": dt,
+            "time": self.n_collisions * dt,
+        }
+
+
+def damping_angle(gamma_p: float, temperature_p: float, interval: float, omega: float = 1.0) -> float:
+    r"""Exchange angle :math:`\theta_d` with :math:`\cos^2\theta_d = e^{-\gamma_p(2\bar n_p+1)\Delta}`."""
+    gamma_p = check_real("probe_gamma", gamma_p, minimum=0.0)
+    interval = check_real("interval", interval, minimum=0.0)
+    if gamma_p == 0.0 or interval == 0.0:
+        return 0.0
+    nbar = mean_occupation(temperature_p, omega)
+    rate = gamma_p * (2.0 * nbar + 1.0)  # inf at T_p = inf: full thermalisation, theta_d = pi/2
+    return math.acos(math.sqrt(math.exp(-rate * interval)))
+
+
+def poisson_times(rate: float, time: float, rng: np.random.Generator) -> np.ndarray:
+    """Arrival times of a Poisson process of ``rate`` on [0, ``time``]: N ~ Poisson(rate*time), sorted uniforms."""
+    n = int(rng.poisson(rate * time))
+    return np.sort(rng.uniform(0.0, time, n))
+
+
+def _cluster_spec(cluster, harvest: Harvest) -> tuple[str, object, int, int, float]:
+    """(kind, payload, K, aux qubits needed, omega)."""
+    k = harvest.cluster_size
+    if isinstance(cluster, ChargedCluster):
+        if cluster.atoms.n != k:
+            raise ParameterError(
+                f"Argument `cluster` must have harvest.cluster_size = {k} atoms, but has {cluster.atoms.n}."
+            )
+        need = max(2, initial_aux_qubits_needed(cluster.initial, k, cluster.atoms.omega))
+        return "charged", cluster, k, need, cluster.atoms.omega
+    try:
+        rho = check_density_matrix("cluster", cluster, k)
+    except ParameterError as err:
+        raise ParameterError(
+            f"Argument `cluster` must be a ChargedCluster or a {2**k}x{2**k} density matrix "
+            f"(harvest.cluster_size = {k}): {err}"
+        ) from None
+    return "matrix", rho, k, purifier_count(rho), 1.0
+
+
+def harvesting_circuit(
+    harvest: Harvest,
+    cluster: ChargedCluster | ArrayLike,
+    collision_times: ArrayLike,
+    total_time: float,
+    *,
+    save_times: ArrayLike | None = None,
+    ordering: str = "exact",
+    seed: int | None = None,
+    ancilla: str = "purify",
+    measure: bool = False,
+) -> QuantumCircuit:
+    r"""One instance: the probe (in :math:`|g\rangle` at t = 0) collides with a fresh cluster at each time.
+
+    Args:
+        harvest: θ, rate (metadata only here), K, probe damping :math:`\gamma_p, T_p`.
+        cluster: a :class:`ChargedCluster`, or the cluster's density matrix (QuTiP order,
+            cluster atom 0 left-most).
+        collision_times: collision times in [0, total_time] (sorted here).
+        total_time: end of the run.
+        save_times: times at which the probe state is saved (labels ``probe_0``, ``probe_1``, ...);
+            default ``[total_time]``. A state saved at s includes the collisions at times <= s.
+        ordering: probe-cluster collision: ``'exact'`` (UnitaryGate) or a Trotter ordering.
+        seed: seed of a random probe ordering and of classical coins; drawn if ``None``, recorded.
+        ancilla: preparation method of the damping ancilla (``purify``/``measure``/``coin``).
+        measure: measure the probe at ``total_time`` into register ``meas``.
+    """
+    if not isinstance(harvest, Harvest):
+        raise ParameterError(f"Argument `harvest` must be a qcharge.Harvest, but is {type(harvest).__name__}.")
+    kind, payload, k, need, omega = _cluster_spec(cluster, harvest)
+    total_time = check_real("total_time", total_time, minimum=0.0)
+    times = np.sort(np.asarray(collision_times, dtype=float).reshape(-1))
+    if times.size and (not np.all(np.isfinite(times)) or times[0] < 0 or times[-1] > total_time):
+        raise ParameterError(
+            f"Argument `collision_times` must lie in [0, total_time = {total_time}], but spans "
+            f"[{times[0]}, {times[-1]}]."
+        )
+    saves = np.asarray([total_time] if save_times is None else save_times, dtype=float).reshape(-1)
+    if saves.size and (not np.all(np.isfinite(saves)) or saves.min() < 0 or saves.max() > total_time):
+        raise ParameterError(f"Argument `save_times` must lie in [0, total_time = {total_time}], but is {saves.tolist()}.")
+    if ordering not in ORDERINGS:
+        raise ParameterError(f"Argument `ordering` must be one of {list(ORDERINGS)}, but is {ordering!r}.")
+    if ancilla not in ANCILLA_METHODS:
+        raise ParameterError(f"Argument `ancilla` must be one of {list(ANCILLA_METHODS)}, but is {ancilla!r}.")
+    seed = resolve_seed(seed)
+    rng = np.random.default_rng([seed, 2])  # coins only; the ordering stream uses `seed` itself
+
+    damping = harvest.probe_gamma > 0.0
+    p_e_probe = excited_probability(harvest.probe_temperature, omega)
+    if damping:
+        need = max(need, 2 if p_e_probe > 0 else 1)
+    charge_method = payload.collision.ancilla if kind == "charged" else None
+    use_clbit = (damping and ancilla == "measure" and p_e_probe > 0) or charge_method == "measure"
+
+    probe = 0
+    cl_q = list(range(1, k + 1))
+    aux = list(range(k + 1, k + 1 + need))
+    regs = [QuantumRegister(1, "probe"), QuantumRegister(k, "cluster")]
+    if need:
+        regs.append(QuantumRegister(need, "aux"))
+    clbit = None
+    if use_clbit:
+        creg = ClassicalRegister(1, "anc_bit")
+        regs.append(creg)
+        clbit = creg[0]
+    if measure:
+        regs.append(ClassicalRegister(1, "meas"))
+    qc = QuantumCircuit(*regs, name=f"harvesting_K{k}_{ordering}_{len(times)}coll")
+
+    probe_schedule = collision_schedule(k, ordering, len(times), seed)
+    if kind == "charged":
+        charge_schedule = collision_schedule(k, payload.collision.ordering, payload.n_collisions, payload.seed)
+        p_e_charge = payload.bath.excited_probability
+
+    def prepare_cluster() -> None:
+        if kind == "matrix":
+            append_density_matrix(qc, payload, cl_q, aux, reset=True)
+            return
+        for q in aux:
+            qc.reset(q)
+        append_initial_state(qc, payload.initial, cl_q, [aux[1], aux[0]] + aux[2:], omega, reset=True)
+        for c in range(payload.n_collisions):
+            append_thermal_ancilla(
+                qc, aux[0], p_e_charge, method=charge_method, partner=aux[1], clbit=clbit,
+                excited=bool(rng.random() < p_e_charge) if charge_method == "coin" else None,
+            )
+            append_collision(qc, cl_q, aux[0], payload.collision.theta,
+                             None if charge_schedule is None else charge_schedule[c])
+
+    def damp(interval: float) -> None:
+        theta_d = damping_angle(harvest.probe_gamma, harvest.probe_temperature, interval, omega) if damping else 0.0
+        if theta_d == 0.0:
+            return
+        append_thermal_ancilla(
+            qc, aux[0], p_e_probe, method=ancilla, partner=aux[1] if len(aux) > 1 else None, clbit=clbit,
+            excited=bool(rng.random() < p_e_probe) if ancilla == "coin" else None,
+        )
+        qc.append(exchange_gate(theta_d), [aux[0], probe])
+
+    # Merge collisions and saves on one time line; at equal times the collision comes first.
+    events = sorted([(t, 0, i) for i, t in enumerate(times)] + [(s, 1, i) for i, s in enumerate(saves)])
+    now = 0.0
+    for t, what, i in events:
+        damp(t - now)
+        now = t
+        if what == 0:
+            prepare_cluster()
+            append_collision(qc, cl_q, probe, harvest.theta, None if probe_schedule is None else probe_schedule[i])
+        else:
+            append_save_marker(qc, f"probe_{i}", [probe])
+    if measure:
+        damp(total_time - now)
+        qc.measure(probe, qc.cregs[-1][0])
+
+    cluster_meta = payload.to_dict() if kind == "charged" else {
+        "kind": "matrix", "matrix_real": payload.real.tolist(), "matrix_imag": payload.imag.tolist()}
+    qc.metadata = jsonable({
+        "experiment": "harvesting",
+        "probe_qubit": probe,
+        "cluster_qubits": cl_q,
+        "aux_qubits": aux,
+        "width": qc.num_qubits,
+        "cluster_size": k,
+        "cluster": cluster_meta,
+        "theta": harvest.theta,
+        "rate": harvest.rate,
+        "probe_ordering": ordering,
+        "probe_collision": "unitary" if ordering == "exact" else "exchange_gates",
+        "probe_gamma": harvest.probe_gamma,
+        "probe_temperature": harvest.probe_temperature,
+        "probe_ancilla_excited_probability": p_e_probe,
+        "damping_ancilla_method": ancilla if damping else None,
+        "collision_times": times.tolist(),
+        "n_collisions": int(times.size),
+        "total_time": total_time,
+        "time": total_time,
+        "seed": seed,
+        "saves": [{"label": f"probe_{i}", "time": float(s), "qubits": [probe]} for i, s in enumerate(saves)],
+        "save_labels": [f"probe_{i}" for i in range(saves.size)],
+        "state_order": "qutip: first listed qubit = left-most tensor factor",
+        "counts_register": "meas" if measure else None,
+        "measured_qubits": [probe] if measure else [],
+    })
+    return qc
+
+
+def harvesting_instances(
+    harvest: Harvest,
+    cluster: ChargedCluster | ArrayLike,
+    time: float,
+    n_instances: int,
+    seed: int | None,
+    *,
+    save_times: ArrayLike | None = None,
+    ordering: str = "exact",
+    ancilla: str = "purify",
+    measure: bool = False,
+) -> list[QuantumCircuit]:
+    r"""``n_instances`` circuits with collision times from a Poisson process of rate ``harvest.rate`` on [0, time].
+
+    The equal-weight average of the instances' saved probe states estimates the Poisson-averaged
+    dynamics (4.3); each instance records its times, its index and the instance seed in metadata.
+    One :class:`numpy.random.Generator` seeded with ``seed`` draws, per instance in order: the
+    number of collisions, their times, and the instance's own seed (random orderings, coins).
+    """
+    n_instances = check_int("n_instances", n_instances, minimum=1)
+    time = check_real("time", time, minimum=0.0)
+    seed = resolve_seed(seed)
+    if isinstance(cluster, ChargedCluster) and cluster.seed is None:
+        # One charging seed for all instances: every fresh pair is the same state rho_c.
+        cluster = replace(cluster, seed=resolve_seed(None))
+    rng = np.random.default_rng(seed)
+    out = []
+    for inst in range(n_instances):
+        times = poisson_times(harvest.rate, time, rng)
+        inst_seed = int(rng.integers(2**63))
+        qc = harvesting_circuit(harvest, cluster, times, time, save_times=save_times, ordering=ordering,
+                                seed=inst_seed, ancilla=ancilla, measure=measure)
+        qc.metadata.update({"instance": inst, "n_instances": n_instances, "instances_seed": seed})
+        out.append(qc)
+    return out

@@ -1,0 +1,276 @@
+"""qcharge.execute: Aer density matrices, SamplerV2 counts, job store, backends, resources.
+
+Tolerances: exact rewrites (XX+YY -> RXX RYY, StatePreparation -> unitary) to 1e-13 (a few
+round-offs); sampled frequencies within 5 binomial standard deviations (false-failure rate < 1e-6
+per comparison).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.circuit.library import StatePreparation, XXPlusYYGate
+from qiskit.quantum_info import Operator
+from qiskit_aer import AerSimulator
+
+from qcharge import execute
+from qcharge.circuits.charging import charging_circuit
+from qcharge.circuits.collisions import append_save_marker
+from qcharge.exceptions import BackendError, ParameterError
+from qcharge.execute import get_backend, prepare_for_aer, resources, run_counts, run_density_matrix
+from qcharge.params import Atoms, Bath, Collision, InitialState
+from qcharge.states import basis_state
+
+from .conftest import SEED
+
+
+def _charging(n=2, n_coll=5, ordering="palindromic", method="purify", initial=None, measure=True, **kw):
+    return charging_circuit(Atoms(n), Bath(1.0), initial or InitialState(), Collision(0.4, ordering, method), n_coll,
+                            seed=SEED, measure=measure, **kw)
+
+
+# --------------------------------------------------------------------------------------------- density matrices
+def test_rewrites_for_aer_are_exact():
+    qc = QuantumCircuit(3)
+    qc.append(XXPlusYYGate(0.83), [0, 2])
+    qc.append(XXPlusYYGate(-1.2), [2, 1])
+    prepared = prepare_for_aer(qc)
+    names = {inst.operation.name for inst in prepared.data}
+    assert "xx_plus_yy" not in names and {"rxx", "ryy", "save_density_matrix"} <= names
+    body = prepared.copy_empty_like()
+    for inst in prepared.data:
+        if inst.operation.name != "save_density_matrix":
+            body.append(inst)
+    assert np.abs(Operator(body).data - Operator(qc).data).max() < 1e-13
+
+    rng = np.random.default_rng(SEED)
+    for vec in (rng.normal(size=8) + 1j * rng.normal(size=8), np.array([0, 0, 1j, 0, 0, 0, 0, 0])):
+        vec = vec / np.linalg.norm(vec)
+        sp = QuantumCircuit(3)
+        sp.append(StatePreparation(vec), [0, 1, 2])
+        u = prepare_for_aer(sp).data[0].operation
+        assert u.name == "unitary"
+        assert np.abs(Operator(u).data[:, 0] - vec).max() < 1e-13
+
+
+def test_returned_states_are_in_qutip_order_of_listed_qubits():
+    qc = QuantumCircuit(3)
+    qc.x(0)  # qubit 0 excited
+    append_save_marker(qc, "01", [0, 1])
+    append_save_marker(qc, "10", [1, 0])
+    append_save_marker(qc, "q0", [0])
+    out = run_density_matrix(qc)[0]
+    assert np.array_equal(out["01"], basis_state("10"))  # first listed (q0) is the left-most factor
+    assert np.array_equal(out["10"], basis_state("01"))
+    assert np.array_equal(out["q0"], basis_state("1"))
+    no_marker = QuantumCircuit(2)
+    no_marker.x(1)
+    assert np.array_equal(run_density_matrix(no_marker)[0]["final"], basis_state("01"))
+
+
+def test_density_matrix_ensembles_and_input_errors():
+    a, b = QuantumCircuit(1), QuantumCircuit(1)
+    b.x(0)
+    for qc in (a, b):
+        append_save_marker(qc, "q", [0])
+    out = run_density_matrix([a, [a, b]])
+    assert np.array_equal(out[0]["q"], basis_state("0"))
+    assert np.allclose(out[1]["q"], np.eye(2) / 2, atol=1e-15)
+    with pytest.raises(ParameterError, match="circuits"):
+        run_density_matrix([a, []])
+    with pytest.raises(ParameterError, match="circuits"):
+        run_density_matrix(["not a circuit"])
+
+
+def test_measured_ancilla_is_seeded_and_shot_averaged():
+    qc = _charging(method="measure", measure=False)
+    r1 = run_density_matrix(qc, seed=1, shots=500)[0]["rho_5"]
+    r2 = run_density_matrix(qc, seed=1, shots=500)[0]["rho_5"]
+    r3 = run_density_matrix(qc, seed=2, shots=500)[0]["rho_5"]
+    assert np.array_equal(r1, r2)
+    assert not np.array_equal(r1, r3)
+    assert abs(np.trace(r1) - 1) < 1e-12
+
+
+# --------------------------------------------------------------------------------------------- counts
+def test_counts_sum_to_shots_and_are_reproducible():
+    circs = [_charging(), _charging(n=3, ordering="exact"), _charging(method="measure")]
+    c1 = run_counts(circs, shots=700, seed=5)
+    c2 = run_counts(circs, shots=700, seed=5)
+    c3 = run_counts(circs, shots=700, seed=6)
+    assert [sum(c.values()) for c in c1] == [700, 700, 700]
+    assert c1 == c2 and c1 != c3
+    # keys are the 'meas' register only (the discarded ancilla bit is not included): N characters
+    assert {len(k) for k in c1[2]} == {2} and {len(k) for k in c1[1]} == {3}
+
+
+def test_bit_order_rightmost_is_atom_0():
+    qc = _charging(n=2, n_coll=0, initial=InitialState("eg"))  # atom 0 excited
+    assert run_counts(qc, shots=50)[0] == {"01": 50}
+
+
+def test_counts_follow_exact_populations():
+    qc = _charging(n=2, n_coll=12)
+    shots = 4000
+    counts = run_counts(qc, shots=shots, seed=SEED)[0]
+    rho = run_density_matrix(qc)[0]["rho_12"]
+    for idx, p in enumerate(np.real(np.diag(rho))):
+        key = format(idx, "02b")[::-1]  # QuTiP index (atom 0 = MSB) -> Qiskit key (atom 0 = rightmost)
+        freq = counts.get(key, 0) / shots
+        assert abs(freq - p) <= 5 * np.sqrt(p * (1 - p) / shots) + 1e-12
+
+
+def test_coin_ensemble_counts_are_summed():
+    coins = _charging(method="coin", n_instances=5)
+    out = run_counts([coins], shots=100, seed=1)
+    assert len(out) == 1 and sum(out[0].values()) == 500
+
+
+def test_counts_need_measurements():
+    with pytest.raises(ParameterError, match="measure=True"):
+        run_counts(_charging(measure=False), shots=10)
+
+
+def test_noisy_fake_backend_runs():
+    counts = run_counts(_charging(n=2, n_coll=2), backend="aer-noisy:fake_manila", shots=200, seed=3)[0]
+    assert sum(counts.values()) == 200
+
+
+# --------------------------------------------------------------------------------------------- job store
+class _Job:
+    def __init__(self, job_id, result, on_result=None):
+        self._id, self._result, self._on_result = job_id, result, on_result
+
+    def job_id(self):
+        return self._id
+
+    def result(self):
+        if self._on_result is not None:
+            self._on_result(self._id)
+        return self._result
+
+
+def test_job_store_writes_id_before_waiting_and_resumes(tmp_path, monkeypatch):
+    store = tmp_path / "sub" / "jobs.json"
+    circs = [_charging(n_coll=k) for k in (1, 2, 3)]
+    real_make = execute._make_sampler
+    results, checked = {}, []
+
+    def on_result(job_id):
+        # By the time anybody waits for the result, the id must already be on disk.
+        records = json.loads(store.read_text())["jobs"].values()
+        assert any(r["job_id"] == job_id and r["done"] is False for r in records)
+        checked.append(job_id)
+
+    class Sampler:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def run(self, pubs, shots):
+            job_id = f"fake-{len(results)}"
+            results[job_id] = self.inner.run(pubs, shots=shots).result()
+            return _Job(job_id, results[job_id], on_result)
+
+    monkeypatch.setattr(execute, "_make_sampler", lambda be, shots, seed: Sampler(real_make(be, shots, seed)))
+    first = run_counts(circs, shots=300, seed=2, job_store=store, max_circuits_per_job=2)
+    assert checked == ["fake-0", "fake-1"]  # two jobs (2 + 1 circuits), both checked
+    data = json.loads(store.read_text())
+    assert sorted(r["job_id"] for r in data["jobs"].values()) == ["fake-0", "fake-1"]
+    assert all(r["done"] for r in data["jobs"].values())
+
+    # Resume: nothing may be resubmitted; stored ids are retrieved.
+    class NoSubmit:
+        def run(self, *a, **k):
+            raise AssertionError("resubmitted a stored job")
+
+    monkeypatch.setattr(execute, "_make_sampler", lambda be, shots, seed: NoSubmit())
+    monkeypatch.setattr(execute, "_retrieve_job", lambda be, job_id: _Job(job_id, results[job_id]))
+    assert run_counts(circs, shots=300, seed=2, job_store=store, max_circuits_per_job=2) == first
+
+
+def test_job_store_survives_interrupted_wait(tmp_path, monkeypatch):
+    store = tmp_path / "jobs.json"
+    qc = _charging()
+    real_make = execute._make_sampler
+    kept = {}
+
+    class Interrupted:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def run(self, pubs, shots):
+            kept["r"] = self.inner.run(pubs, shots=shots).result()
+
+            def boom(_):
+                raise KeyboardInterrupt
+
+            return _Job("job-42", kept["r"], boom)
+
+    monkeypatch.setattr(execute, "_make_sampler", lambda be, shots, seed: Interrupted(real_make(be, shots, seed)))
+    with pytest.raises(KeyboardInterrupt):
+        run_counts(qc, shots=100, job_store=store)
+    (rec,) = json.loads(store.read_text())["jobs"].values()
+    assert rec["job_id"] == "job-42" and rec["done"] is False
+    monkeypatch.setattr(execute, "_retrieve_job", lambda be, job_id: _Job(job_id, kept["r"]))
+    assert sum(run_counts(qc, shots=100, job_store=store)[0].values()) == 100
+
+
+def test_aer_jobs_cannot_be_retrieved_and_are_rerun(tmp_path):
+    store = tmp_path / "jobs.json"
+    qc = _charging()
+    first = run_counts(qc, shots=100, seed=4, job_store=store)
+    with pytest.warns(UserWarning, match="resubmitting"):
+        again = run_counts(qc, shots=100, seed=4, job_store=store)
+    assert again == first  # the seed makes the rerun identical
+
+
+# --------------------------------------------------------------------------------------------- backends
+def test_get_backend_errors_are_clear(monkeypatch):
+    monkeypatch.delenv("QISKIT_IBM_TOKEN", raising=False)
+    with pytest.raises(BackendError, match="QISKIT_IBM_TOKEN"):
+        get_backend("ibm:ibm_torino")
+    with pytest.raises(ParameterError, match="'aer'.*'ibm:<backend name>'"):
+        get_backend("quantum-computer")
+    with pytest.raises(ParameterError, match="unknown fake backend"):
+        get_backend("aer-noisy:fake_atlantis")
+    with pytest.raises(ParameterError, match="backend"):
+        get_backend(42)
+    assert isinstance(get_backend("aer"), AerSimulator)
+    sim = AerSimulator()
+    assert get_backend(sim) is sim
+    with pytest.raises(ParameterError, match="noise_model"):
+        run_counts(_charging(), backend=execute.fake_backend("manila"), noise_model=object(), shots=10)
+
+
+@pytest.mark.hardware
+def test_ibm_backend_resolves():  # pragma: no cover - needs credentials
+    import os
+
+    if not os.environ.get("QISKIT_IBM_TOKEN"):
+        pytest.skip("QISKIT_IBM_TOKEN not set")
+    backend = get_backend(os.environ.get("QCHARGE_IBM_BACKEND", "ibm:ibm_torino"))
+    assert backend.num_qubits > 0
+
+
+# --------------------------------------------------------------------------------------------- resources
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_resources_meet_the_gate_budget(n):
+    """One palindromic collision: 2N-1 XX+YY gates (2 CX each) + 1 CX for the purified ancilla (PHYSICS 5.3)."""
+    qc = _charging(n=n, n_coll=1, measure=False)
+    res = resources(qc)
+    assert res["qubits"] == n + 2
+    assert res["two_qubit_gates"] == 2 * n  # 2N-1 exchange gates + 1 CX
+    assert res["transpiled_two_qubit_gates"] == 2 * (2 * n - 1) + 1
+    exact = resources(_charging(n=n, n_coll=1, ordering="exact", measure=False))
+    assert exact["multi_qubit_gates"] == (1 if n >= 2 else 0)
+
+
+def test_resources_on_heavy_hex_backend():
+    res = resources(_charging(n=3, n_coll=2, measure=False), execute.fake_backend("sherbrooke"), seed=1)
+    assert res["backend"] == "fake_sherbrooke"
+    assert res["transpiled_qubits"] >= 5
+    # routing on degree <= 3 heavy-hex can only add two-qubit gates to the logical budget
+    assert res["transpiled_two_qubit_gates"] >= 2 * (2 * (2 * 3 - 1) + 1)
