@@ -25,6 +25,7 @@ from qiskit.quantum_info import DensityMatrix, state_fidelity
 from .coherence import l1_coherence, relative_entropy_coherence
 from .states import partial_trace
 from .thermo import energy
+from .tomography import bootstrap_interval
 
 __all__ = [
     "EXACT_ATOL",
@@ -127,7 +128,9 @@ def compare_sampled(
         for name, f in (("fidelity", fidelity), ("trace_distance", trace_distance)):
             value = f(point_rho, ref)
             out[label + name] = value
-            out[label + name + "_ci"] = basic_interval(value, [f(b, ref) for b in boot], level)
+            # Distances are bounded (F <= 1, D >= 0): a reversed interval could leave [0, 1], so
+            # these get the plain percentile interval, reported without a verdict.
+            out[label + name + "_ci"] = bootstrap_interval([f(b, ref) for b in boot], level=level)
     out["agree"] = bool(all(verdicts.values()))
     return out
 

@@ -42,6 +42,7 @@ __all__ = [
     "probe_collision_map",
     "probe_fixed_point",
     "probe_dynamics",
+    "probe_instance",
     "second_order_generator",
     "second_order_steady_state",
     "effective_temperature",
@@ -372,6 +373,38 @@ def probe_dynamics(
     for i, t in enumerate(times):
         out[i] = _unvec(scipy.linalg.expm(gen * t) @ v0, 2)
     return out
+
+
+def probe_instance(
+    rho_cluster: ArrayLike,
+    harvest: Harvest,
+    collision_times: ArrayLike,
+    total_time: float,
+    *,
+    probe_initial: ArrayLike | None = None,
+    omega: float = 1.0,
+) -> np.ndarray:
+    r"""Probe state after one realisation of the collision times: the twin of one harvesting circuit instance.
+
+    Between collisions the probe relaxes under its own bath,
+    :math:`\rho_p \mapsto e^{\mathcal D \Delta}\rho_p`; at each collision time :math:`\rho_p \mapsto M(\rho_p)`.
+    Averaging over Poisson-distributed times gives :func:`probe_dynamics` (4.3).
+    """
+    rho, k = _cluster(rho_cluster)
+    _check_cluster_size(k, harvest)
+    total_time = check_real("total_time", total_time, minimum=0.0)
+    times = np.sort(np.atleast_1d(np.asarray(collision_times, dtype=float)))
+    if times.size and (times[0] < 0 or times[-1] > total_time):
+        raise ParameterError(f"Argument `collision_times` must lie in [0, {total_time}], but spans [{times[0]}, {times[-1]}].")
+    rho_p = np.diag([1.0, 0.0]).astype(complex) if probe_initial is None else check_density_matrix("probe_initial", probe_initial, 1)
+    damping = _probe_damping(harvest.probe_gamma, _probe_nbar(harvest, omega))
+    m = probe_collision_map(rho, harvest.theta)
+    v, now = _vec(rho_p), 0.0
+    for t in times:
+        v = m @ (scipy.linalg.expm(damping * (t - now)) @ v)
+        now = t
+    v = scipy.linalg.expm(damping * (total_time - now)) @ v
+    return _unvec(v, 2)
 
 
 def second_order_generator(rho_cluster: ArrayLike, harvest: Harvest, *, omega: float = 1.0) -> np.ndarray:

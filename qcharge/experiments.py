@@ -1,0 +1,330 @@
+r"""The two experiments end to end: build -> execute -> (tomography) -> compare with exact theory.
+
+This is the only module that wires builders, :mod:`qcharge.execute` and the analysis
+together; each piece stays testable alone. Every result is a JSON-able dict whose keys
+the CLI prints unchanged.
+
+* :func:`run_charge`: N atoms charged by n collisions; the circuit state beside the
+  master equation at :math:`t = n\Delta t` (``reference``) and the NumPy twin of the same
+  circuit (``twin``). Exact runs (Aer density matrix, no shots) must equal the twin to
+  round-off; sampled runs are judged by bootstrap intervals of state tomography.
+* :func:`run_harvest`: a probe colliding at Poisson times with fresh pairs; the
+  instance-averaged probe beside the Poisson-averaged exact dynamics (4.3).
+  Intervals resample instances (the Poisson randomness) and, for sampled runs, shots.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from tqdm import tqdm
+
+from ._checks import check_int, check_real
+from .compare import basic_interval, compare_exact, compare_sampled
+from .exceptions import ParameterError
+from .params import Atoms, Bath, Collision, Harvest, InitialState
+from .thermo import effective_temperature
+
+__all__ = ["run_charge", "run_harvest", "charge_reference_state", "demo_circuit_story", "HARVEST_CLUSTERS"]
+
+HARVEST_CLUSTERS = ("charged", "dephased", "pipeline")
+# Pipeline pairs are charged inside the circuit to gamma t ~ 5 (collision model, palindromic).
+PIPELINE_COLLISION = Collision(0.3, "palindromic")
+PIPELINE_TIME = 5.0
+
+
+def charge_reference_state(atoms: Atoms, bath: Bath, initial: InitialState, t: float) -> np.ndarray:
+    """Exact master-equation state at time ``t`` (Dicke solver when it applies, else full space)."""
+    from .reference.charging import choose_method
+
+    if choose_method(atoms, initial) == "dicke":
+        from .reference.dicke import dicke_density_matrix
+
+        return dicke_density_matrix(atoms, bath, initial, t)
+    from .reference.lindblad import evolve
+
+    return evolve(atoms, bath, initial.density_matrix(atoms.n, atoms.omega), [t])[0]
+
+
+def _collision_resources(atoms, bath, initial, collision, n_collisions, backend) -> dict:
+    """Width, depth, two-qubit gates: per collision (one-collision circuit) and total, before/after transpiling."""
+    from .circuits.charging import charging_circuit
+    from .execute import resources
+
+    target = None if backend == "aer" else backend
+
+    def first(c):
+        return c[0] if isinstance(c, list) else c
+
+    one = first(charging_circuit(atoms, bath, InitialState("ground"), collision, 1, seed=0, n_instances=1))
+    full = first(charging_circuit(atoms, bath, initial, collision, n_collisions, seed=0, n_instances=1))
+    keys = ("qubits", "depth", "two_qubit_gates", "transpiled_depth", "transpiled_two_qubit_gates")
+    per, tot = resources(one, target), resources(full, target)
+    return {"backend": tot["backend"], "per_collision": {k: per[k] for k in keys}, "total": {k: tot[k] for k in keys}}
+
+
+def run_charge(
+    atoms: Atoms,
+    bath: Bath,
+    initial: InitialState,
+    collision: Collision,
+    n_collisions: int,
+    *,
+    backend: str = "aer",
+    shots: int | None = None,
+    exact: bool = False,
+    seed: int = 7,
+    n_resamples: int = 200,
+    level: float = 0.95,
+    job_store: str | None = None,
+    progress: bool = False,
+) -> dict:
+    """Charge N atoms with n collisions on a backend and compare with the exact reference.
+
+    ``exact=True`` (or ``shots=None``): Aer density-matrix run of the exact channel (needs
+    ``collision.ancilla == 'purify'``); otherwise N-qubit state tomography with ``shots``
+    per setting and basic-bootstrap intervals (``n_resamples``, ``level``).
+    """
+    from .circuits.charging import charging_circuit
+    from .reference.collision import charging_trajectory
+
+    n_collisions = check_int("collisions", n_collisions, minimum=1)
+    exact = exact or shots is None
+    if exact and collision.ancilla != "purify":
+        raise ParameterError(
+            f"Argument `exact` needs the deterministic ancilla channel 'purify', but ancilla = {collision.ancilla!r} "
+            "(measure/coin are exact only on average: run them with --shots)."
+        )
+    if exact and backend != "aer":
+        raise ParameterError(f"Argument `exact` needs backend 'aer', but backend = {backend!r}.")
+    dt = collision.time_step(bath, atoms.gamma)
+    t = n_collisions * dt
+    me_rho = charge_reference_state(atoms, bath, initial, t)
+    _, twin_states = charging_trajectory(atoms, bath, initial, collision, n_collisions, seed=seed, save_every=n_collisions)
+    twin_rho = twin_states[-1]
+    out = {
+        "atoms": atoms.n,
+        "temperature": bath.temperature,
+        "theta": collision.theta,
+        "ordering": collision.ordering,
+        "ancilla": collision.ancilla,
+        "collisions": n_collisions,
+        "dt": dt,
+        "time": t,
+        "backend": backend,
+        "seed": seed,
+    }
+    if exact:
+        from .execute import run_density_matrix
+
+        qc = charging_circuit(atoms, bath, initial, collision, n_collisions, seed=seed)
+        rho = run_density_matrix([qc], seed=seed)[0][f"rho_{n_collisions}"]
+        cmp = compare_exact(rho, twin_rho, me_rho)
+        out.update(mode="exact density matrix", shots=None, coherence_l1_ci=None, **cmp)
+    else:
+        from .execute import run_counts
+        from .tomography import MAX_QUBITS, bootstrap_states, fit_state, tomography_circuits
+
+        shots = check_int("shots", shots, minimum=1)
+        if atoms.n > MAX_QUBITS:
+            raise ParameterError(f"Argument `atoms` must be <= {MAX_QUBITS} for state tomography, but is {atoms.n}.")
+        if collision.ancilla == "coin":
+            # One shot per coin instance: pooled counts are then exact multinomial samples of the
+            # averaged channel, so the parametric bootstrap below is valid.
+            inst = charging_circuit(atoms, bath, initial, collision, n_collisions, seed=seed, n_instances=shots)
+            per_setting = list(zip(*(tomography_circuits(c, c.metadata["atom_qubits"]) for c in inst)))
+            jobs, per_shot = [list(s) for s in per_setting], 1
+        else:
+            qc = charging_circuit(atoms, bath, initial, collision, n_collisions, seed=seed)
+            jobs, per_shot = tomography_circuits(qc, qc.metadata["atom_qubits"]), shots
+        counts = run_counts(jobs, backend=backend, shots=per_shot, seed=seed, job_store=job_store, progress=progress)
+        meta = [(j[0] if isinstance(j, list) else j).metadata for j in jobs]
+        rho = fit_state(counts, meta)
+        boot = bootstrap_states(counts, meta, n_resamples=n_resamples, seed=seed)
+        cmp = compare_sampled(rho, boot, twin_rho, me_rho, level=level)
+        out.update(mode="state tomography", shots=shots, coherence_l1_ci=cmp["ci"]["coherence_l1"], **cmp)
+    out["resources"] = _collision_resources(atoms, bath, initial, collision, n_collisions, backend)
+    return out
+
+
+def _harvest_cluster(kind: str, bath: Bath, initial: InitialState, seed: int):
+    """(cluster for the builder, its exact density matrix for the reference)."""
+    from .circuits.harvesting import ChargedCluster
+    from .reference.harvest import make_cluster
+
+    if kind == "pipeline":
+        from .reference.collision import charging_trajectory
+
+        pair = Atoms.dicke(2, omega=bath.omega)
+        n = max(1, round(PIPELINE_TIME / PIPELINE_COLLISION.time_step(bath, pair.gamma)))
+        cluster = ChargedCluster(pair, bath, initial, PIPELINE_COLLISION, n, seed)
+        _, states = charging_trajectory(pair, bath, initial, PIPELINE_COLLISION, n, seed=seed, save_every=n)
+        return cluster, states[-1]
+    if kind not in HARVEST_CLUSTERS:
+        raise ParameterError(f"Argument `cluster` must be one of {list(HARVEST_CLUSTERS)}, but is {kind!r}.")
+    rho = make_cluster(kind, bath, initial)
+    return rho, rho
+
+
+def _teff_interval(pe_ci: tuple[float, float], omega: float) -> list[float]:
+    # T_eff(p_e) increases monotonically on [0, 1/2); past 1/2 it jumps to negative values, so an
+    # interval straddling 1/2 maps to "|T_eff| > bound": reported as [lo, inf].
+    lo, hi = (min(max(p, 0.0), 1.0) for p in pe_ci)
+    if hi >= 0.5 > lo:
+        return [effective_temperature(lo, omega), math.inf]
+    return sorted([effective_temperature(lo, omega), effective_temperature(hi, omega)])
+
+
+def run_harvest(
+    bath: Bath,
+    initial: InitialState,
+    cluster: str,
+    harvest: Harvest,
+    time: float,
+    *,
+    instances: int = 40,
+    backend: str = "aer",
+    shots: int | None = None,
+    seed: int = 7,
+    n_resamples: int = 200,
+    level: float = 0.95,
+    job_store: str | None = None,
+    progress: bool = False,
+) -> dict:
+    """Probe harvesting on a backend beside the exact dynamics.
+
+    ``instances`` circuits with Poisson collision times (rate ``harvest.rate``) on [0, time].
+    ``reference`` is the Poisson-averaged exact dynamics (4.3); ``twin`` the exact probe
+    state averaged over the *same* instances (:func:`~qcharge.reference.collision.probe_instance`),
+    which is what the circuits must reproduce. ``shots=None``: exact density matrices
+    (verdict: every instance equals its twin to 1e-8); else one-qubit probe tomography with
+    ``shots`` per setting and instance (verdict: twin inside the bootstrap interval).
+    The gap between ``twin`` and ``reference`` is the finite-instance sampling of the
+    Poisson process, reported with ``instances_std_error``.
+    """
+    from .circuits.harvesting import harvesting_instances
+    from .compare import EXACT_ATOL
+    from .reference.collision import probe_dynamics, probe_instance
+
+    time = check_real("time", time, minimum=0.0, strict_min=True)
+    instances = check_int("instances", instances, minimum=2)
+    omega = bath.omega
+    builder_cluster, rho_cluster = _harvest_cluster(cluster, bath, initial, seed)
+    p_ref = float(np.real(probe_dynamics(rho_cluster, harvest, [time], omega=omega)[0][1, 1]))
+    circuits = harvesting_instances(harvest, builder_cluster, time, instances, seed)
+    p_twin = np.array([
+        float(np.real(probe_instance(rho_cluster, harvest, c.metadata["collision_times"], time, omega=omega)[1, 1]))
+        for c in circuits
+    ])
+    if shots is None:
+        from .execute import run_density_matrix
+
+        states = run_density_matrix(circuits, seed=seed, progress=progress)
+        pe = np.array([float(np.real(s["probe_0"][1, 1])) for s in states])
+        pe_hat, pe_ci = float(pe.mean()), None
+        agree = bool(np.max(np.abs(pe - p_twin)) <= EXACT_ATOL)
+        mode = "exact density matrix per instance"
+    else:
+        from .execute import run_counts
+        from .tomography import bootstrap_states, fit_state, tomography_circuits
+
+        shots = check_int("shots", shots, minimum=1)
+        # One ensemble per tomography setting: counts are pooled over the instances.
+        settings = list(zip(*(tomography_circuits(c, [c.metadata["probe_qubit"]]) for c in circuits)))
+        counts = run_counts([list(s) for s in settings], backend=backend, shots=shots, seed=seed,
+                            job_store=job_store, progress=progress)
+        meta = [s[0].metadata for s in settings]
+        pe_hat = float(np.real(fit_state(counts, meta)[1, 1]))
+        # Pooled counts are sums of multinomials with instance-dependent probabilities: their
+        # variance is at most the multinomial one, so the parametric bootstrap is conservative.
+        boot = bootstrap_states(counts, meta, n_resamples=n_resamples, seed=seed)[:, 1, 1].real
+        pe_ci = basic_interval(pe_hat, boot, level)
+        agree = bool(pe_ci[0] <= p_twin.mean() <= pe_ci[1])
+        mode = "probe tomography"
+    n_coll = [len(c.metadata["collision_times"]) for c in circuits]
+    circuit = {"teff": effective_temperature(pe_hat, omega), "probe_excited_population": pe_hat}
+    if pe_ci is not None:
+        circuit.update(teff_ci=_teff_interval(pe_ci, omega), probe_excited_population_ci=list(pe_ci))
+    return {
+        "cluster": cluster,
+        "temperature": bath.temperature,
+        "theta": harvest.theta,
+        "rate": harvest.rate,
+        "time": time,
+        "instances": instances,
+        "mean_collisions": float(np.mean(n_coll)),
+        "mode": mode,
+        "backend": backend,
+        "shots": shots,
+        "seed": seed,
+        "reference": {"teff": effective_temperature(p_ref, omega), "probe_excited_population": p_ref},
+        "twin": {"teff": effective_temperature(float(p_twin.mean()), omega), "probe_excited_population": float(p_twin.mean())},
+        "instances_std_error": float(p_twin.std(ddof=1) / np.sqrt(instances)),
+        "circuit": circuit,
+        "agree": agree,
+    }
+
+
+def demo_circuit_story(story: dict, *, seed: int = 7) -> dict:
+    """Circuit points for the demo: charging (exact + tomography) and harvesting (charged vs dephased)."""
+    from .circuits.charging import charging_circuit
+    from .execute import run_density_matrix
+    from .reference.collision import charging_trajectory
+
+    T = story["charging"]["temperature"]
+    bath, pair, ground = Bath(T), Atoms.dicke(2), InitialState("ground")
+    collision = Collision(0.3, "palindromic")
+    dt = collision.time_step(bath)
+    n_total, every = round(8.0 / dt), round(1.0 / dt)
+    qc = charging_circuit(pair, bath, ground, collision, n_total, seed=seed, save_every=every)
+    saved = run_density_matrix([qc], seed=seed)[0]
+    from .compare import state_quantities
+
+    labels = sorted(saved, key=lambda s: int(s.split("_")[1]))
+    exact_pts = {
+        "label": "circuit, Aer density matrix",
+        "times": [int(lab.split("_")[1]) * dt for lab in labels],
+        "coherence_l1": [state_quantities(saved[lab])["coherence_l1"] for lab in labels],
+    }
+    times_tw, states_tw = charging_trajectory(pair, bath, ground, collision, n_total, seed=seed, save_every=4)
+    from .coherence import l1_coherence
+
+    story["charging"].update(
+        twin_times=times_tw.tolist(),
+        twin_coherence_l1=[l1_coherence(r) for r in states_tw],
+        ordering=collision.ordering,
+        theta=collision.theta,
+    )
+    tomo = {"label": "circuit, tomography 4000 shots", "times": [], "coherence_l1": [], "coherence_l1_ci": []}
+    rows = []
+    for n in tqdm((every, 2 * every, 4 * every, n_total), desc="charging circuits", leave=False):
+        r = run_charge(pair, bath, ground, collision, n, shots=4000, seed=seed, n_resamples=100)
+        tomo["times"].append(r["time"])
+        tomo["coherence_l1"].append(r["circuit"]["coherence_l1"])
+        tomo["coherence_l1_ci"].append(r["coherence_l1_ci"])
+        rows.append(
+            f"charge  n={n:<4d} t={r['time']:<6.3f} C_l1: ME {r['reference']['coherence_l1']:.4f}  twin "
+            f"{r['twin']['coherence_l1']:.4f}  circuit {r['circuit']['coherence_l1']:.4f} "
+            f"[{r['coherence_l1_ci'][0]:.4f}, {r['coherence_l1_ci'][1]:.4f}]  F(ME) {r['fidelity']:.4f}  "
+            f"{'agree' if r['agree'] else 'DISAGREE'}"
+        )
+    exact = run_charge(pair, bath, ground, collision, n_total, exact=True, seed=seed)
+    rows.insert(0, f"charge  n={n_total} exact DM: circuit C_l1 {exact['circuit']['coherence_l1']:.10f} = twin "
+                   f"{exact['twin']['coherence_l1']:.10f} (|diff| <= 1e-8: {exact['agree']}); ME "
+                   f"{exact['reference']['coherence_l1']:.6f}; trace distance to ME {exact['trace_distance']:.2e}")
+    harvest_pts = []
+    harvest = Harvest(theta=story["harvesting"]["theta"])
+    for kind in ("charged", "dephased"):
+        for mode_shots in (None, 2000):
+            h = run_harvest(bath, ground, kind, harvest, 10.0, instances=40, shots=mode_shots, seed=seed)
+            if mode_shots is not None:
+                harvest_pts.append({"cluster": kind, "temperature": T, **h["circuit"]})
+            c = h["circuit"]
+            rows.append(
+                f"harvest {kind:<8s} {'exact DM' if mode_shots is None else 'tomography':<10s} Teff: reference "
+                f"{h['reference']['teff']:.4f}  twin {h['twin']['teff']:.4f}  circuit {c['teff']:.4f}"
+                + (f" [{c['teff_ci'][0]:.4f}, {c['teff_ci'][1]:.4f}]  " if "teff_ci" in c else "  ")
+                + ("agree" if h["agree"] else "DISAGREE")
+            )
+    return {"circuit_charging": [exact_pts, tomo], "circuit_harvesting": harvest_pts, "circuit_table": rows}
