@@ -5,11 +5,11 @@ tomographic estimates (sampled runs) and the reference states; nothing here runs
 
 Verdicts. Exact density-matrix runs must equal the NumPy twin of the same circuit to
 :data:`EXACT_ATOL` (float64 round-off accumulated over at most a few thousand gates).
-Sampled runs agree when the twin's value lies inside the bootstrap confidence interval.
-The interval is the *basic* (reverse-percentile) bootstrap interval
-:math:`[2\hat q - q_{1-\alpha/2},\; 2\hat q - q_{\alpha/2}]`: quantities such as
-:math:`C_{l1}` (a sum of absolute values) are biased upwards by shot noise, and the basic
-interval corrects that first-order bias where the plain percentile interval would not.
+Sampled runs are judged against the sampling distribution the estimate would have if the
+circuit were exactly its twin (see :func:`compare_sampled`); every number also carries a
+*basic* (reverse-percentile) bootstrap interval
+:math:`[2\hat q - q_{1-\alpha/2},\; 2\hat q - q_{\alpha/2}]`, which corrects the
+first-order upward bias that shot noise gives :math:`C_{l1}` (a sum of absolute values).
 The distance to the master equation at :math:`t = n\,\Delta t` is the collision-model
 (Trotter / finite-θ) error: it is reported, not judged.
 """
@@ -103,27 +103,40 @@ def compare_exact(circuit_rho: ArrayLike, twin_rho: ArrayLike, me_rho: ArrayLike
 def compare_sampled(
     point_rho: ArrayLike,
     bootstrap_rhos: ArrayLike,
+    null_rhos: ArrayLike,
     twin_rho: ArrayLike,
     me_rho: ArrayLike,
     *,
     level: float = 0.95,
 ) -> dict:
-    """Tomographic estimate (with bootstrap samples) versus the twin and the master equation.
+    r"""Tomographic estimate versus the twin (verdict) and the master equation (reported).
 
-    Each quantity gets ``value``, ``ci`` (basic bootstrap interval) and a verdict: the
-    twin's value inside the interval. Fidelity and trace distance to both references get
-    intervals too (reported, no verdict: a distance has no unbiased zero).
+    * ``ci``: basic bootstrap interval of each quantity from ``bootstrap_rhos`` (refits of
+      counts resampled from the estimate): the uncertainty of the measured number.
+    * verdict: ``null_rhos`` are refits of counts simulated from the *twin* with the same
+      settings and shots (:func:`qcharge.tomography.bootstrap_states` with ``state=twin``),
+      i.e. the sampling distribution of the estimate if the circuit were exactly its twin.
+      A quantity agrees when the measured value lies in the central ``acceptance`` interval
+      of that distribution. Unlike a bootstrap interval, this test is calibrated even for
+      :math:`C_{l1}` and :math:`C_{re}`, whose estimates are biased upwards by shot noise
+      (measured: a 98.75 % basic interval covered the truth in only 78 % of 1000-shot data sets).
+    * Bonferroni: "agree" is an AND over the quantities, so each acceptance interval is taken
+      at :math:`1 - (1-\text{level})/m`, keeping a false "disagree" below ``1 - level``.
+    * fidelity and trace distance to both references: percentile intervals, no verdict.
     """
-    boot = np.asarray(bootstrap_rhos)
+    boot, null = np.asarray(bootstrap_rhos), np.asarray(null_rhos)
+    per_level = 1.0 - (1.0 - level) / len(QUANTITIES)
     circ = state_quantities(point_rho)
     twin = state_quantities(twin_rho)
     me = state_quantities(me_rho)
     cis: dict[str, tuple[float, float]] = {}
+    accept: dict[str, tuple[float, float]] = {}
     verdicts: dict[str, bool] = {}
     for name, f in QUANTITIES.items():
         cis[name] = basic_interval(circ[name], [f(b) for b in boot], level)
-        verdicts[name] = cis[name][0] <= twin[name] <= cis[name][1]
-    out: dict = {"circuit": circ, "twin": twin, "reference": me, "ci": cis, "verdicts": verdicts}
+        accept[name] = bootstrap_interval([f(b) for b in null], level=per_level)
+        verdicts[name] = accept[name][0] <= circ[name] <= accept[name][1]
+    out: dict = {"circuit": circ, "twin": twin, "reference": me, "ci": cis, "acceptance": accept, "verdicts": verdicts}
     for label, ref in (("", me_rho), ("twin_", twin_rho)):
         for name, f in (("fidelity", fidelity), ("trace_distance", trace_distance)):
             value = f(point_rho, ref)

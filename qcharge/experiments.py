@@ -142,7 +142,8 @@ def run_charge(
         meta = [(j[0] if isinstance(j, list) else j).metadata for j in jobs]
         rho = fit_state(counts, meta)
         boot = bootstrap_states(counts, meta, n_resamples=n_resamples, seed=seed)
-        cmp = compare_sampled(rho, boot, twin_rho, me_rho, level=level)
+        null = bootstrap_states(counts, meta, n_resamples=n_resamples, seed=seed + 1, state=twin_rho)
+        cmp = compare_sampled(rho, boot, null, twin_rho, me_rho, level=level)
         out.update(mode="state tomography", shots=shots, coherence_l1_ci=cmp["ci"]["coherence_l1"], **cmp)
     out["resources"] = _collision_resources(atoms, bath, initial, collision, n_collisions, backend)
     return out
@@ -199,7 +200,8 @@ def run_harvest(
     state averaged over the *same* instances (:func:`~qcharge.reference.collision.probe_instance`),
     which is what the circuits must reproduce. ``shots=None``: exact density matrices
     (verdict: every instance equals its twin to 1e-8); else one-qubit probe tomography with
-    ``shots`` per setting and instance (verdict: twin inside the bootstrap interval).
+    ``shots`` per setting and instance (verdict: the estimate inside the sampling
+    distribution it would have if each instance were its twin; ``*_ci``: basic bootstrap).
     The gap between ``twin`` and ``reference`` is the finite-instance sampling of the
     Poisson process, reported with ``instances_std_error``.
     """
@@ -213,10 +215,9 @@ def run_harvest(
     builder_cluster, rho_cluster = _harvest_cluster(cluster, bath, initial, seed)
     p_ref = float(np.real(probe_dynamics(rho_cluster, harvest, [time], omega=omega)[0][1, 1]))
     circuits = harvesting_instances(harvest, builder_cluster, time, instances, seed)
-    p_twin = np.array([
-        float(np.real(probe_instance(rho_cluster, harvest, c.metadata["collision_times"], time, omega=omega)[1, 1]))
-        for c in circuits
-    ])
+    twin_states = np.array([probe_instance(rho_cluster, harvest, c.metadata["collision_times"], time, omega=omega)
+                            for c in circuits])
+    p_twin = twin_states[:, 1, 1].real
     if shots is None:
         from .execute import run_density_matrix
 
@@ -227,7 +228,7 @@ def run_harvest(
         mode = "exact density matrix per instance"
     else:
         from .execute import run_counts
-        from .tomography import bootstrap_states, fit_state, tomography_circuits
+        from .tomography import bootstrap_interval, bootstrap_states, fit_state, tomography_circuits
 
         shots = check_int("shots", shots, minimum=1)
         # One ensemble per tomography setting: counts are pooled over the instances.
@@ -237,10 +238,14 @@ def run_harvest(
         meta = [s[0].metadata for s in settings]
         pe_hat = float(np.real(fit_state(counts, meta)[1, 1]))
         # Pooled counts are sums of multinomials with instance-dependent probabilities: their
-        # variance is at most the multinomial one, so the parametric bootstrap is conservative.
+        # variance is at most the multinomial one, so both resamplings below are conservative.
         boot = bootstrap_states(counts, meta, n_resamples=n_resamples, seed=seed)[:, 1, 1].real
         pe_ci = basic_interval(pe_hat, boot, level)
-        agree = bool(pe_ci[0] <= p_twin.mean() <= pe_ci[1])
+        # Verdict as in compare.compare_sampled: the estimate inside the sampling distribution it
+        # would have if every instance were exactly its twin.
+        null = bootstrap_states(counts, meta, n_resamples=n_resamples, seed=seed + 1, state=twin_states.mean(axis=0))
+        accept = bootstrap_interval(null[:, 1, 1].real, level=level)
+        agree = bool(accept[0] <= pe_hat <= accept[1])
         mode = "probe tomography"
     n_coll = [len(c.metadata["collision_times"]) for c in circuits]
     circuit = {"teff": effective_temperature(pe_hat, omega), "probe_excited_population": pe_hat}

@@ -69,7 +69,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import check_int, check_real, check_square
+from ._checks import check_density_matrix, check_int, check_real, check_square
 from .exceptions import AnalysisError, ParameterError
 
 if TYPE_CHECKING:
@@ -506,6 +506,7 @@ def bootstrap_states(
     seed: int | np.random.Generator,
     method: str = "lininv_projected",
     resample_from: str = "fit",
+    state: ArrayLike | None = None,
 ) -> np.ndarray:
     r"""Refitted states of multinomially resampled counts, shape ``(n_resamples, d, d)``.
 
@@ -516,6 +517,9 @@ def bootstrap_states(
         resample_from: ``'fit'`` (parametric bootstrap, default):
             :math:`p_s(o) = \mathrm{Tr}[\hat\rho\,\Pi_{s,o}]` from the fitted physical state;
             ``'counts'``: the observed frequencies (the non-parametric shot bootstrap).
+        state: resample from this density matrix instead (QuTiP order of the measured qubits), with
+            the same settings and shot numbers: the sampling distribution of the estimate *if* the
+            truth were ``state`` (a parametric test of ``state``, used by :mod:`qcharge.compare`).
         seed: integer seed (or a ``numpy.random.Generator``); same seed, same samples.
     """
     _check_method(method)
@@ -528,8 +532,8 @@ def bootstrap_states(
     qubits, table = _collect(counts, metadata)
     n = len(qubits)
     shots = table.sum(axis=1)
-    if resample_from == "fit":
-        rho = _fit_table(table, n, method)
+    if state is not None or resample_from == "fit":
+        rho = _fit_table(table, n, method) if state is None else check_density_matrix("state", state, n)
         probs = np.einsum("ij,soji->so", rho, _local_ops(n, "projector")).real
         probs = np.clip(probs, 0.0, None)
         probs /= probs.sum(axis=1, keepdims=True)
