@@ -175,7 +175,7 @@ def _cmd_run_charge(args) -> int:
         job_store=args.job_store,
         progress=not args.json,
     )
-    keys = ["coherence_l1", "coherence_re", "energy", "rho_eg_ge"]
+    keys = ["coherence_l1", "heat_exchange_coherence", "coherence_re", "energy", "rho_eg_ge"]
     ci = res.get("ci", {})
     rows = []
     for k in keys:
