@@ -230,6 +230,16 @@ def _add_circuit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--job-store", default=None, help="JSON file: hardware job ids are written here before waiting")
 
 
+# ---------------------------------------------------------------- export
+def _cmd_export(args) -> int:
+    from .export import export_circuits
+
+    rows = export_circuits(args.out)
+    keys = ["name", "qubits", "depth", "cx", "resets"]
+    _emit(args, rows, _table(keys, [[r[k] for k in keys] for r in rows]) + f"\nwritten to {args.out}/")
+    return 0
+
+
 # ---------------------------------------------------------------- demo
 def _cmd_demo(args) -> int:
     from .demo import run_demo
@@ -298,6 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shots", type=int, default=None, help="shots per setting and instance (default: exact)")
     _add_circuit_args(p)
     p.set_defaults(func=_cmd_run_harvest)
+
+    p = sub.add_parser("export", help="write the canonical circuits as OpenQASM 3 + JSON metadata")
+    p.add_argument("--out", default="circuits", help="output folder (default circuits/)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("demo", help="the main job: charge a pair, harvest it, tell the story in numbers")
     p.add_argument("--plot", default="qcharge-demo.png", help="figure file (default qcharge-demo.png)")
