@@ -176,15 +176,20 @@ def _cmd_run_charge(args) -> int:
         progress=not args.json,
     )
     keys = ["coherence_l1", "heat_exchange_coherence", "coherence_re", "energy", "rho_eg_ge"]
-    ci = res.get("ci", {})
-    rows = []
-    for k in keys:
-        lo_hi = f"[{ci[k][0]:.5f}, {ci[k][1]:.5f}]" if k in ci else "exact"
-        rows.append([k, res["reference"][k], res["twin"][k], res["circuit"][k], lo_hi, "yes" if res["verdicts"][k] else "NO"])
+    ci, acc = res.get("ci", {}), res.get("acceptance", {})
+
+    def span(d, k):
+        return f"[{d[k][0]:.5f}, {d[k][1]:.5f}]" if k in d else "exact"
+
+    rows = [
+        [k, res["reference"][k], res["twin"][k], res["circuit"][k], span(ci, k), span(acc, k),
+         "yes" if res["verdicts"][k] else "NO"]
+        for k in keys
+    ]
     table = (
         f"{res['mode']} on {res['backend']}: N = {res['atoms']}, T = {res['temperature']}, theta = {res['theta']}, "
         f"{res['ordering']}, {res['collisions']} collisions, t = n dt = {res['time']:.4f}\n"
-        + _table(["quantity", "master eq.", "twin", "circuit", "interval", "agrees"], rows)
+        + _table(["quantity", "master eq.", "twin", "circuit", "95% CI", "range if = twin", "agrees"], rows)
         + f"\nfidelity to ME {res['fidelity']:.6f}, trace distance {res['trace_distance']:.3e}; verdict: "
         + ("agree" if res["agree"] else "DISAGREE")
         + f"\nresources per collision {res['resources']['per_collision']}, total {res['resources']['total']}"
@@ -211,13 +216,14 @@ def _cmd_run_harvest(args) -> int:
     )
     c = res["circuit"]
     rows = [
-        [k, res["reference"][k], res["twin"][k], c[k], str(c.get(k + "_ci", "exact"))]
+        [k, res["reference"][k], res["twin"][k], c[k],
+         "[{:.5f}, {:.5f}]".format(*c[k + "_ci"]) if k + "_ci" in c else "exact"]
         for k in ("teff", "probe_excited_population")
     ]
     table = (
         f"{res['mode']} on {res['backend']}: {res['cluster']} pairs, T = {res['temperature']}, theta = {res['theta']}, "
         f"r = {res['rate']}, t = {res['time']}, {res['instances']} instances ({res['mean_collisions']:.1f} collisions each)\n"
-        + _table(["quantity", "Poisson ME", "twin", "circuit", "interval"], rows)
+        + _table(["quantity", "Poisson ME", "twin", "circuit", "95% CI"], rows)
         + "\nverdict: " + ("agree" if res["agree"] else "DISAGREE")
     )
     _emit(args, res, table)

@@ -223,7 +223,7 @@ def run_harvest(
 
         states = run_density_matrix(circuits, seed=seed, progress=progress)
         pe = np.array([float(np.real(s["probe_0"][1, 1])) for s in states])
-        pe_hat, pe_ci = float(pe.mean()), None
+        pe_hat, pe_ci, accept = float(pe.mean()), None, None
         agree = bool(np.max(np.abs(pe - p_twin)) <= EXACT_ATOL)
         mode = "exact density matrix per instance"
     else:
@@ -250,7 +250,11 @@ def run_harvest(
     n_coll = [len(c.metadata["collision_times"]) for c in circuits]
     circuit = {"teff": effective_temperature(pe_hat, omega), "probe_excited_population": pe_hat}
     if pe_ci is not None:
-        circuit.update(teff_ci=_teff_interval(pe_ci, omega), probe_excited_population_ci=list(pe_ci))
+        circuit.update(
+            teff_ci=_teff_interval(pe_ci, omega),
+            probe_excited_population_ci=list(pe_ci),
+            probe_excited_population_acceptance=list(accept),
+        )
     return {
         "cluster": cluster,
         "temperature": bath.temperature,
