@@ -22,38 +22,19 @@ bit i = atom i, so the rightmost character of a count key is atom 0) when ``meas
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 
 from .._checks import check_int
 from ..exceptions import ParameterError
 from ..params import Atoms, Bath, Collision, InitialState
+from ..records import to_jsonable
 from .collisions import append_collision, append_save_marker, collision_schedule
 from .thermal import append_initial_state, append_thermal_ancilla, initial_aux_qubits_needed
 
-__all__ = ["charging_circuit", "charging_layout", "save_collisions", "jsonable", "resolve_seed", "DEFAULT_COIN_INSTANCES"]
+__all__ = ["charging_circuit", "charging_layout", "save_collisions", "resolve_seed", "DEFAULT_COIN_INSTANCES"]
 
 DEFAULT_COIN_INSTANCES = 64
-
-
-def jsonable(value):
-    """Recursively make ``value`` strict-JSON safe (non-finite floats become the strings 'inf', '-inf', 'nan')."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else str(value)
-    return value
 
 
 def resolve_seed(seed: int | None) -> int:
@@ -161,7 +142,7 @@ def charging_circuit(
     else:
         n_inst, coins = 1, None
 
-    base_meta = jsonable({
+    base_meta = to_jsonable({
         "experiment": "charging",
         "n_atoms": n,
         "atom_qubits": layout["atoms"],

@@ -43,7 +43,8 @@ from .._checks import check_density_matrix, check_int, check_real
 from ..exceptions import ParameterError
 from ..params import ANCILLA_METHODS, ORDERINGS, Atoms, Bath, Collision, Harvest, InitialState
 from ..states import excited_probability, mean_occupation
-from .charging import _check_inputs, jsonable, resolve_seed
+from ..records import to_jsonable
+from .charging import _check_inputs, resolve_seed
 from .collisions import append_collision, append_save_marker, collision_schedule, exchange_gate
 from .thermal import append_density_matrix, append_initial_state, append_thermal_ancilla, initial_aux_qubits_needed, purifier_count
 
@@ -238,7 +239,7 @@ def harvesting_circuit(
 
     cluster_meta = payload.to_dict() if kind == "charged" else {
         "kind": "matrix", "matrix_real": payload.real.tolist(), "matrix_imag": payload.imag.tolist()}
-    qc.metadata = jsonable({
+    qc.metadata = to_jsonable({
         "experiment": "harvesting",
         "probe_qubit": probe,
         "cluster_qubits": cl_q,
