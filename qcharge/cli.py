@@ -153,6 +153,8 @@ def _cmd_scale(args) -> int:
         )
     keys = ["atoms", "log10_coherence_l1", "coherence_l1_relative_error_bound", "coherence_re", "energy", "heat"]
     table = _table(["N", "log10 C_l1", "rel. bound", "C_re", "energy", "heat"], [[o[k] for k in keys] for o in out])
+    if any(np.isnan(o["log10_coherence_l1"]) for o in out):
+        table += "\n(C_l1 is certified up to N = 2000 atoms, O(N^2) big-integer work; nan above)"
     _emit(args, out, table)
     return 0
 

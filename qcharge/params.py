@@ -57,8 +57,12 @@ class Atoms:
         n = check_int("atoms", self.n, minimum=1)
         gamma = check_real("gamma", self.gamma, minimum=0.0, strict_min=True)
         check_real("omega", self.omega, minimum=0.0, strict_min=True)
-        if self.gamma_matrix is None:
-            gm = np.full((n, n), gamma)
+        # Uniform matrices are stored as read-only broadcast views: O(1) memory, so the Dicke
+        # solver can take N = 10^5 atoms (a dense 10^5 x 10^5 matrix would need 80 GB).
+        uniform_gamma = self.gamma_matrix is None
+        uniform_omega = self.dipolar_matrix is None
+        if uniform_gamma:
+            gm = np.broadcast_to(np.float64(gamma), (n, n))
         else:
             gm = check_square("gamma_matrix", self.gamma_matrix, n, dtype=float)
             if not np.allclose(gm, gm.T, atol=_PSD_ATOL):
@@ -74,8 +78,8 @@ class Atoms:
                     "Argument `gamma_matrix` must be positive semidefinite "
                     f"(N = 2: |gamma12| <= gamma), but has eigenvalue {lam:.6g}."
                 )
-        if self.dipolar_matrix is None:
-            om = np.zeros((n, n))
+        if uniform_omega:
+            om = np.broadcast_to(np.float64(0.0), (n, n))
         else:
             om = check_square("dipolar_matrix", self.dipolar_matrix, n, dtype=float)
             if not np.allclose(om, om.T, atol=_PSD_ATOL):
@@ -86,13 +90,14 @@ class Atoms:
                 )
         object.__setattr__(self, "n", n)
         object.__setattr__(self, "gamma", gamma)
-        object.__setattr__(self, "gamma_matrix", _frozen_array(gm))
-        object.__setattr__(self, "dipolar_matrix", _frozen_array(om))
+        object.__setattr__(self, "gamma_matrix", gm if uniform_gamma else _frozen_array(gm))
+        object.__setattr__(self, "dipolar_matrix", om if uniform_omega else _frozen_array(om))
+        object.__setattr__(self, "_uniform", uniform_gamma and uniform_omega)
 
     @classmethod
     def dicke(cls, n: int, gamma: float = 1.0, omega: float = 1.0, dipolar: float = 0.0) -> Atoms:
         r"""Dicke limit :math:`\gamma_{ij} = \gamma`, uniform :math:`\Omega_{ij} = \Omega` (i != j)."""
-        om = dipolar * (np.ones((n, n)) - np.eye(n)) if n > 0 else None
+        om = dipolar * (np.ones((n, n)) - np.eye(n)) if dipolar else None
         return cls(n, gamma, omega, None, om)
 
     @classmethod
@@ -111,6 +116,8 @@ class Atoms:
     @property
     def is_dicke(self) -> bool:
         """True when Γ is uniform and Ω is uniform off-diagonal (J-multiplets are conserved)."""
+        if self._uniform:
+            return True
         off = ~np.eye(self.n, dtype=bool)
         uniform_omega = self.n < 2 or np.ptp(self.dipolar_matrix[off]) == 0
         return bool(np.all(self.gamma_matrix == self.gamma) and uniform_omega)
@@ -123,6 +130,8 @@ class Atoms:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Atoms):
             return NotImplemented
+        if self._uniform and other._uniform:
+            return (self.n, self.gamma, self.omega) == (other.n, other.gamma, other.omega)
         return (
             self.n == other.n
             and self.gamma == other.gamma
@@ -134,13 +143,11 @@ class Atoms:
     __hash__ = None  # mutable-looking arrays inside: not hashable on purpose
 
     def to_dict(self) -> dict:
-        return {
-            "n": self.n,
-            "gamma": self.gamma,
-            "omega": self.omega,
-            "gamma_matrix": self.gamma_matrix.tolist(),
-            "dipolar_matrix": self.dipolar_matrix.tolist(),
-        }
+        """JSON-able form; uniform (Dicke, Omega = 0) atoms omit their matrices."""
+        out = {"n": self.n, "gamma": self.gamma, "omega": self.omega}
+        if not self._uniform:
+            out.update(gamma_matrix=self.gamma_matrix.tolist(), dipolar_matrix=self.dipolar_matrix.tolist())
+        return out
 
 
 @dataclass(frozen=True)

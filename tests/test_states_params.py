@@ -82,6 +82,14 @@ def test_atoms_defaults_and_limits():
         a.n = 4  # frozen
 
 
+def test_uniform_atoms_cost_no_memory():
+    # The Dicke solver takes N = 10^5; a dense Gamma would need 80 GB.
+    big = Atoms.dicke(100_000)
+    assert big.is_dicke and big.gamma_matrix.strides == (0, 0) and big.gamma_matrix[5, 7] == 1.0
+    assert big == Atoms(100_000) and big.to_dict() == {"n": 100_000, "gamma": 1.0, "omega": 1.0}
+    assert Atoms(2, gamma_matrix=np.ones((2, 2))) == Atoms(2)  # same physics, other storage
+
+
 @pytest.mark.parametrize(
     "build, match",
     [
