@@ -98,6 +98,12 @@ def _cmd_charge(args) -> int:
     if args.long_time:
         rows.append(["inf"] + [res["long_time"][k] for k in keys])
     table = f"method: {res['method']}\n" + _table(["t", "C_l1", "log10 C_l1", "C_re", "energy", "heat"], rows)
+    if args.plot:
+        from .plot import curves_figure
+
+        curves = {"log10 $C_{l1}$": res["log10_coherence_l1"], "$C_{re}$ (nats)": res["coherence_re"], "heat ΔQ / ω": res["heat"]}
+        title = f"N = {atoms.n}, T = {bath.temperature}, {res['method']} solver"
+        table += f"\nfigure: {curves_figure(res['times'], curves, xlabel='γt', title=title, path=args.plot)}"
     _emit(args, res, table)
     return 0
 
@@ -155,6 +161,13 @@ def _cmd_scale(args) -> int:
     table = _table(["N", "log10 C_l1", "rel. bound", "C_re", "energy", "heat"], [[o[k] for k in keys] for o in out])
     if any(np.isnan(o["log10_coherence_l1"]) for o in out):
         table += "\n(C_l1 is certified up to N = 2000 atoms, O(N^2) big-integer work; nan above)"
+    if args.plot:
+        from .plot import curves_figure
+
+        curves = {name: [o[key] for o in out] for name, key in
+                  (("log10 $C_{l1}$", "log10_coherence_l1"), ("$C_{re}$ (nats)", "coherence_re"), ("heat ΔQ / ω", "heat"))}
+        title = f"long-time state, T = {bath.temperature}"
+        table += f"\nfigure: {curves_figure(args.atoms, curves, xlabel='N atoms', title=title, path=args.plot)}"
     _emit(args, out, table)
     return 0
 
@@ -271,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--times", type=float, nargs="+", default=None, help="times in units of 1/gamma")
     p.add_argument("--long-time", action="store_true", help="also the t -> infinity state")
     p.add_argument("--method", choices=["auto", "full", "dicke"], default="auto")
+    p.add_argument("--plot", default=None, metavar="FILE.png", help="draw C_l1, C_re and heat versus time")
     p.set_defaults(func=_cmd_charge)
 
     p = sub.add_parser("harvest", help="probe atom colliding with coherent clusters: T_eff")
@@ -288,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--atoms", "-N", type=int, nargs="+", required=True)
     _add_bath_args(p)
     _add_initial_args(p, with_eg=False)
+    p.add_argument("--plot", default=None, metavar="FILE.png", help="draw C_l1, C_re and heat versus N")
     p.set_defaults(func=_cmd_scale)
 
     run = sub.add_parser("run", help="run an experiment as Qiskit circuits and compare with exact theory")

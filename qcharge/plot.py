@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["demo_figure"]
+__all__ = ["demo_figure", "curves_figure"]
 
 
 def _pyplot():
@@ -14,6 +14,20 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def curves_figure(x, curves: Mapping[str, list], *, xlabel: str, title: str, path: str) -> str:
+    """One panel per curve (shared x), e.g. C_l1, C_re and heat versus time or versus N."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.6), squeeze=False)
+    for ax, (label, ys) in zip(axes[0], curves.items()):
+        ax.plot(x, ys, "o-", ms=3)
+        ax.set(xlabel=xlabel, ylabel=label)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def demo_figure(story: Mapping, path: str) -> str:

@@ -118,3 +118,10 @@ def test_non_psd_cluster_file(tmp_path, capsys):
     np.save(tmp_path / "bad.npy", np.array([[0.5, 0.6, 0, 0], [0.6, 0.5, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]))
     assert main(["harvest", "--cluster", str(tmp_path / "bad.npy"), "-T", "1"]) == 2
     assert "positive semidefinite" in capsys.readouterr().err
+
+
+def test_plots_are_written(tmp_path, capsys):
+    assert main(["charge", "-N", "2", "-T", "1", "--times", "0", "1", "3", "--plot", str(tmp_path / "c.png")]) == 0
+    assert main(["scale", "-N", "2", "4", "-T", "1", "--plot", str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "c.png").stat().st_size > 10_000 and (tmp_path / "s.png").stat().st_size > 10_000
+    assert "figure:" in capsys.readouterr().out
