@@ -1,9 +1,17 @@
-"""qcharge: thermal charging and harvesting of heat-exchange coherences, exact and on Qiskit circuits."""
+"""qcharge: thermal charging and harvesting of heat-exchange coherences, exact and on Qiskit circuits.
+
+The numerical core (parameters, exact reference solvers) imports only NumPy/SciPy;
+the circuit experiments (:func:`run_charge`, :func:`run_harvest`) load Qiskit on first use.
+"""
 
 from __future__ import annotations
 
 from .exceptions import AnalysisError, BackendError, ConvergenceError, ParameterError, QchargeError
 from .params import Atoms, Bath, Collision, Harvest, InitialState
+from .reference.charging import charge
+from .reference.dicke import dicke_density_matrix, solve_dicke
+from .reference.harvest import harvest_summary, make_cluster
+from .reference.lindblad import evolve, long_time_state
 
 __version__ = "0.1.0"
 
@@ -19,4 +27,24 @@ __all__ = [
     "InitialState",
     "Collision",
     "Harvest",
+    "charge",
+    "solve_dicke",
+    "dicke_density_matrix",
+    "evolve",
+    "long_time_state",
+    "harvest_summary",
+    "make_cluster",
+    "run_charge",
+    "run_harvest",
 ]
+
+_LAZY = {"run_charge": "experiments", "run_harvest": "experiments"}
+
+
+def __getattr__(name: str):
+    # Circuit experiments pull in Qiskit and Aer (~1 s): load them only when asked for.
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'qcharge' has no attribute {name!r}")
