@@ -57,6 +57,11 @@ def _load_matrix(path: str, name: str) -> np.ndarray:
         raise ParameterError(f"Argument `{name}` must be a JSON file with a nested list, but reading {path!r} failed: {exc}") from None
 
 
+def _progress(args) -> bool:
+    """Progress bars only for people watching a terminal (never in --json output or pipes)."""
+    return not args.json and sys.stderr.isatty()
+
+
 def _emit(args, payload, table: str) -> None:
     print(dumps(payload, indent=2) if args.json else table)
 
@@ -92,7 +97,7 @@ def _cmd_charge(args) -> int:
     atoms = Atoms(args.atoms, omega=args.omega, gamma_matrix=gm, dipolar_matrix=om)
     bath = Bath(args.temperature, args.omega)
     times = args.times if args.times is not None else ([] if args.long_time else [0.0, 1.0, 5.0, 20.0])
-    res = charge(atoms, bath, _initial_from(args), times, long_time=args.long_time, method=args.method, progress=not args.json)
+    res = charge(atoms, bath, _initial_from(args), times, long_time=args.long_time, method=args.method, progress=_progress(args))
     keys = ["coherence_l1", "log10_coherence_l1", "coherence_re", "energy", "heat"]
     rows = [[t] + [res[k][i] for k in keys] for i, t in enumerate(res["times"])]
     if args.long_time:
@@ -101,7 +106,10 @@ def _cmd_charge(args) -> int:
     if args.plot:
         from .plot import curves_figure
 
-        curves = {"log10 $C_{l1}$": res["log10_coherence_l1"], "$C_{re}$ (nats)": res["coherence_re"], "heat ΔQ / ω": res["heat"]}
+        l1 = res["coherence_l1"]
+        # Plain C_l1 while it fits a float (all of t = 0 shows), log10 for the huge values of large N.
+        first = ("$C_{l1}$", l1) if np.all(np.isfinite(l1)) else ("log10 $C_{l1}$", res["log10_coherence_l1"])
+        curves = dict([first, ("$C_{re}$ (nats)", res["coherence_re"]), ("heat ΔQ / ω", res["heat"])])
         title = f"N = {atoms.n}, T = {bath.temperature}, {res['method']} solver"
         table += f"\nfigure: {curves_figure(res['times'], curves, xlabel='γt', title=title, path=args.plot)}"
     _emit(args, res, table)
@@ -114,18 +122,23 @@ def _cmd_harvest(args) -> int:
     from .reference.harvest import harvest_summary, make_cluster
 
     bath = Bath(args.temperature, args.omega)
+    if (args.probe_gamma > 0) != (args.probe_temperature is not None):
+        raise ParameterError(
+            "Arguments `--probe-gamma` and `--probe-temperature` describe the probe's own bath and go together, "
+            f"but got probe_gamma={args.probe_gamma}, probe_temperature={args.probe_temperature}."
+        )
     harvest = Harvest(
         theta=args.theta,
         rate=args.rate,
         cluster_size=args.cluster_size,
         probe_gamma=args.probe_gamma,
-        probe_temperature=args.probe_temperature,
+        probe_temperature=args.probe_temperature or 0.0,
     )
     if args.cluster.endswith(".npy"):
         try:
             rho = np.load(args.cluster)
         except OSError as exc:
-            raise ParameterError(f"Argument `--cluster` must be a readable .npy file, but {exc}") from None
+            raise ParameterError(f"Argument `cluster` must be a readable .npy file, but {exc}") from None
         rho = check_density_matrix("cluster", rho, args.cluster_size)
     else:
         rho = make_cluster(args.cluster, bath, _initial_from(args), args.cluster_size)
@@ -144,7 +157,7 @@ def _cmd_scale(args) -> int:
     bath = Bath(args.temperature, args.omega)
     initial = _initial_from(args)
     out = []
-    for n in tqdm(args.atoms, desc="atoms", disable=args.json or len(args.atoms) < 2):
+    for n in tqdm(args.atoms, desc="atoms", disable=not _progress(args) or len(args.atoms) < 2):
         r = solve_dicke(Atoms.dicke(n, omega=args.omega), bath, initial, (), long_time=True)
         out.append(
             {
@@ -188,7 +201,7 @@ def _cmd_run_charge(args) -> int:
         exact=args.exact,
         seed=args.seed,
         job_store=args.job_store,
-        progress=not args.json,
+        progress=_progress(args),
     )
     keys = ["coherence_l1", "heat_exchange_coherence", "coherence_re", "energy", "rho_eg_ge"]
     ci, acc = res.get("ci", {}), res.get("acceptance", {})
@@ -227,7 +240,7 @@ def _cmd_run_harvest(args) -> int:
         shots=args.shots,
         seed=args.seed,
         job_store=args.job_store,
-        progress=not args.json,
+        progress=_progress(args),
     )
     c = res["circuit"]
     rows = [
@@ -279,8 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_initial_args(p)
     p.add_argument("--gamma12", type=float, default=None, help="cross decay rate (N = 2), |gamma12| <= 1")
     p.add_argument("--dipolar", type=float, default=0.0, help="uniform dipole coupling Omega_ij")
-    p.add_argument("--gamma-matrix", default=None, help="JSON file: N x N decay matrix gamma_ij")
-    p.add_argument("--dipolar-matrix", default=None, help="JSON file: N x N dipole couplings Omega_ij")
+    p.add_argument("--gamma-matrix", default=None, metavar="FILE.json", help="JSON nested list: N x N decay matrix gamma_ij")
+    p.add_argument("--dipolar-matrix", default=None, metavar="FILE.json", help="JSON nested list: N x N couplings Omega_ij")
     p.add_argument("--times", type=float, nargs="+", default=None, help="times in units of 1/gamma")
     p.add_argument("--long-time", action="store_true", help="also the t -> infinity state")
     p.add_argument("--method", choices=["auto", "full", "dicke"], default="auto")
@@ -295,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--theta", type=float, default=0.5, help="probe-cluster exchange angle")
     p.add_argument("--rate", type=float, default=1.0, help="Poisson collision rate r")
     p.add_argument("--probe-gamma", type=float, default=0.0, help="probe damping rate to its own bath")
-    p.add_argument("--probe-temperature", type=float, default=0.0, help="temperature of the probe's own bath")
+    p.add_argument("--probe-temperature", type=float, default=None, help="temperature of the probe's own bath")
     p.set_defaults(func=_cmd_harvest)
 
     p = sub.add_parser("scale", help="long-time coherence, entropy and heat versus N (Dicke limit)")

@@ -309,7 +309,7 @@ def demo_circuit_story(story: dict, *, seed: int = 7) -> dict:
     # and it is free of the upward shot-noise bias of the full C_l1 estimate (see compare.QUANTITIES).
     tomo = {"label": "circuit, tomography 4000 shots (Δn = 0 part)", "times": [], "coherence_l1": [], "coherence_l1_ci": []}
     rows = []
-    for n in tqdm((every, 2 * every, 4 * every, n_total), desc="charging circuits", leave=False):
+    for n in tqdm((every, 2 * every, 4 * every, n_total), desc="charging circuits", leave=False, disable=None):
         # A distinct seed per point: with one seed, Aer would reuse one random stream and the
         # points' shot noise would be correlated.
         r = run_charge(pair, bath, ground, collision, n, shots=4000, seed=seed * 1000 + n, n_resamples=200)
@@ -330,12 +330,12 @@ def demo_circuit_story(story: dict, *, seed: int = 7) -> dict:
     harvest_pts = []
     harvest = Harvest(theta=story["harvesting"]["theta"])
     runs = [(T, None)] + [(temp, 2000) for temp in (0.5, T, 2.0)]
-    for temp, mode_shots in tqdm(runs, desc="harvesting circuits", leave=False):
+    for temp, mode_shots in tqdm(runs, desc="harvesting circuits", leave=False, disable=None):
         for kind in ("charged", "dephased"):
             h = run_harvest(Bath(temp), ground, kind, harvest, 10.0, instances=40, shots=mode_shots,
                             seed=seed * 1000 + len(rows))
-            if mode_shots is not None:
-                harvest_pts.append({"cluster": kind, "temperature": temp, **h["circuit"]})
+            mode = "exact DM" if mode_shots is None else "tomography"
+            harvest_pts.append({"cluster": kind, "temperature": temp, "mode": mode, **h["circuit"]})
             c = h["circuit"]
             rows.append(
                 f"harvest T={temp:<4g} {kind:<8s} {'exact DM' if mode_shots is None else 'tomography':<10s} Teff: "

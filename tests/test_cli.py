@@ -125,3 +125,11 @@ def test_plots_are_written(tmp_path, capsys):
     assert main(["scale", "-N", "2", "4", "-T", "1", "--plot", str(tmp_path / "s.png")]) == 0
     assert (tmp_path / "c.png").stat().st_size > 10_000 and (tmp_path / "s.png").stat().st_size > 10_000
     assert "figure:" in capsys.readouterr().out
+
+
+def test_probe_bath_arguments_go_together(capsys):
+    assert main(["harvest", "--cluster", "charged", "-T", "1", "--probe-temperature", "0.5"]) == 2
+    assert "--probe-gamma" in capsys.readouterr().err
+    out = run_json(capsys, ["harvest", "--cluster", "charged", "-T", "1", "--probe-gamma", "0.5", "--probe-temperature", "1"])
+    # The probe's own bath at the same temperature as the pairs' bath keeps T_eff = T (both fix x = e^-1).
+    assert out["teff"] == pytest.approx(1.0, rel=1e-10)
