@@ -7,7 +7,7 @@
    one-off state preparation and final-layer effects (routing makes the heavy-hex numbers vary a
    little from one collision count to the next).
 2. Aer wall time per collision, N = 2..10: exact density matrix (width N+2, resets) vs 1000-shot
-   sampling (SamplerV2, automatic method) vs a naive build with a fresh ancilla + partner per
+   sampling (SamplerV2 through run_counts: density-matrix method while 2^width <= shots, else automatic) vs a naive build with a fresh ancilla + partner per
    collision and no reset (width N+2n: only as far as memory allows).
 3. Target check: 100 collisions at N = 4, exact density matrix, < 2 s (build + run).
 

@@ -17,7 +17,7 @@ import numpy as np
 from . import __version__
 from .exceptions import ParameterError, QchargeError
 from .params import ANCILLA_METHODS, ORDERINGS, Atoms, Bath, Harvest, InitialState
-from .records import dumps
+from .records import RunDirectory, dumps
 
 __all__ = ["main"]
 
@@ -91,10 +91,13 @@ def _cmd_charge(args) -> int:
     if args.gamma12 is not None:
         if args.atoms != 2:
             raise ParameterError(f"Argument `--gamma12` needs --atoms 2, but atoms = {args.atoms}.")
-        gm = [[1.0, args.gamma12], [args.gamma12, 1.0]]
-    if om is None and args.dipolar:
-        om = args.dipolar * (np.ones((args.atoms, args.atoms)) - np.eye(args.atoms)) if args.atoms > 0 else None
-    atoms = Atoms(args.atoms, omega=args.omega, gamma_matrix=gm, dipolar_matrix=om)
+        if om is not None:
+            raise ParameterError("Arguments `--gamma12` and `--dipolar-matrix` are exclusive (use --dipolar), but both were given.")
+        atoms = Atoms.pair(args.gamma12, args.dipolar, omega=args.omega)
+    elif gm is None and om is None:
+        atoms = Atoms.dicke(args.atoms, omega=args.omega, dipolar=args.dipolar)
+    else:
+        atoms = Atoms(args.atoms, omega=args.omega, gamma_matrix=gm, dipolar_matrix=om)
     bath = Bath(args.temperature, args.omega)
     times = args.times if args.times is not None else ([] if args.long_time else [0.0, 1.0, 5.0, 20.0])
     res = charge(atoms, bath, _initial_from(args), times, long_time=args.long_time, method=args.method, progress=_progress(args))
@@ -136,8 +139,8 @@ def _cmd_harvest(args) -> int:
     )
     if args.cluster.endswith(".npy"):
         try:
-            rho = np.load(args.cluster)
-        except OSError as exc:
+            rho = np.load(args.cluster, allow_pickle=False)
+        except (OSError, ValueError) as exc:
             raise ParameterError(f"Argument `cluster` must be a readable .npy file, but {exc}") from None
         rho = check_density_matrix("cluster", rho, args.cluster_size)
     else:
@@ -156,8 +159,13 @@ def _cmd_scale(args) -> int:
 
     bath = Bath(args.temperature, args.omega)
     initial = _initial_from(args)
+    runs = RunDirectory(args.run_dir) if args.run_dir else None
     out = []
     for n in tqdm(args.atoms, desc="atoms", disable=not _progress(args) or len(args.atoms) < 2):
+        task = {"command": "scale", "atoms": n, "bath": bath.to_dict(), "initial_state": initial.to_dict()}
+        if runs is not None and runs.done(task):
+            out.append(runs.load(task))  # resumed: computed by an earlier (maybe interrupted) run
+            continue
         r = solve_dicke(Atoms.dicke(n, omega=args.omega), bath, initial, (), long_time=True)
         out.append(
             {
@@ -170,6 +178,8 @@ def _cmd_scale(args) -> int:
                 "heat": float(r.heat[-1]),
             }
         )
+        if runs is not None:
+            runs.save(task, out[-1])
     keys = ["atoms", "log10_coherence_l1", "coherence_l1_relative_error_bound", "coherence_re", "energy", "heat"]
     table = _table(["N", "log10 C_l1", "rel. bound", "C_re", "energy", "heat"], [[o[k] for k in keys] for o in out])
     if any(np.isnan(o["log10_coherence_l1"]) for o in out):
@@ -316,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bath_args(p)
     _add_initial_args(p, with_eg=False)
     p.add_argument("--plot", default=None, metavar="FILE.png", help="draw C_l1, C_re and heat versus N")
+    p.add_argument("--run-dir", default=None, metavar="DIR", help="store each N's result here; a rerun resumes")
     p.set_defaults(func=_cmd_scale)
 
     run = sub.add_parser("run", help="run an experiment as Qiskit circuits and compare with exact theory")
@@ -367,6 +378,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except QchargeError as exc:
         print(f"qcharge: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # unwritable --plot/--out/--job-store paths and the like
+        print(f"qcharge: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("qcharge: interrupted", file=sys.stderr)

@@ -16,7 +16,7 @@ The distance to the master equation at :math:`t = n\,\Delta t` is the collision-
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -37,7 +37,6 @@ __all__ = [
     "basic_interval",
     "compare_exact",
     "compare_sampled",
-    "summarise_verdicts",
 ]
 
 EXACT_ATOL = 1e-8
@@ -150,9 +149,3 @@ def compare_sampled(
             out[label + name + "_ci"] = bootstrap_interval([f(b, ref) for b in boot], level=level)
     out["agree"] = bool(all(verdicts.values()))
     return out
-
-
-def summarise_verdicts(verdicts: Mapping[str, bool]) -> str:
-    """'agree' or the list of quantities that disagree."""
-    bad = [k for k, ok in verdicts.items() if not ok]
-    return "agree" if not bad else "disagree: " + ", ".join(bad)

@@ -59,8 +59,6 @@ DEFAULT_MEASURE_SHOTS = 2000
 
 # Circuits per Aer call when a progress bar is requested (one update per chunk).
 _AER_CHUNK = 32
-# Widest circuit sampled with the density-matrix method (16^n bytes: 12 qubits = 0.3 GB).
-_DM_MAX_QUBITS = 12
 
 _BACKEND_FORMS = "'aer', 'aer-noisy:<fake backend, e.g. fake_sherbrooke>', 'ibm:<backend name>'"
 
@@ -409,10 +407,11 @@ def run_counts(
                 "(build it with measure=True)."
             )
     be = get_backend(backend)
-    if isinstance(backend, str) and backend == "aer" and noise_model is None and max(c.num_qubits for c in flat) <= _DM_MAX_QUBITS:
-        # Resets force Aer's statevector method to simulate shot by shot; the density-matrix
-        # method applies them as channels once and samples every shot from the final state
-        # (measured: 15x faster on the 5-qubit harvesting circuits).
+    if isinstance(backend, str) and backend == "aer" and noise_model is None and 2 ** max(c.num_qubits for c in flat) <= shots:
+        # Resets force Aer's statevector method to simulate shot by shot (cost ~ shots * 2^n); the
+        # density-matrix method applies them as channels once (~ 4^n) and samples every shot from the
+        # final state. Measured crossover (benchmarks/README.md): 2^n ~ shots; 15x faster on the
+        # 5-qubit harvesting circuits at 2000 shots.
         be = AerSimulator(method="density_matrix")
     if noise_model is not None:
         if not _is_aer(be):

@@ -214,7 +214,7 @@ def run_harvest(
     omega = bath.omega
     builder_cluster, rho_cluster = _harvest_cluster(cluster, bath, initial, seed)
     p_ref = float(np.real(probe_dynamics(rho_cluster, harvest, [time], omega=omega)[0][1, 1]))
-    circuits = harvesting_instances(harvest, builder_cluster, time, instances, seed)
+    circuits = harvesting_instances(harvest, builder_cluster, time, instances, seed, omega=omega)
     twin_states = np.array([probe_instance(rho_cluster, harvest, c.metadata["collision_times"], time, omega=omega)
                             for c in circuits])
     p_twin = twin_states[:, 1, 1].real

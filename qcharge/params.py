@@ -97,6 +97,7 @@ class Atoms:
     @classmethod
     def dicke(cls, n: int, gamma: float = 1.0, omega: float = 1.0, dipolar: float = 0.0) -> Atoms:
         r"""Dicke limit :math:`\gamma_{ij} = \gamma`, uniform :math:`\Omega_{ij} = \Omega` (i != j)."""
+        n = check_int("atoms", n, minimum=1)
         om = dipolar * (np.ones((n, n)) - np.eye(n)) if dipolar else None
         return cls(n, gamma, omega, None, om)
 

@@ -14,7 +14,7 @@ from functools import reduce
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import check_density_matrix, check_int, check_real
+from ._checks import check_int, check_real
 
 __all__ = [
     "SIGMA_MINUS",
@@ -36,8 +36,6 @@ __all__ = [
     "dicke_state",
     "partial_trace",
     "from_qiskit_order",
-    "to_qiskit_order",
-    "validate_state",
 ]
 
 SIGMA_MINUS = np.array([[0.0, 1.0], [0.0, 0.0]], dtype=complex)  # |g><e| = qutip.destroy(2)
@@ -167,13 +165,3 @@ def from_qiskit_order(rho: ArrayLike) -> np.ndarray:
     n = int(np.log2(rho.shape[0]))
     perm = _reverse_permutation(n)
     return rho[np.ix_(perm, perm)]
-
-
-def to_qiskit_order(rho: ArrayLike) -> np.ndarray:
-    """Inverse of :func:`from_qiskit_order` (the bit reversal is an involution)."""
-    return from_qiskit_order(rho)
-
-
-def validate_state(rho: ArrayLike, n_atoms: int | None = None, name: str = "rho") -> np.ndarray:
-    """Check trace 1, Hermitian, positive; return as a complex array."""
-    return check_density_matrix(name, rho, n_atoms)

@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike
 from ._checks import check_real
 from .states import excitation_numbers
 
-__all__ = ["energy", "heat", "excitation_number", "effective_temperature", "probe_effective_temperature"]
+__all__ = ["energy", "heat", "excitation_number", "effective_temperature"]
 
 
 def excitation_number(rho: ArrayLike) -> float:
@@ -52,9 +52,3 @@ def effective_temperature(p_excited: float, omega: float = 1.0) -> float:
     if p == 0.5:
         return math.inf
     return omega / math.log((1.0 - p) / p)
-
-
-def probe_effective_temperature(rho_probe: ArrayLike, omega: float = 1.0) -> float:
-    """:func:`effective_temperature` of a single-qubit state (|e> = |1>)."""
-    rho_probe = np.asarray(rho_probe, dtype=complex)
-    return effective_temperature(float(np.real(rho_probe[1, 1])), omega)

@@ -94,7 +94,7 @@ def test_tables_for_people(capsys):
     [
         (["charge", "--atoms", "2", "--temperature", "-1"], "temperature"),
         (["charge", "--atoms", "0", "--temperature", "1"], "atoms"),
-        (["charge", "--atoms", "2", "-T", "1", "--gamma12", "1.5"], "positive semidefinite"),
+        (["charge", "--atoms", "2", "-T", "1", "--gamma12", "1.5"], "|gamma12| <= gamma"),
         (["charge", "--atoms", "14", "-T", "1", "--method", "full", "--times", "1"], "GB"),
         (["charge", "--atoms", "2", "-T", "1", "--gamma-matrix", "missing.json"], "gamma_matrix"),
         (["harvest", "--cluster", "charged", "-T", "1", "--theta", "-1"], "theta"),
@@ -103,6 +103,10 @@ def test_tables_for_people(capsys):
         (["run", "charge", "-N", "2", "-T", "1", "--theta", "0.3", "--collisions", "5", "--exact", "--ancilla", "coin"], "purify"),
         (["run", "charge", "-N", "2", "-T", "1", "--theta", "0.3", "--collisions", "5", "--backend", "ibm:ibm_torino"], "QISKIT_IBM_TOKEN"),
         (["charge", "--atoms", "2"], "required"),
+        (["charge", "--atoms", "-2", "-T", "1", "--dipolar", "0.3"], "atoms"),
+        (["charge", "--atoms", "2", "-T", "1", "--times", "5", "1"], "ascending"),
+        (["charge", "--atoms", "2", "-T", "1", "--times", "1", "--plot", "/no/such/dir/x.png"], "No such file"),
+        (["export", "--out", "/proc/qcharge-cannot-write-here"], "qcharge-cannot-write-here"),
         (["frobnicate"], "invalid choice"),
     ],
 )
@@ -133,3 +137,16 @@ def test_probe_bath_arguments_go_together(capsys):
     out = run_json(capsys, ["harvest", "--cluster", "charged", "-T", "1", "--probe-gamma", "0.5", "--probe-temperature", "1"])
     # The probe's own bath at the same temperature as the pairs' bath keeps T_eff = T (both fix x = e^-1).
     assert out["teff"] == pytest.approx(1.0, rel=1e-10)
+
+
+def test_scale_sweep_resumes_from_its_run_directory(tmp_path, capsys):
+    first = run_json(capsys, ["scale", "-N", "4", "16", "-T", "1", "--run-dir", str(tmp_path)])
+    assert len(list(tmp_path.glob("*.json"))) == 2
+    # Tamper with one stored record: a resumed sweep must read it from disk instead of recomputing.
+    path = sorted(tmp_path.glob("*.json"))[0]
+    record = json.loads(path.read_text())
+    record["result"]["coherence_re"] = -1.0
+    path.write_text(json.dumps(record))
+    again = run_json(capsys, ["scale", "-N", "4", "16", "32", "-T", "1", "--run-dir", str(tmp_path)])
+    assert sorted(o["coherence_re"] for o in again)[0] == -1.0 and len(again) == 3
+    assert {o["atoms"] for o in again} == {4, 16, 32} and first[0]["atoms"] == 4

@@ -71,3 +71,10 @@ def test_bad_inputs():
         run_harvest(BATH, GROUND, "hot", Harvest(), 1.0)
     with pytest.raises(ParameterError, match="collisions"):
         run_charge(Atoms.dicke(2), BATH, GROUND, Collision(0.3), 0, exact=True)
+
+
+def test_probe_bath_uses_the_bath_frequency():
+    # omega = 2 with a probe bath: the damping ancilla must be thermal at p_e(T_p, omega), like the twin.
+    harvest = Harvest(probe_gamma=0.5, probe_temperature=1.0)
+    res = run_harvest(Bath(1.0, omega=2.0), GROUND, "dephased", harvest, 3.0, instances=3, seed=1)
+    assert res["agree"]  # each instance equals its twin to 1e-8

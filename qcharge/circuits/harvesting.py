@@ -103,8 +103,8 @@ def poisson_times(rate: float, time: float, rng: np.random.Generator) -> np.ndar
     return np.sort(rng.uniform(0.0, time, n))
 
 
-def _cluster_spec(cluster, harvest: Harvest) -> tuple[str, object, int, int, float]:
-    """(kind, payload, K, aux qubits needed, omega)."""
+def _cluster_spec(cluster, harvest: Harvest, omega: float) -> tuple[str, object, int, int, float]:
+    """(kind, payload, K, aux qubits needed, omega); ``omega`` is the probe frequency for matrix clusters."""
     k = harvest.cluster_size
     if isinstance(cluster, ChargedCluster):
         if cluster.atoms.n != k:
@@ -120,7 +120,7 @@ def _cluster_spec(cluster, harvest: Harvest) -> tuple[str, object, int, int, flo
             f"Argument `cluster` must be a ChargedCluster or a {2**k}x{2**k} density matrix "
             f"(harvest.cluster_size = {k}): {err}"
         ) from None
-    return "matrix", rho, k, purifier_count(rho), 1.0
+    return "matrix", rho, k, purifier_count(rho), check_real("omega", omega, minimum=0.0, strict_min=True)
 
 
 def harvesting_circuit(
@@ -134,6 +134,7 @@ def harvesting_circuit(
     seed: int | None = None,
     ancilla: str = "purify",
     measure: bool = False,
+    omega: float = 1.0,
 ) -> QuantumCircuit:
     r"""One instance: the probe (in :math:`|g\rangle` at t = 0) collides with a fresh cluster at each time.
 
@@ -149,10 +150,12 @@ def harvesting_circuit(
         seed: seed of a random probe ordering and of classical coins; drawn if ``None``, recorded.
         ancilla: preparation method of the damping ancilla (``purify``/``measure``/``coin``).
         measure: measure the probe at ``total_time`` into register ``meas``.
+        omega: probe (and matrix cluster) frequency: sets the probe bath's thermal ancilla
+            (a ChargedCluster carries its own ``atoms.omega``).
     """
     if not isinstance(harvest, Harvest):
         raise ParameterError(f"Argument `harvest` must be a qcharge.Harvest, but is {type(harvest).__name__}.")
-    kind, payload, k, need, omega = _cluster_spec(cluster, harvest)
+    kind, payload, k, need, omega = _cluster_spec(cluster, harvest, omega)
     total_time = check_real("total_time", total_time, minimum=0.0)
     times = np.sort(np.asarray(collision_times, dtype=float).reshape(-1))
     if times.size and (not np.all(np.isfinite(times)) or times[0] < 0 or times[-1] > total_time):
@@ -280,6 +283,7 @@ def harvesting_instances(
     ordering: str = "exact",
     ancilla: str = "purify",
     measure: bool = False,
+    omega: float = 1.0,
 ) -> list[QuantumCircuit]:
     r"""``n_instances`` circuits with collision times from a Poisson process of rate ``harvest.rate`` on [0, time].
 
@@ -300,7 +304,7 @@ def harvesting_instances(
         times = poisson_times(harvest.rate, time, rng)
         inst_seed = int(rng.integers(2**63))
         qc = harvesting_circuit(harvest, cluster, times, time, save_times=save_times, ordering=ordering,
-                                seed=inst_seed, ancilla=ancilla, measure=measure)
+                                seed=inst_seed, ancilla=ancilla, measure=measure, omega=omega)
         qc.metadata.update({"instance": inst, "n_instances": n_instances, "instances_seed": seed})
         out.append(qc)
     return out

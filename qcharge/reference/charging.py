@@ -44,6 +44,9 @@ def _times(times: ArrayLike) -> np.ndarray:
     times = np.atleast_1d(np.asarray(times, dtype=float))
     for t in times:
         check_real("times", t, minimum=0.0)
+    # Both engines then see the same contract (the full-space integrator needs ascending times).
+    if np.any(np.diff(times) < 0):
+        raise ParameterError(f"Argument `times` must be in ascending order, but is {times.tolist()}.")
     return times
 
 
