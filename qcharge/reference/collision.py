@@ -327,6 +327,18 @@ def probe_fixed_point(
     return _unique_steady_state(gen, "the probe equation (4.3)", scale)
 
 
+def _probe_setup(rho_cluster, harvest: Harvest, probe_initial, omega: float):
+    """(M, probe-bath generator, initial probe state) shared by the probe dynamics functions."""
+    rho, k = _cluster(rho_cluster)
+    _check_cluster_size(k, harvest)
+    if probe_initial is None:
+        rho_p = np.diag([1.0, 0.0]).astype(complex)  # the probe starts in |g>
+    else:
+        rho_p = check_density_matrix("probe_initial", probe_initial, 1)
+    damping = _probe_damping(harvest.probe_gamma, _probe_nbar(harvest, omega))
+    return probe_collision_map(rho, harvest.theta), damping, rho_p
+
+
 def probe_dynamics(
     rho_cluster: ArrayLike,
     harvest: Harvest,
@@ -353,21 +365,13 @@ def probe_dynamics(
     Returns:
         Complex array of shape (len(times), 2, 2).
     """
-    rho, k = _cluster(rho_cluster)
-    _check_cluster_size(k, harvest)
+    m, damping, rho_p = _probe_setup(rho_cluster, harvest, probe_initial, omega)
     times = np.atleast_1d(np.asarray(times, dtype=float))
     if times.ndim != 1:
         raise ParameterError(f"Argument `times` must be one-dimensional, but has shape {times.shape}.")
     for t in times:
         check_real("times", t, minimum=0.0)
-    if probe_initial is None:
-        rho_p = np.diag([1.0, 0.0]).astype(complex)
-    else:
-        rho_p = check_density_matrix("probe_initial", probe_initial, 1)
-    nbar = _probe_nbar(harvest, omega)
-    gen = harvest.rate * (probe_collision_map(rho, harvest.theta) - np.eye(4)) + _probe_damping(
-        harvest.probe_gamma, nbar
-    )
+    gen = harvest.rate * (m - np.eye(4)) + damping
     v0 = _vec(rho_p)
     out = np.empty((len(times), 2, 2), dtype=complex)
     for i, t in enumerate(times):
@@ -390,15 +394,11 @@ def probe_instance(
     :math:`\rho_p \mapsto e^{\mathcal D \Delta}\rho_p`; at each collision time :math:`\rho_p \mapsto M(\rho_p)`.
     Averaging over Poisson-distributed times gives :func:`probe_dynamics` (4.3).
     """
-    rho, k = _cluster(rho_cluster)
-    _check_cluster_size(k, harvest)
+    m, damping, rho_p = _probe_setup(rho_cluster, harvest, probe_initial, omega)
     total_time = check_real("total_time", total_time, minimum=0.0)
     times = np.sort(np.atleast_1d(np.asarray(collision_times, dtype=float)))
     if times.size and (times[0] < 0 or times[-1] > total_time):
         raise ParameterError(f"Argument `collision_times` must lie in [0, {total_time}], but spans [{times[0]}, {times[-1]}].")
-    rho_p = np.diag([1.0, 0.0]).astype(complex) if probe_initial is None else check_density_matrix("probe_initial", probe_initial, 1)
-    damping = _probe_damping(harvest.probe_gamma, _probe_nbar(harvest, omega))
-    m = probe_collision_map(rho, harvest.theta)
     v, now = _vec(rho_p), 0.0
     for t in times:
         v = m @ (scipy.linalg.expm(damping * (t - now)) @ v)

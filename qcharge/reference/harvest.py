@@ -12,9 +12,17 @@ from numpy.typing import ArrayLike
 from .._checks import check_density_matrix, check_int
 from ..coherence import dephase, l1_coherence
 from ..exceptions import ParameterError
-from ..params import Atoms, Bath, Harvest, InitialState
-from ..states import mean_occupation
+from ..params import Bath, Harvest, InitialState
 from ..thermo import effective_temperature
+from .collision import (
+    _check_cluster_size,
+    _probe_nbar,
+    charged_cluster,
+    cluster_moments,
+    heat_current,
+    probe_fixed_point,
+    teff_second_order,
+)
 
 __all__ = ["CLUSTERS", "make_cluster", "harvest_summary"]
 
@@ -25,10 +33,7 @@ def make_cluster(kind: str, bath: Bath, initial: InitialState, cluster_size: int
     """``charged``: Dicke long-time state of K atoms; ``dephased``: its computational-basis diagonal."""
     if kind not in CLUSTERS:
         raise ParameterError(f"Argument `cluster` must be one of {list(CLUSTERS)} or a .npy file, but is {kind!r}.")
-    from .dicke import dicke_density_matrix
-
-    k = check_int("cluster_size", cluster_size, minimum=2)
-    rho = dicke_density_matrix(Atoms.dicke(k, omega=bath.omega), bath, initial, np.inf)
+    rho = charged_cluster(check_int("cluster_size", cluster_size, minimum=2), bath, initial)
     return rho if kind == "charged" else dephase(rho)
 
 
@@ -39,15 +44,9 @@ def harvest_summary(rho_cluster: ArrayLike, harvest: Harvest, omega: float = 1.0
     ``coherence_l1``, ``jp_jm`` = :math:`\langle J_+J_-\rangle`, ``jm_jp`` = :math:`\langle J_-J_+\rangle`,
     and ``heat_current`` (4.6) at the steady state (0 without probe damping).
     """
-    from .collision import cluster_moments, heat_current, probe_fixed_point, teff_second_order
-
     rho_cluster = check_density_matrix("cluster", rho_cluster)
-    k = int(round(np.log2(rho_cluster.shape[0])))
-    if k != harvest.cluster_size:
-        raise ParameterError(
-            f"Argument `cluster_size` must match the cluster state ({k} atoms), but is {harvest.cluster_size}."
-        )
-    nbar_p = mean_occupation(harvest.probe_temperature, omega)
+    _check_cluster_size(int(round(np.log2(rho_cluster.shape[0]))), harvest)
+    nbar_p = _probe_nbar(harvest, omega)
     probe = probe_fixed_point(
         rho_cluster, harvest.theta, probe_gamma=harvest.probe_gamma, probe_nbar=nbar_p, rate=harvest.rate
     )
