@@ -863,6 +863,22 @@ def _zero_l1() -> _L1:
     return _L1(-np.inf, -np.inf, 0.0, _flint().arb(0))
 
 
+def _refine(evaluate, s: int, rel_tol: float) -> _L1:
+    """``evaluate(s)`` at scale :math:`2^s`, raising s by the missing bits until the relative bound meets
+    ``rel_tol`` (at most 6 passes)."""
+    result = _L1(np.nan, np.inf, np.inf, None)
+    for _attempt in range(6):
+        s = max(s, 0)
+        previous, result = result, evaluate(s)
+        rel = result.rel_bound
+        if rel <= rel_tol or not np.isfinite(result.log10) or result.log_abs_bound > previous.log_abs_bound - 1.0:
+            break  # done, exactly zero, or the bound is dominated by the input radii (more bits cannot help)
+        # Not yet within tolerance: raise the scale by the missing bits (+ slack) and redo.
+        deficit = (math.log(rel) - math.log(rel_tol)) / _ln2() if np.isfinite(rel) else 64.0 + s / 2
+        s += int(math.ceil(deficit)) + 8
+    return result
+
+
 def _a_coefficients(n: int, x: float, pe0: float, prec: int) -> list:
     r"""Long-time :math:`a_j = P_J (1-x)/(1-x^{L_j}) x^{-j}` as arb balls (x > 0), from the exact float inputs."""
     flint = _flint()
@@ -960,9 +976,7 @@ def _certified_l1_long_time(n: int, x: float, pe0: float, rel_tol: float, progre
     guess = low_log if np.isfinite(low_log) else log_unit - 64 * _ln2()  # no lower bound: assume 2^-64 U
     s = int(math.ceil((log_unit - target - guess) / _ln2())) + 2
     fact = _Factorials(n + 1)
-    result = _L1(np.nan, np.inf, np.inf, None)
-    for _attempt in range(6):
-        s = max(s, 0)
+    def evaluate(s: int) -> _L1:
         prec = s + int(la_max / _ln2()) + 2 * n.bit_length() + 96
         a = _a_coefficients(n, x, pe0, max(prec, 64))
         scaled = [_scaled_floor(v, s) if nonzero[jj] else (0, 0.0) for jj, v in enumerate(a)]
@@ -991,14 +1005,9 @@ def _certified_l1_long_time(n: int, x: float, pe0: float, rel_tol: float, progre
                     raise RuntimeError(f"internal check failed: Eberlein row sums in sector {dd}")
                 wk = xe**dd + (xe ** (n - dd) if n - dd != dd else 0)
                 value_terms.append((wk, g_abs))
-        previous, result = result, _finish(value_terms, s, log_bound)
-        log10_v, rel = result.log10, result.rel_bound
-        if rel <= rel_tol or not np.isfinite(log10_v) or result.log_abs_bound > previous.log_abs_bound - 1.0:
-            break  # done, exactly zero, or the bound is dominated by the input radii (more bits cannot help)
-        # Not yet within tolerance: raise the scale by the missing bits (+ slack) and redo.
-        deficit = (math.log(rel) - math.log(rel_tol)) / _ln2() if np.isfinite(rel) else 64.0 + s / 2
-        s += int(math.ceil(deficit)) + 8
-    return result
+        return _finish(value_terms, s, log_bound)
+
+    return _refine(evaluate, s, rel_tol)
 
 
 def certified_coherence_l1(n: int, q: ArrayLike, *, rel_tol: float = 1e-12) -> tuple[float, float]:
@@ -1067,8 +1076,7 @@ def _certified_l1_generic(n: int, q: ArrayLike, rel_tol: float):
         for l in range(jj):
             col = col * (jj - l) * (n + 1 - jj - l) // ((l + 1) ** 2)
             tmat[l + 1, jj] = col
-    result = _L1(np.nan, np.inf, np.inf, None)
-    for _attempt in range(6):
+    def evaluate(s: int) -> _L1:
         bmat = flint.fmpz_mat(jmax + 1, ks.size)
         lerr = np.full((jmax + 1, ks.size), -np.inf)
         for c, k in enumerate(ks):
@@ -1088,13 +1096,9 @@ def _certified_l1_generic(n: int, q: ArrayLike, rel_tol: float):
             if g_sum != gmpy2.mpz(int(bmat[0, c])) * math.comb(n, k):
                 raise RuntimeError(f"internal check failed: Eberlein row sums in sector {k}")
             value_terms.append((flint.arb(1), g_abs))
-        previous, result = result, _finish(value_terms, s, log_bound)
-        log10_v, rel = result.log10, result.rel_bound
-        if rel <= rel_tol or not np.isfinite(log10_v) or result.log_abs_bound > previous.log_abs_bound - 1.0:
-            break  # done, exactly zero, or the bound is dominated by the input radii (more bits cannot help)
-        deficit = (math.log(rel) - math.log(rel_tol)) / _ln2() if np.isfinite(rel) else 64.0 + s / 2
-        s += int(math.ceil(deficit)) + 8
-    return result
+        return _finish(value_terms, s, log_bound)
+
+    return _refine(evaluate, s, rel_tol)
 
 
 # ----------------------------------------------------------------------------------------- observables
