@@ -866,7 +866,7 @@ def test_charging_trajectory_errors_and_warnings():
         charging_trajectory(Atoms.dicke(2), BATH1, InitialState(), Collision(0.3), 3, save_every=0)
     with pytest.raises(ParameterError, match="temperature"):
         charging_trajectory(Atoms.dicke(2), Bath(math.inf), InitialState(), Collision(0.3), 3)
-    with pytest.warns(UserWarning, match="Dicke"):
+    with pytest.raises(ParameterError, match="Dicke limit"):
         charging_trajectory(Atoms.independent(2), BATH1, InitialState(), Collision(0.3), 1)
     with pytest.raises(ParameterError, match="ancilla_pe"):
         charging_step(ground_state(2), 0.3, 1.5, None)

@@ -29,6 +29,7 @@ from .._checks import check_int
 from ..exceptions import ParameterError
 from ..params import Atoms, Bath, Collision, InitialState
 from ..records import to_jsonable
+from ..reference.collision import check_collision_model
 from .collisions import append_collision, append_save_marker, collision_schedule
 from .thermal import append_initial_state, append_thermal_ancilla, initial_aux_qubits_needed
 
@@ -67,17 +68,7 @@ def _check_inputs(atoms, bath, initial, collision) -> None:
                              ("initial_state", initial, InitialState), ("collision", collision, Collision)):
         if not isinstance(value, cls):
             raise ParameterError(f"Argument `{name}` must be a qcharge.{cls.__name__}, but is {type(value).__name__}.")
-    if not atoms.is_dicke or atoms.dipolar != 0.0:
-        # A single ancilla coupled equally to all atoms realises gamma_ij = gamma and Omega = 0 only.
-        raise ParameterError(
-            "Argument `atoms` must be in the Dicke limit (uniform gamma_ij, Omega = 0) for the collision "
-            f"model, but has gamma_matrix={atoms.gamma_matrix.tolist()}, dipolar_matrix={atoms.dipolar_matrix.tolist()}."
-        )
-    if bath.omega != atoms.omega:
-        raise ParameterError(
-            f"Argument `bath` must be resonant with the atoms (bath.omega = atoms.omega = {atoms.omega}), "
-            f"but has omega = {bath.omega}."
-        )
+    check_collision_model(atoms, bath)
 
 
 def charging_circuit(

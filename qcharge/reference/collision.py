@@ -55,6 +55,7 @@ __all__ = [
     "collective_collision_unitary",
     "charging_step",
     "charging_trajectory",
+    "check_collision_model",
     "charging_map_superoperator",
 ]
 
@@ -713,6 +714,20 @@ def charging_map_superoperator(
     return sum(np.kron(k.conj(), k) for k in kraus)
 
 
+def check_collision_model(atoms: Atoms, bath: Bath) -> None:
+    """The charging collision model (one ancilla coupled equally to all atoms) realises only the
+    Dicke-limit bath with Omega = 0, resonant with the atoms; raise ParameterError otherwise."""
+    if not isinstance(atoms, Atoms):
+        raise ParameterError(f"Argument `atoms` must be a qcharge.Atoms, but is {type(atoms).__name__}.")
+    if not atoms.is_dicke or atoms.dipolar != 0.0:
+        raise ParameterError(
+            "Argument `atoms` must be in the Dicke limit (uniform gamma_ij, Omega = 0) for the collision model, "
+            f"but has gamma_matrix={atoms.gamma_matrix.tolist()}, dipolar_matrix={atoms.dipolar_matrix.tolist()}."
+        )
+    if bath.omega != atoms.omega:
+        raise ParameterError(f"Argument `bath.omega` must equal atoms.omega = {atoms.omega}, but is {bath.omega}.")
+
+
 def charging_trajectory(
     atoms: Atoms,
     bath: Bath,
@@ -745,22 +760,12 @@ def charging_trajectory(
         ``(times, states)``: times of the saved collision counts c = 0, save_every, 2 save_every, ...,
         n_collisions, and the states, shape (n_saved, 2^N, 2^N).
     """
-    if not isinstance(atoms, Atoms):
-        raise ParameterError(f"Argument `atoms` must be an Atoms instance, but is {type(atoms).__name__}.")
-    if bath.omega != atoms.omega:
-        raise ParameterError(f"Argument `bath.omega` must equal atoms.omega = {atoms.omega}, but is {bath.omega}.")
+    check_collision_model(atoms, bath)
     n = atoms.n
     if n > _MAX_COLLISION_ATOMS:
         raise ParameterError(f"Argument `atoms` must have at most {_MAX_COLLISION_ATOMS} atoms, but has {n}.")
     n_collisions = check_int("n_collisions", n_collisions, minimum=0)
     save_every = check_int("save_every", save_every, minimum=1)
-    if not atoms.is_dicke or atoms.dipolar != 0.0:
-        warnings.warn(
-            "The collision model realises the Dicke-limit bath with Omega = 0; the atoms' gamma_matrix and "
-            "dipolar_matrix are ignored.",
-            UserWarning,
-            stacklevel=2,
-        )
     dt = collision.time_step(bath, atoms.gamma)
     pe = bath.excited_probability
     theta = collision.theta
