@@ -196,7 +196,7 @@ def run_harvest(
 
     ``instances`` circuits with Poisson collision times (rate ``harvest.rate``) on [0, time].
     ``reference`` is the Poisson-averaged exact dynamics (4.3); ``twin`` the exact probe
-    state averaged over the *same* instances (:func:`~qcharge.reference.collision.probe_instance`),
+    state averaged over the *same* instances (:func:`~qcharge.reference.probe.probe_instance`),
     which is what the circuits must reproduce. ``shots=None``: exact density matrices
     (verdict: every instance equals its twin to 1e-8); else one-qubit probe tomography with
     ``shots`` per setting and instance (verdict: the estimate inside the sampling
@@ -206,7 +206,7 @@ def run_harvest(
     """
     from .circuits.harvesting import harvesting_instances
     from .compare import EXACT_ATOL
-    from .reference.collision import probe_dynamics, probe_instance
+    from .reference.probe import probe_dynamics, probe_instance
 
     time = check_real("time", time, minimum=0.0, strict_min=True)
     instances = check_int("instances", instances, minimum=2)

@@ -39,6 +39,7 @@ from qcharge.exceptions import ParameterError
 from qcharge.execute import run_density_matrix
 from qcharge.params import ORDERINGS, Atoms, Bath, Collision, Harvest, InitialState
 from qcharge.reference import collision as twin
+from qcharge.reference import probe
 from qcharge.states import (
     SIGMA_MINUS,
     SIGMA_PLUS,
@@ -427,7 +428,7 @@ def test_harvesting_instances_are_seeded_poisson(rng):
     # The instance average estimates the Poisson-averaged dynamics (4.3) of the twin:
     # elementwise within 5 standard errors of the instance mean (estimated from the instances).
     per = run_density_matrix(a)
-    want = twin.probe_dynamics(rho_c, harvest, [1.0, 2.0])
+    want = probe.probe_dynamics(rho_c, harvest, [1.0, 2.0])
     for i, label in enumerate(["probe_0", "probe_1"]):
         states = np.array([d[label] for d in per])
         se = states.std(axis=0, ddof=1) / np.sqrt(len(states))

@@ -14,7 +14,7 @@ from ..coherence import dephase, l1_coherence
 from ..exceptions import ParameterError
 from ..params import Bath, Harvest, InitialState
 from ..thermo import effective_temperature
-from .collision import (
+from .probe import (
     _check_cluster_size,
     _probe_nbar,
     charged_cluster,
