@@ -1,4 +1,4 @@
-"""Coherence measures, coherence classes, energy/heat and the T_eff branches."""
+"""Coherence measures, coherence classes, energy/heat and the T_eff branches (thermo.temperature_from_ratio)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,14 @@ from qcharge.coherence import (
     von_neumann_entropy,
 )
 from qcharge.states import dicke_state, thermal_state
-from qcharge.thermo import effective_temperature, energy, excitation_number, heat
+from qcharge.thermo import (
+    TEFF_RATIO_RTOL,
+    effective_temperature,
+    energy,
+    excitation_number,
+    heat,
+    temperature_from_ratio,
+)
 
 from .conftest import random_density_matrix
 
@@ -92,3 +99,40 @@ def test_effective_temperature_zero_minus_and_errors():
     assert t == 0.0 and math.copysign(1.0, t) == -1.0  # 0^-: fully excited probe
     with pytest.raises(ParameterError, match="p_excited"):
         effective_temperature(1.5)
+
+
+@pytest.mark.parametrize("ulps", [-2, -1, 1, 2])
+def test_effective_temperature_is_inf_within_round_off_of_one_half(ulps):
+    # The maximally mixed probe computed in float64 lands an ulp or two off 1/2 (0.5 +- 1.1e-16 for
+    # the steady state of the maximally mixed pair): that is T_eff = inf, not +-2.25e15 (PHYSICS.md 4.5).
+    p = 0.5 + ulps * 2.0**-53
+    assert effective_temperature(p) == math.inf
+
+
+def test_temperature_from_ratio_branches_and_tolerance():
+    assert temperature_from_ratio(0.0, 1.0) == 0.0 and math.copysign(1.0, temperature_from_ratio(0.0, 1.0)) == 1.0
+    assert temperature_from_ratio(1.0, 0.0) == 0.0 and math.copysign(1.0, temperature_from_ratio(1.0, 0.0)) == -1.0
+    assert temperature_from_ratio(2.0, 2.0) == math.inf
+    # the round-off band is relative, on either side of 1, and scale free
+    for scale in (1e-30, 1.0, 1e30):
+        assert temperature_from_ratio(scale, scale * (1 + TEFF_RATIO_RTOL / 2)) == math.inf
+        assert temperature_from_ratio(scale * (1 + TEFF_RATIO_RTOL / 2), scale) == math.inf
+    # just outside the band: a finite T_eff ~ 1/(2 rtol) = 5e11, of either sign (float64 log of the ratio
+    # is accurate to ~1e-16 / 2e-12 relative, hence rel 1e-3)
+    assert temperature_from_ratio(1.0, 1 + 2 * TEFF_RATIO_RTOL) == pytest.approx(0.5 / TEFF_RATIO_RTOL, rel=1e-3)
+    assert temperature_from_ratio(1 + 2 * TEFF_RATIO_RTOL, 1.0) == pytest.approx(-0.5 / TEFF_RATIO_RTOL, rel=1e-3)
+    assert temperature_from_ratio(1.0, math.e, omega=2.0) == pytest.approx(2.0, rel=1e-12)
+    # effective_temperature is this function of (p_e, 1 - p_e)
+    assert effective_temperature(0.2, omega=3.0) == temperature_from_ratio(0.2, 0.8, omega=3.0)
+    # a caller with less accurate populations widens the band
+    assert effective_temperature(0.5 + 1e-11) < 0
+    assert effective_temperature(0.5 + 1e-11, rtol=1e-9) == math.inf
+
+
+def test_temperature_from_ratio_errors_name_the_argument():
+    with pytest.raises(ParameterError, match="`up, down` must not both be zero"):
+        temperature_from_ratio(0.0, 0.0)
+    with pytest.raises(ParameterError, match="`up, down` must be >= 0"):
+        temperature_from_ratio(-1.0, 1.0)
+    with pytest.raises(ParameterError, match="`omega`"):
+        temperature_from_ratio(1.0, 2.0, omega=0.0)

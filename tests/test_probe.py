@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from qcharge import Bath, ConvergenceError, Harvest, InitialState, ParameterError
 from qcharge.coherence import dephase
+from qcharge.reference.harvest import harvest_summary, make_cluster
 from qcharge.reference.probe import (
     charged_cluster,
     cluster_moments,
@@ -474,3 +475,35 @@ def test_charged_cluster_matches_closed_form():
     assert np.max(np.abs(got - charged_pair(1.0, 0.5))) < 1e-10  # dicke.py's own tolerance for long times
     got = charged_cluster(3, bath, InitialState())
     assert np.max(np.abs(got - charged_ground_cluster(3, 1.0))) < 1e-10
+
+
+# ======================================================================================================================
+# T_eff at infinite temperature: every path through thermo.temperature_from_ratio (PHYSICS.md 4.5)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("theta", [0.001, 0.01, 0.5, 1.0])
+def test_maximally_mixed_cluster_gives_infinite_teff(k, theta):
+    # The steady state lands within ~eps/theta^2 of p_e = 1/2 (0.5 +- 1.1e-16 at theta = 0.5, 3.7e-11
+    # relative at theta = 0.001); the old code printed teff = -2.25e15 (K = 2) or 2.7e10 (K = 3, 0.001).
+    res = harvest_summary(np.eye(2**k) / 2**k, Harvest(theta=theta, cluster_size=k))
+    assert res["teff"] == math.inf
+    assert res["teff_second_order"] == math.inf
+
+
+def test_charged_cluster_at_infinite_temperature_gives_infinite_teff():
+    rho = make_cluster("charged", Bath(math.inf), InitialState(), 2)
+    res = harvest_summary(rho, Harvest(theta=0.5))
+    assert res["teff"] == math.inf and res["teff_second_order"] == math.inf  # old: 2.25e15 and inf
+
+
+def test_rate_based_teff_uses_the_same_round_off_band():
+    # Equal cluster rates and a probe bath of nbar = 5e13: the rate ratio is 1 - 2e-14, inside the
+    # band TEFF_RATIO_RTOL = 1e-12 (T_eff > 1e12 omega is not distinguishable from inf here): inf, as
+    # effective_temperature gives for the same ratio. The old rate code returned 5e13.
+    rho = np.eye(4) / 4
+    t = teff_second_order(rho, theta=0.5, probe_gamma=1.0, probe_nbar=5e13)
+    assert t == math.inf
+    assert effective_temperature(0.5 - 0.5e-14) == math.inf
+    # and outside the band the rate path stays finite: nbar = 1e3 gives T = 1/ln(1 + 1/1000.5...) ~ 1e3
+    assert 900 < teff_second_order(rho, theta=0.5, probe_gamma=1.0, probe_nbar=1e3) < 1100

@@ -16,6 +16,7 @@ from ..params import Bath, Harvest, InitialState
 from ..thermo import effective_temperature
 from .probe import (
     _check_cluster_size,
+    _fixed_point_rtol,
     _probe_nbar,
     charged_cluster,
     cluster_moments,
@@ -53,7 +54,10 @@ def harvest_summary(rho_cluster: ArrayLike, harvest: Harvest, omega: float = 1.0
     pe = float(np.real(probe[1, 1]))
     moments = cluster_moments(rho_cluster)
     return {
-        "teff": effective_temperature(pe, omega),
+        # the branch test at p_e = 1/2 allows for the steady state's round-off (~eps/theta^2)
+        "teff": effective_temperature(
+            pe, omega, rtol=_fixed_point_rtol(harvest.theta, harvest.rate, harvest.probe_gamma, nbar_p)
+        ),
         "teff_second_order": teff_second_order(
             rho_cluster,
             rate=harvest.rate,

@@ -20,6 +20,7 @@ from .._checks import check_density_matrix, check_int, check_real
 from ..exceptions import ConvergenceError, ParameterError
 from ..params import Atoms, Bath, Harvest, InitialState
 from ..states import NUMBER, SIGMA_MINUS, SIGMA_PLUS, collective_lowering, local_operator, mean_occupation
+from ..thermo import TEFF_RATIO_RTOL, temperature_from_ratio
 from ._superop import _MAX_COLLISION_ATOMS, _collective_unitary, _dissipator, _n_qubits, _spre_spost, _unvec, _vec
 
 __all__ = [
@@ -68,19 +69,27 @@ def _moments_real(rho: np.ndarray, k: int) -> tuple[float, float]:
 
 
 def _teff_from_rates(up: float, down: float, omega: float, what: str = "rho_cluster") -> float:
-    r""":math:`T = \omega/\ln(\mathrm{down}/\mathrm{up})` with the branches of PHYSICS.md §4 / pitfall 5."""
+    r""":math:`T = \omega/\ln(\mathrm{down}/\mathrm{up})` by :func:`~qcharge.thermo.temperature_from_ratio`;
+    both rates zero is a dark cluster, reported as such."""
     if up == 0.0 and down == 0.0:
         raise ParameterError(
             f"Argument `{what}` gives zero excitation and de-excitation rates (a dark cluster, e.g. the singlet): "
             "the probe is never touched and has no effective temperature."
         )
-    if up == 0.0:
-        return 0.0  # 0+: the probe is driven to |g>
-    if down == 0.0:
-        return -0.0  # 0-: the probe is driven to |e>
-    if up == down:
-        return math.inf
-    return omega / (math.log(down) - math.log(up))
+    return temperature_from_ratio(up, down, omega)
+
+
+def _fixed_point_rtol(theta: float, rate: float, probe_gamma: float, probe_nbar: float) -> float:
+    r"""Relative round-off of the populations of :func:`probe_fixed_point`, for the T_eff branch test.
+
+    ``r(M - 1)`` subtracts 1 from entries :math:`1 + O(\theta^2)`: an absolute error
+    :math:`\epsilon r` against a spectral gap :math:`r\min(\theta^2, 1) + \gamma_p(2\bar n_p + 1)`. The
+    null vector's relative error is their ratio (observed 0.17-0.25 of it at θ = 0.01 and 0.001 for the
+    maximally mixed pair and triple); 16x that, and never below ``TEFF_RATIO_RTOL``.
+    """
+    damping = probe_gamma * (2 * probe_nbar + 1)
+    gap = rate * min(theta**2, 1.0) + damping
+    return max(TEFF_RATIO_RTOL, 16 * np.finfo(float).eps * (rate + damping) / gap)
 
 
 def _unique_steady_state(generator: np.ndarray, what: str, scale: float = 0.0) -> np.ndarray:
@@ -327,7 +336,9 @@ def probe_instance(
     total_time = check_real("total_time", total_time, minimum=0.0)
     times = np.sort(np.atleast_1d(np.asarray(collision_times, dtype=float)))
     if times.size and (times[0] < 0 or times[-1] > total_time):
-        raise ParameterError(f"Argument `collision_times` must lie in [0, {total_time}], but spans [{times[0]}, {times[-1]}].")
+        raise ParameterError(
+            f"Argument `collision_times` must lie in [0, {total_time}], but spans [{times[0]}, {times[-1]}]."
+        )
     v, now = _vec(rho_p), 0.0
     for t in times:
         v = m @ (scipy.linalg.expm(damping * (t - now)) @ v)
