@@ -24,6 +24,7 @@ from qcharge.reference.probe import (
     charged_cluster,
     cluster_moments,
     heat_current,
+    heat_current_second_order,
     probe_collision_map,
     probe_dynamics,
     probe_fixed_point,
@@ -416,18 +417,18 @@ def test_probe_dynamics_initial_state_and_shape():
     assert np.allclose(probe_dynamics(rho_c, h, 0.0)[0], np.diag([1.0, 0.0]), atol=0)  # default |g>
 
 
-def test_heat_current_forms_and_zero_at_fixed_point(rng):
+def test_second_order_heat_current_forms_and_zero_at_its_fixed_point(rng):
     rho_c = random_dn0_cluster(3, rng)
     m = cluster_moments(rho_c)
     for pe in (0.0, 0.2, 0.9):
-        j = heat_current(rho_c, pe, 0.3, 2.0, omega=1.5)
+        j = heat_current_second_order(rho_c, pe, 0.3, 2.0, omega=1.5)
         # (4.6) second form: omega r theta^2 [<N> - K p_e + C(p_g - p_e)]
         alt = 1.5 * 2.0 * 0.09 * (m["excitations"] - 3 * pe + m["C"] * (1 - 2 * pe))
         assert j == pytest.approx(alt, abs=EXACT)
     pe_star = second_order_steady_state(rho_c, _harvest(theta=0.3, rate=2.0, k=3))[1, 1].real
-    assert heat_current(rho_c, pe_star, 0.3, 2.0) == pytest.approx(0.0, abs=EXACT)
+    assert heat_current_second_order(rho_c, pe_star, 0.3, 2.0) == pytest.approx(0.0, abs=EXACT)
     # at p_e = 0 the positive heat-exchange coherence (C > 0) of the charged pair adds to the current
-    assert heat_current(charged_pair(1.0), 0.0, 0.3, 1.0) > heat_current(dephase(charged_pair(1.0)), 0.0, 0.3, 1.0)
+    assert heat_current_second_order(charged_pair(1.0), 0.0, 0.3, 1.0) > heat_current_second_order(dephase(charged_pair(1.0)), 0.0, 0.3, 1.0)
 
 
 def test_teff_second_order_branches():
@@ -507,3 +508,70 @@ def test_rate_based_teff_uses_the_same_round_off_band():
     assert effective_temperature(0.5 - 0.5e-14) == math.inf
     # and outside the band the rate path stays finite: nbar = 1e3 gives T = 1/ln(1 + 1/1000.5...) ~ 1e3
     assert 900 < teff_second_order(rho, theta=0.5, probe_gamma=1.0, probe_nbar=1e3) < 1100
+
+
+# ======================================================================================================================
+# heat current: exact map versus second order
+
+
+def _probe_bath_outflow(rho_p, probe_gamma, nbar, omega):
+    """Heat the probe passes to its own bath, -omega Tr[n (gamma(nbar+1)D[s-] + gamma nbar D[s+]) rho_p]."""
+    pe, pg = rho_p[1, 1].real, rho_p[0, 0].real
+    return omega * probe_gamma * ((nbar + 1) * pe - nbar * pg)
+
+
+@pytest.mark.filterwarnings("ignore:rho_cluster has Delta n")  # teff_second_order on the random cluster
+@pytest.mark.parametrize("theta", [0.3, 1.0])
+@pytest.mark.parametrize("cluster", ["charged", "dephased", "random-K3"])
+def test_exact_heat_current_is_the_probe_energy_flow_and_the_bath_outflow(cluster, theta, rng):
+    if cluster == "random-K3":
+        rho_c, k = random_density_matrix(8, rng), 3  # every Delta n: the probe keeps coherence
+    else:
+        rho_c, k = make_cluster(cluster, Bath(1.0), InitialState(), 2), 2
+    omega, nbar_t = 1.5, 0.7
+    h = Harvest(theta=theta, rate=0.8, cluster_size=k, probe_gamma=0.6, probe_temperature=nbar_t)
+    nbar = mean_occupation(nbar_t, omega)
+    res = harvest_summary(rho_c, h, omega)
+    fp = probe_fixed_point(rho_c, theta, probe_gamma=0.6, probe_nbar=nbar, rate=0.8)
+    # omega r [M(rho_p) - rho_p]_ee with M rebuilt independently (scipy expm + qutip.ptrace)
+    flow = omega * 0.8 * (_unvec(_qutip_probe_map(rho_c, theta) @ _vec(fp), 2)[1, 1] - fp[1, 1]).real
+    assert res["heat_current"] == pytest.approx(flow, abs=EXACT)
+    assert heat_current(rho_c, fp, theta, 0.8, omega) == pytest.approx(flow, abs=EXACT)
+    # first law at the steady state: what the clusters deliver, the probe's bath takes away
+    assert res["heat_current"] == pytest.approx(_probe_bath_outflow(fp, 0.6, nbar, omega), abs=EXACT)
+    assert abs(res["heat_current"]) > 1e-3  # a non-trivial current (the check above is not 0 = 0)
+
+
+# 2 theta^2 / sin^2(sqrt2 theta) = 1.1848 (the issue's "x1.19"), 2.0498 ("x2.05"), 1.0067 at theta = 0.5, 1, 0.1
+@pytest.mark.parametrize("theta, factor", [(0.5, 1.1848), (1.0, 2.0498), (0.1, 1.0067)])
+@pytest.mark.parametrize("cluster", ["charged", "dephased"])
+def test_second_order_heat_current_overstates_the_exact_one_for_pairs(cluster, theta, factor):
+    # Delta n = 0 pairs: p_e' - p_e = sin^2(sqrt2 theta)[(p_S+p2)p_g - (p0+p_S)p_e] (PHYSICS.md 4.1) and
+    # <J+J-> = 2(p_S+p2), <J-J+> = 2(p0+p_S), so (4.6) / exact = 2 theta^2 / sin^2(sqrt2 theta) at any p_e.
+    rho_c = make_cluster(cluster, Bath(1.0), InitialState(), 2)
+    h = Harvest(theta=theta, rate=0.5, probe_gamma=1.0, probe_temperature=0.1)
+    res = harvest_summary(rho_c, h)
+    ratio = 2 * theta**2 / math.sin(math.sqrt(2) * theta) ** 2
+    assert ratio == pytest.approx(factor, abs=5e-5)  # half a unit of the 4th printed decimal
+    assert res["heat_current_second_order"] / res["heat_current"] == pytest.approx(ratio, rel=1e-10)
+
+
+def test_heat_current_of_the_issue_command():
+    # qcharge harvest --cluster charged -T 1 --theta 1 --rate 0.5 --probe-gamma 1 --probe-temperature 0.1:
+    # the old `heat_current` printed the second-order 0.2083; the exact flow into the probe is 0.1016.
+    rho_c = make_cluster("charged", Bath(1.0), InitialState(), 2)
+    res = harvest_summary(rho_c, Harvest(theta=1.0, rate=0.5, probe_gamma=1.0, probe_temperature=0.1))
+    assert res["heat_current"] == pytest.approx(0.1016, abs=5e-5)  # 4 printed decimals
+    assert res["heat_current_second_order"] == pytest.approx(0.2083, abs=5e-5)
+
+
+def test_exact_heat_current_vanishes_at_the_undamped_fixed_point():
+    rho_c = make_cluster("dephased", Bath(1.0), InitialState(), 2)
+    res = harvest_summary(rho_c, Harvest(theta=0.7))
+    assert res["heat_current"] == pytest.approx(0.0, abs=EXACT)
+    # away from the fixed point it is the population change per collision times omega r
+    j = heat_current(rho_c, np.diag([1.0, 0.0]), 0.7, 2.0, omega=3.0)
+    p0, p_s, p2 = rho_c[0, 0].real, rho_c[1, 1].real, rho_c[3, 3].real  # dephased: p_S = p_A = rho_ge,ge
+    assert j == pytest.approx(3.0 * 2.0 * math.sin(math.sqrt(2) * 0.7) ** 2 * (p_s + p2), abs=EXACT)
+    with pytest.raises(ParameterError, match="probe_state"):
+        heat_current(rho_c, 0.3, 0.7, 2.0)

@@ -21,6 +21,7 @@ from .probe import (
     charged_cluster,
     cluster_moments,
     heat_current,
+    heat_current_second_order,
     probe_fixed_point,
     teff_second_order,
 )
@@ -43,7 +44,10 @@ def harvest_summary(rho_cluster: ArrayLike, harvest: Harvest, omega: float = 1.0
 
     Returns ``teff``, ``teff_second_order``, ``probe_excited_population``, the cluster's
     ``coherence_l1``, ``jp_jm`` = :math:`\langle J_+J_-\rangle`, ``jm_jp`` = :math:`\langle J_-J_+\rangle`,
-    and ``heat_current`` (4.6) at the steady state (0 without probe damping).
+    ``heat_current``, the exact heat flow into the probe :math:`\omega r[M(\rho_p) - \rho_p]_{ee}` at the
+    steady state (= the heat the probe passes to its own bath; 0 without probe damping), and
+    ``heat_current_second_order``, (4.6) at the same steady state (:math:`2\theta^2/\sin^2(\sqrt2\theta)`
+    times the exact one for pairs).
     """
     rho_cluster = check_density_matrix("cluster", rho_cluster)
     _check_cluster_size(int(round(np.log2(rho_cluster.shape[0]))), harvest)
@@ -70,5 +74,6 @@ def harvest_summary(rho_cluster: ArrayLike, harvest: Harvest, omega: float = 1.0
         "coherence_l1": l1_coherence(rho_cluster),
         "jp_jm": float(np.real(moments["jp_jm"])),
         "jm_jp": float(np.real(moments["jm_jp"])),
-        "heat_current": heat_current(rho_cluster, pe, harvest.theta, harvest.rate, omega),
+        "heat_current": heat_current(rho_cluster, probe, harvest.theta, harvest.rate, omega),
+        "heat_current_second_order": heat_current_second_order(rho_cluster, pe, harvest.theta, harvest.rate, omega),
     }

@@ -34,6 +34,7 @@ __all__ = [
     "second_order_steady_state",
     "teff_second_order",
     "heat_current",
+    "heat_current_second_order",
     "teff_closed_form_pair",
 ]
 
@@ -439,12 +440,59 @@ def teff_second_order(
     return _teff_from_rates(up, down, omega)
 
 
-def heat_current(rho_cluster: ArrayLike, p_excited: float, theta: float, rate: float, omega: float = 1.0) -> float:
-    r"""Heat current from the clusters into the probe at second order, PHYSICS.md (4.6).
+def heat_current(
+    rho_cluster: ArrayLike, probe_state: ArrayLike, theta: float, rate: float, omega: float = 1.0
+) -> float:
+    r"""Exact heat current from the clusters into the probe: the collision term of (4.3) on its energy.
 
     .. math::
-        J_Q = \omega r\theta^2[\langle J_+J_-\rangle p_g - \langle J_-J_+\rangle p_e]
+        J_Q = \omega r\,[M(\rho_p) - \rho_p]_{ee}
+
+    with the exact map :math:`M` of :func:`probe_collision_map`. The coupling (4.1) commutes with the
+    free Hamiltonian, so a collision does no work: the probe's energy gain is heat drawn from the
+    cluster. At the steady state of (4.3) it equals the heat the probe passes to its own bath,
+    :math:`\omega\gamma_p[(\bar n_p+1)p_e - \bar n_p p_g]` (0 without probe damping). Second order in θ:
+    :func:`heat_current_second_order`; for Δn = 0 pairs the two differ by the factor
+    :math:`2\theta^2/\sin^2(\sqrt2\theta)` (PHYSICS.md 4.1, exact population map).
+
+    Args:
+        rho_cluster: cluster state (fresh copy at every collision).
+        probe_state: 2x2 probe state :math:`\rho_p` (its coherence matters for clusters with Δn = ±1
+            coherence).
+        theta: exchange angle.
+        rate: collision rate r >= 0.
+        omega: probe frequency.
+
+    Example:
+        >>> import numpy as np
+        >>> from qcharge.states import dicke_state
+        >>> j = heat_current(dicke_state(2, 1), np.diag([1.0, 0.0]), 0.5, 1.0)  # |S> into a ground probe
+        >>> round(j, 12) == round(np.sin(np.sqrt(2) * 0.5) ** 2, 12)
+        True
+    """
+    rho, _ = _cluster(rho_cluster)
+    rho_p = check_density_matrix("probe_state", probe_state, 1)
+    rate = check_real("rate", rate, minimum=0.0)
+    omega = check_real("omega", omega, minimum=0.0, strict_min=True)
+    out = _unvec(probe_collision_map(rho, theta) @ _vec(rho_p), 2)
+    return omega * rate * float(np.real(out[1, 1] - rho_p[1, 1]))
+
+
+def heat_current_second_order(
+    rho_cluster: ArrayLike, p_excited: float, theta: float, rate: float, omega: float = 1.0
+) -> float:
+    r"""Heat current from the clusters into the probe at second order in θ, PHYSICS.md (4.6).
+
+    .. math::
+        J_Q^{(2)} = \omega r\theta^2[\langle J_+J_-\rangle p_g - \langle J_-J_+\rangle p_e]
             = \omega r\theta^2[\langle\hat N\rangle - K p_e + C(p_g - p_e)] .
+
+    An approximation of :func:`heat_current` (exact map) valid for :math:`\theta \ll 1`.
+
+    Example:
+        >>> from qcharge.states import dicke_state
+        >>> heat_current_second_order(dicke_state(2, 1), 0.0, 0.5, 1.0)  # r θ² <J+J-> = 0.25 * 2
+        0.5
     """
     rho, k = _cluster(rho_cluster)
     p = check_real("p_excited", p_excited, minimum=-1e-9, maximum=1 + 1e-9)
