@@ -8,6 +8,8 @@ Poisson-averaged probe dynamics with ``qutip.mesolve``.
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import math
 
 import numpy as np
@@ -575,3 +577,11 @@ def test_exact_heat_current_vanishes_at_the_undamped_fixed_point():
     assert j == pytest.approx(3.0 * 2.0 * math.sin(math.sqrt(2) * 0.7) ** 2 * (p_s + p2), abs=EXACT)
     with pytest.raises(ParameterError, match="probe_state"):
         heat_current(rho_c, 0.3, 0.7, 2.0)
+
+
+@pytest.mark.parametrize("module", ["qcharge.thermo", "qcharge.reference.probe", "qcharge.reference.harvest",
+                                    "qcharge.reference._superop"])
+def test_doctests_run_and_pass(module):
+    # The docstring examples are part of the documentation: run them with the suite.
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0

@@ -32,7 +32,15 @@ CLUSTERS = ("charged", "dephased")
 
 
 def make_cluster(kind: str, bath: Bath, initial: InitialState, cluster_size: int = 2) -> np.ndarray:
-    """``charged``: Dicke long-time state of K atoms; ``dephased``: its computational-basis diagonal."""
+    """``charged``: Dicke long-time state of K atoms; ``dephased``: its computational-basis diagonal.
+
+    Example:
+        >>> from qcharge import Bath, InitialState
+        >>> from qcharge.coherence import l1_coherence
+        >>> pair = make_cluster("charged", Bath(1.0), InitialState())
+        >>> round(l1_coherence(pair), 6), l1_coherence(make_cluster("dephased", Bath(1.0), InitialState()))
+        (0.244728, 0.0)
+    """
     if kind not in CLUSTERS:
         raise ParameterError(f"Argument `cluster` must be one of {list(CLUSTERS)} or a .npy file, but is {kind!r}.")
     rho = charged_cluster(check_int("cluster_size", cluster_size, minimum=2), bath, initial)
@@ -48,6 +56,16 @@ def harvest_summary(rho_cluster: ArrayLike, harvest: Harvest, omega: float = 1.0
     steady state (= the heat the probe passes to its own bath; 0 without probe damping), and
     ``heat_current_second_order``, (4.6) at the same steady state (:math:`2\theta^2/\sin^2(\sqrt2\theta)`
     times the exact one for pairs).
+
+    Example:
+        >>> from qcharge import Bath, Harvest, InitialState
+        >>> bath = Bath(1.0)
+        >>> round(harvest_summary(make_cluster("charged", bath, InitialState()), Harvest(theta=0.5))["teff"], 6)
+        1.0
+        >>> s = harvest_summary(make_cluster("charged", bath, InitialState()),
+        ...                     Harvest(theta=1.0, rate=0.5, probe_gamma=1.0, probe_temperature=0.1))
+        >>> round(s["heat_current"], 4), round(s["heat_current_second_order"], 4)
+        (0.1016, 0.2083)
     """
     rho_cluster = check_density_matrix("cluster", rho_cluster)
     _check_cluster_size(int(round(np.log2(rho_cluster.shape[0]))), harvest)
