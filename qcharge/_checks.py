@@ -1,5 +1,19 @@
 """Uniform argument checks: each raises :class:`ParameterError` naming the argument,
-what was expected and what was given."""
+what was expected and what was given.
+
+>>> check_int("atoms", 3, minimum=1)
+3
+>>> check_real("theta", "0.3", minimum=0.0)        # anything float() accepts
+0.3
+>>> check_real("theta", -0.3, minimum=0.0)
+Traceback (most recent call last):
+...
+qcharge.exceptions.ParameterError: Argument `theta` must be >= 0.0, but is -0.3.
+>>> check_int("atoms", 2.5)
+Traceback (most recent call last):
+...
+qcharge.exceptions.ParameterError: Argument `atoms` must be an integer, but is 2.5.
+"""
 
 from __future__ import annotations
 

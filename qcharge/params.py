@@ -2,6 +2,18 @@ r"""Frozen, validated parameter objects shared by the exact reference and the ci
 
 Units: :math:`\hbar = k_B = 1`; energies in units of :math:`\omega`, times in units of
 :math:`1/\gamma`. A comparison is always "same parameter objects, two engines".
+
+>>> bath = Bath(temperature=1.0)
+>>> bath.nbar, bath.x, bath.excited_probability          # n̄, e^{-ω/T}, p_e
+(0.581977, 0.367879, 0.268941)
+>>> Collision(theta=0.3).time_step(bath)                 # Δt = θ²/(γ(2n̄+1))
+0.041591
+>>> Atoms.dicke(3).is_dicke, Atoms.pair(0.5).is_dicke, Atoms.independent(2).is_dicke
+(True, False, False)
+>>> Bath(temperature=-1.0)
+Traceback (most recent call last):
+...
+qcharge.exceptions.ParameterError: Argument `temperature` must be >= 0.0, but is -1.0.
 """
 
 from __future__ import annotations

@@ -5,6 +5,17 @@ Convention (PHYSICS.md §0): :math:`|g\rangle = |0\rangle`, :math:`|e\rangle = |
 the left-most (most significant) tensor factor, so the index of :math:`|s_0 \dots s_{N-1}\rangle`
 is :math:`\sum_i s_i 2^{N-1-i}`. Qiskit is little-endian; :func:`from_qiskit_order`
 converts a Qiskit density matrix (qubit 0 = atom 0) into this order.
+
+Example: |eg⟩ (atom 0 excited) is index 2 = 0b10 here, index 1 in Qiskit's order.
+
+>>> import numpy as np
+>>> from qiskit import QuantumCircuit
+>>> from qiskit.quantum_info import DensityMatrix
+>>> qc = QuantumCircuit(2)
+>>> _ = qc.x(0)                                   # excite atom 0
+>>> rho = from_qiskit_order(DensityMatrix(qc).data)
+>>> bool(np.allclose(rho, basis_state("10")))
+True
 """
 
 from __future__ import annotations
@@ -44,7 +55,11 @@ NUMBER = SIGMA_PLUS @ SIGMA_MINUS  # |e><e|
 
 
 def boltzmann_factor(temperature: float, omega: float = 1.0) -> float:
-    r""":math:`x = e^{-\omega/T}` (0 at T = 0, 1 at T = inf)."""
+    r""":math:`x = e^{-\omega/T}` (0 at T = 0, 1 at T = inf).
+
+    >>> boltzmann_factor(1.0), boltzmann_factor(0.0), boltzmann_factor(float("inf"))
+    (0.367879, 0.0, 1.0)
+    """
     temperature = check_real("temperature", temperature, minimum=0.0, allow_inf=True)
     if temperature == 0.0:
         return 0.0
@@ -52,13 +67,21 @@ def boltzmann_factor(temperature: float, omega: float = 1.0) -> float:
 
 
 def excited_probability(temperature: float, omega: float = 1.0) -> float:
-    r""":math:`p_e(T) = 1/(1+e^{\omega/T}) = \bar n/(2\bar n+1)`; 0 at T = 0, 1/2 at T = inf."""
+    r""":math:`p_e(T) = 1/(1+e^{\omega/T}) = \bar n/(2\bar n+1)`; 0 at T = 0, 1/2 at T = inf.
+
+    >>> excited_probability(1.0), excited_probability(float("inf"))
+    (0.268941, 0.5)
+    """
     x = boltzmann_factor(temperature, omega)
     return x / (1.0 + x)
 
 
 def mean_occupation(temperature: float, omega: float = 1.0) -> float:
-    r""":math:`\bar n(T) = 1/(e^{\omega/T}-1)`; 0 at T = 0, inf at T = inf."""
+    r""":math:`\bar n(T) = 1/(e^{\omega/T}-1)`; 0 at T = 0, inf at T = inf.
+
+    >>> mean_occupation(1.0), mean_occupation(0.0), mean_occupation(float("inf"))
+    (0.581977, 0.0, inf)
+    """
     temperature = check_real("temperature", temperature, minimum=0.0, allow_inf=True)
     if temperature == 0.0:
         return 0.0
@@ -81,7 +104,11 @@ def collective_lowering(n_atoms: int) -> np.ndarray:
 
 
 def excitation_numbers(n_atoms: int) -> np.ndarray:
-    """Excitation number |s| of every computational basis index (order independent)."""
+    """Excitation number |s| of every computational basis index (order independent).
+
+    >>> excitation_numbers(3).tolist()
+    [0, 1, 1, 2, 1, 2, 2, 3]
+    """
     idx = np.arange(2**n_atoms)
     return np.array([bin(i).count("1") for i in idx], dtype=int)
 
@@ -98,7 +125,12 @@ def product_state(single_atom_states: list[ArrayLike]) -> np.ndarray:
 
 
 def thermal_state(n_atoms: int, temperature: float, omega: float = 1.0) -> np.ndarray:
-    r""":math:`\otimes_i \mathrm{diag}(1-p_e, p_e)`: the product Gibbs state at temperature T."""
+    r""":math:`\otimes_i \mathrm{diag}(1-p_e, p_e)`: the product Gibbs state at temperature T.
+
+    >>> import numpy as np
+    >>> np.diag(thermal_state(2, 1.0)).real.round(6).tolist()   # (p_g^2, p_g p_e, p_e p_g, p_e^2)
+    [0.534447, 0.196612, 0.196612, 0.072329]
+    """
     n_atoms = check_int("n_atoms", n_atoms, minimum=1)
     return product_state([thermal_qubit(temperature, omega)] * n_atoms)
 
@@ -129,7 +161,11 @@ def eg_state() -> np.ndarray:
 
 
 def dicke_state(n_atoms: int, k: int) -> np.ndarray:
-    """Projector on the symmetric Dicke state with k excitations."""
+    """Projector on the symmetric Dicke state with k excitations.
+
+    >>> dicke_state(2, 1).real.tolist()     # |S><S|, |S> = (|eg> + |ge>)/sqrt(2)
+    [[0.0, 0.0, 0.0, 0.0], [0.0, 0.5, 0.5, 0.0], [0.0, 0.5, 0.5, 0.0], [0.0, 0.0, 0.0, 0.0]]
+    """
     n_atoms = check_int("n_atoms", n_atoms, minimum=1)
     k = check_int("k", k, minimum=0, maximum=n_atoms)
     vec = (excitation_numbers(n_atoms) == k).astype(complex)
@@ -138,7 +174,11 @@ def dicke_state(n_atoms: int, k: int) -> np.ndarray:
 
 
 def partial_trace(rho: ArrayLike, keep: list[int] | tuple[int, ...], n_atoms: int) -> np.ndarray:
-    """Reduced state on the atoms ``keep`` (kept in increasing order), QuTiP order."""
+    """Reduced state on the atoms ``keep`` (kept in increasing order), QuTiP order.
+
+    >>> partial_trace(basis_state("10"), [0], 2).real.tolist()   # atom 0 of |eg> is excited
+    [[0.0, 0.0], [0.0, 1.0]]
+    """
     rho = np.asarray(rho, dtype=complex)
     keep = sorted(keep)
     tensor = rho.reshape([2] * (2 * n_atoms))

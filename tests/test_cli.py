@@ -10,6 +10,8 @@ import pytest
 from qcharge.cli import main
 from qcharge.records import from_jsonable
 
+from . import systems
+
 
 def run_json(capsys, argv):
     assert main(argv + ["--json"]) == 0
@@ -21,8 +23,7 @@ def test_charge_json_keys_and_closed_form(capsys):
     assert out["times"] == [0.0, 1.0, 5.0]
     for key in ("coherence_l1", "log10_coherence_l1", "coherence_re", "energy", "heat"):
         assert len(out[key]) == 3 and key in out["long_time"]
-    x = np.exp(-1.0)
-    assert out["long_time"]["coherence_l1"] == pytest.approx(x / (1 + x + x * x), abs=1e-10)  # PHYSICS.md 2.3
+    assert out["long_time"]["coherence_l1"] == pytest.approx(systems.pair_l1_from_ground(1.0), abs=1e-10)  # PHYSICS.md 2.3
     assert out["heat"][0] == 0.0 and out["method"] == "dicke"
 
 

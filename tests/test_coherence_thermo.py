@@ -27,6 +27,7 @@ from qcharge.thermo import (
     temperature_from_ratio,
 )
 
+from . import systems
 from .conftest import random_density_matrix
 
 EXACT = 1e-12  # float64 round-off on matrices of dimension <= 16
@@ -75,7 +76,7 @@ def test_dephase_keeps_populations():
 def test_energy_and_first_law():
     rho0 = thermal_state(3, 0.5)
     rho = thermal_state(3, 1.0)
-    pe0, pe = 1 / (1 + math.e**2), 1 / (1 + math.e)
+    pe0, pe = systems.excited_probability(0.5), systems.excited_probability(1.0)
     assert excitation_number(rho0) == pytest.approx(3 * pe0, abs=EXACT)
     assert energy(rho, omega=2.0) == pytest.approx(6 * pe, abs=EXACT)
     assert heat(rho, rho0, omega=2.0) == pytest.approx(6 * (pe - pe0), abs=EXACT)
@@ -86,8 +87,8 @@ def test_energy_and_first_law():
     [
         (0.0, 0.0),
         (0.5, math.inf),
-        (1 / (1 + math.e), 1.0),
-        (1 / (1 + math.e**-1), -1.0),
+        (systems.excited_probability(1.0), 1.0),
+        (systems.excited_probability(-1.0), -1.0),  # p_e = 1/(1 + e^{-1}) > 1/2: inverted, T = -1
     ],
 )
 def test_effective_temperature_branches(p, expected):

@@ -37,6 +37,8 @@ from qcharge.states import (
     mean_occupation,
 )
 
+from . import systems
+
 # Float64 results built from O(N) to O(4^N) positive sums: round-off ~1e-15 per entry.
 EXACT = 1e-12
 # QuTiP mesolve is run at atol = rtol = 1e-13; its own error is ~1e-12 (checked: tightening does not move
@@ -232,14 +234,10 @@ def test_pair_numbers_of_section_2_4():
 @pytest.mark.parametrize("temperature", [0.3, 1.0, 2.0, 7.0])
 def test_pair_closed_form_any_thermal_state(temperature):
     # 2.4: p_A = pe0 pg0 conserved, p_S = (1 - p_A) x/(1+x+x^2), C_l1 = |p_S - p_A|; 2.3 for T0 = 0.
-    x = _x(temperature)
     for t0 in (0.0, 0.4, 1.3, 5.0):
-        pe0 = excited_probability(t0)
-        p_a = pe0 * (1 - pe0)
-        p_s = (1 - p_a) * x / (1 + x + x * x)
         init = InitialState("ground") if t0 == 0 else InitialState.thermal(t0)
         res = solve_dicke(Atoms.dicke(2), Bath(temperature), init, long_time=True)
-        assert res.coherence_l1[-1] == pytest.approx(abs(p_s - p_a), rel=1e-12, abs=1e-15)
+        assert res.coherence_l1[-1] == pytest.approx(systems.pair_l1(temperature, t0), rel=1e-12, abs=1e-15)
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 17, 60, 300])
@@ -253,7 +251,7 @@ def test_ground_state_closed_forms_2_3(n, temperature):
     # 1e-12 absolute in log10 (float log of the closed form itself is good to ~1e-14 relative).
     assert res.log10_coherence_l1[-1] == pytest.approx(expected_log, abs=1e-12)
     p = np.array([x**k * (1 - x) / (1 - x ** (n + 1)) for k in range(n + 1)])
-    mean = x / (1 - x) - (n + 1) * x ** (n + 1) / (1 - x ** (n + 1))
+    mean = systems.dicke_ground_excitations(n, temperature)
     assert res.heat[-1] == pytest.approx(mean, rel=1e-12)
     c_re = sum(p[k] * (math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)) for k in range(n + 1))
     assert res.coherence_re[-1] == pytest.approx(c_re, rel=1e-11, abs=1e-14)  # lgamma sums: ~1e-13

@@ -43,6 +43,7 @@ from qcharge.states import (
     thermal_state,
 )
 
+from . import systems
 from .conftest import random_density_matrix
 
 LIOUV = 1e-13
@@ -422,9 +423,8 @@ def test_singlet_population_conserved_in_dicke_limit(dipolar, temperature, rng):
 
 def test_long_time_pair_from_ground():
     # 2.3: C_l1 = x/(1+x+x^2) = 0.2447284710547976 at T = omega
-    x = math.exp(-1.0)
     rho = long_time_state(Atoms.dicke(2), Bath(T_BATH), ground_state(2))
-    assert l1(rho) == pytest.approx(x / (1 + x + x * x), abs=LONG)
+    assert l1(rho) == pytest.approx(systems.pair_l1_from_ground(T_BATH), abs=LONG)
     assert l1(rho) == pytest.approx(0.2447284710547976, abs=LONG)
     # agrees with a plain evolution to gamma t = 60 (PHYSICS: 40 and 60 agree to 1e-11)
     late = evolve(Atoms.dicke(2), Bath(T_BATH), ground_state(2), [40.0, 60.0])
@@ -434,10 +434,7 @@ def test_long_time_pair_from_ground():
 
 def test_long_time_pair_from_thermal():
     # 2.4: T = omega, T0 = 0.5 omega: p_A = 0.1049935854, C_l1 = |p_S - p_A| = 0.1140399660, dQ = 0.2467771738
-    x = math.exp(-1.0)
-    pe0 = 1 / (1 + math.exp(2.0))
-    p_a = pe0 * (1 - pe0)
-    p_s = (1 - p_a) * x / (1 + x + x * x)
+    _, p_s, p_a, _ = systems.pair_populations(T_BATH, 0.5)
     rho0 = thermal_state(2, 0.5)
     rho = long_time_state(Atoms.dicke(2), Bath(T_BATH), rho0)
     _, _, a, _ = pair_vectors()
@@ -462,10 +459,9 @@ def test_long_time_n3_dicke_formula(dipolar, rng):
 
 def test_long_time_dicke_ground_closed_form():
     # (2.3) for N = 2..6: C_l1 = (1-x)(1+x)^N/(1-x^(N+1)) - 1
-    x = math.exp(-1.0)
     for n in range(2, 7):
         rho = long_time_state(Atoms.dicke(n), Bath(T_BATH), ground_state(n))
-        assert l1(rho) == pytest.approx((1 - x) * (1 + x) ** n / (1 - x ** (n + 1)) - 1, abs=LONG)
+        assert l1(rho) == pytest.approx(systems.dicke_ground_l1(n, T_BATH), abs=LONG)
 
 
 def test_long_time_nonuniform_omega_is_gibbs(rng):

@@ -49,6 +49,7 @@ from qcharge.states import (
 )
 from qcharge.thermo import effective_temperature
 
+from . import systems
 from .conftest import random_density_matrix
 
 # Exact-vs-exact comparisons of matrices of dimension <= 64: float64 round-off ~1e-16 per entry,
@@ -226,8 +227,7 @@ def test_theorem_charged_clusters_give_bath_temperature(make, temperature, theta
 )
 def test_dephased_twin_is_colder(temperature, expected):
     rho_c = dephase(charged_pair(temperature))
-    x = math.exp(-1.0 / temperature)
-    closed = -1.0 / math.log(x * (1 + 2 * x) / (2 + x))  # e^{-1/T_eff} = x(1+2x)/(2+x)
+    closed = systems.dephased_pair_teff(temperature)  # e^{-1/T_eff} = x(1+2x)/(2+x)
     assert closed == pytest.approx(expected, abs=SIX_DIGITS)
     assert teff_second_order(rho_c) == pytest.approx(closed, rel=EXACT)
     for theta in (0.1, 0.5, 1.0):  # K = 2, Delta n = 0: the exact fixed point is theta independent
