@@ -1,0 +1,20 @@
+"""``qcharge demo``: the main job, charge a pair, harvest it, tell the story in numbers."""
+
+from __future__ import annotations
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("demo", help="the main job: charge a pair, harvest it, tell the story in numbers")
+    p.add_argument("--plot", default="qcharge-demo.png", help="figure file (default qcharge-demo.png)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--no-circuits", action="store_true", help="exact reference only (skip the Aer circuits)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..demo import run_demo
+
+    return run_demo(args)

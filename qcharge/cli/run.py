@@ -1,0 +1,109 @@
+"""``qcharge run charge | harvest``: the experiments as Qiskit circuits beside exact theory."""
+
+from __future__ import annotations
+
+from ..params import ANCILLA_METHODS, ORDERINGS, Atoms, Bath, Harvest
+from ._common import OneLineParser, add_bath_args, add_circuit_args, add_initial_args, emit, initial_from, progress, table
+
+__all__ = ["add_parser", "run_charge", "run_harvest"]
+
+
+def add_parser(sub) -> None:
+    run = sub.add_parser("run", help="run an experiment as Qiskit circuits and compare with exact theory")
+    run_sub = run.add_subparsers(dest="experiment", required=True, parser_class=OneLineParser)
+    p = run_sub.add_parser("charge", help="charging circuit vs master equation and NumPy twin")
+    p.add_argument("--atoms", "-N", type=int, required=True)
+    add_bath_args(p)
+    add_initial_args(p, with_eg=False)
+    p.add_argument("--theta", type=float, required=True, help="atom-ancilla exchange angle")
+    p.add_argument("--collisions", type=int, required=True, help="number of collisions n (t = n dt)")
+    p.add_argument("--ordering", choices=list(ORDERINGS), default="palindromic")
+    p.add_argument("--ancilla", choices=list(ANCILLA_METHODS), default="purify")
+    p.add_argument("--shots", type=int, default=4000, help="shots per tomography setting")
+    p.add_argument("--exact", action="store_true", help="exact density-matrix run (no shots)")
+    add_circuit_args(p)
+    p.set_defaults(func=run_charge)
+
+    p = run_sub.add_parser("harvest", help="probe-pair random collisions vs exact Poisson-averaged dynamics")
+    add_bath_args(p)
+    add_initial_args(p, with_eg=False)
+    p.add_argument("--cluster", choices=["charged", "dephased", "pipeline"], required=True)
+    p.add_argument("--theta", type=float, default=0.5)
+    p.add_argument("--rate", type=float, default=1.0)
+    p.add_argument("--time", type=float, default=10.0)
+    p.add_argument("--instances", type=int, default=40, help="Poisson realisations (circuits)")
+    p.add_argument("--shots", type=int, default=None, help="shots per setting and instance (default: exact)")
+    add_circuit_args(p)
+    p.set_defaults(func=run_harvest)
+
+
+def run_charge(args) -> int:
+    from ..experiments import run_charge as experiment
+    from ..params import Collision
+
+    res = experiment(
+        Atoms(args.atoms, omega=args.omega),
+        Bath(args.temperature, args.omega),
+        initial_from(args),
+        Collision(args.theta, args.ordering, args.ancilla),
+        args.collisions,
+        backend=args.backend,
+        shots=None if args.exact else args.shots,
+        exact=args.exact,
+        seed=args.seed,
+        job_store=args.job_store,
+        progress=progress(args),
+    )
+    keys = ["coherence_l1", "heat_exchange_coherence", "coherence_re", "energy", "rho_eg_ge"]
+    ci, acc = res.get("ci", {}), res.get("acceptance", {})
+
+    def span(d, k):
+        return f"[{d[k][0]:.5f}, {d[k][1]:.5f}]" if k in d else "exact"
+
+    rows = [
+        [k, res["reference"][k], res["twin"][k], res["circuit"][k], span(ci, k), span(acc, k),
+         "yes" if res["verdicts"][k] else "NO"]
+        for k in keys
+    ]
+    text = (
+        f"{res['mode']} on {res['backend']}: N = {res['atoms']}, T = {res['temperature']}, theta = {res['theta']}, "
+        f"{res['ordering']}, {res['collisions']} collisions, t = n dt = {res['time']:.4f}\n"
+        + table(["quantity", "master eq.", "twin", "circuit", "95% CI", "range if = twin", "agrees"], rows)
+        + f"\nfidelity to ME {res['fidelity']:.6f}, trace distance {res['trace_distance']:.3e}; verdict: "
+        + ("agree" if res["agree"] else "DISAGREE")
+        + f"\nresources per collision {res['resources']['per_collision']}, total {res['resources']['total']}"
+    )
+    emit(args, res, text)
+    return 0
+
+
+def run_harvest(args) -> int:
+    from ..experiments import run_harvest as experiment
+
+    res = experiment(
+        Bath(args.temperature, args.omega),
+        initial_from(args),
+        args.cluster,
+        Harvest(theta=args.theta, rate=args.rate),
+        args.time,
+        instances=args.instances,
+        backend=args.backend,
+        shots=args.shots,
+        seed=args.seed,
+        job_store=args.job_store,
+        progress=progress(args),
+    )
+    c = res["circuit"]
+    rows = [
+        [k, res["reference"][k], res["twin"][k], c[k],
+         "[{:.5f}, {:.5f}]".format(*c[k + "_ci"]) if k + "_ci" in c else "exact"]
+        for k in ("teff", "probe_excited_population")
+    ]
+    text = (
+        f"{res['mode']} on {res['backend']}: {res['cluster']} pairs, T = {res['temperature']}, theta = {res['theta']}, "
+        f"r = {res['rate']}, t = {res['time']}, {res['instances']} instances ({res['mean_collisions']:.1f} collisions each)\n"
+        + table(["quantity", "Poisson ME", "twin", "circuit", "95% CI"], rows)
+        + "\nverdict: " + ("agree" if res["agree"] else "DISAGREE")
+    )
+    emit(args, res, text)
+    return 0
