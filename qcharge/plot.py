@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
-__all__ = ["demo_figure", "curves_figure"]
+from .exceptions import ParameterError
+
+__all__ = ["figure_path", "demo_figure", "curves_figure"]
 
 
 def _pyplot():
@@ -14,6 +17,28 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def figure_path(name: str, path: str) -> str:
+    """The file matplotlib will write for ``path``: a missing suffix becomes ``.png``; others must be writable formats.
+
+    >>> figure_path("plot", "out/fig")
+    'out/fig.png'
+    >>> figure_path("plot", "x.txt")
+    Traceback (most recent call last):
+    ...
+    qcharge.exceptions.ParameterError: Argument `plot` must end in a figure format matplotlib writes (.avif, ...
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    stem, suffix = os.path.splitext(path)
+    if not suffix:
+        return path + ".png"  # what savefig does (savefig.format = png), so the printed path is the real one
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    if suffix[1:].lower() not in formats:
+        listed = ", ".join("." + f for f in formats)
+        raise ParameterError(f"Argument `{name}` must end in a figure format matplotlib writes ({listed}), but is {path!r}.")
+    return path
 
 
 def curves_figure(x, curves: Mapping[str, list], *, xlabel: str, title: str, path: str) -> str:

@@ -17,11 +17,14 @@ from ..exceptions import QchargeError
 from . import charge, demo, export, harvest, run, scale
 from ._common import OneLineParser
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "DESCRIPTION"]
+
+# Plain text for --help (the module docstring is reStructuredText).
+DESCRIPTION = "qcharge charge | harvest | scale | run | export | demo: thermal charging and harvesting of coherences"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="qcharge", description=__doc__.split("\n")[0])
+    parser = OneLineParser(prog="qcharge", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"qcharge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     for verb in (charge, harvest, scale, run, export, demo):
@@ -37,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except QchargeError as exc:
         print(f"qcharge: error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError as exc:  # a size no library check caught: still one line, never a traceback
+        print(f"qcharge: error: not enough memory: {exc}".rstrip(": "), file=sys.stderr)
         return 2
     except OSError as exc:  # unwritable --plot/--out/--job-store paths and the like
         print(f"qcharge: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)

@@ -2,34 +2,59 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..exceptions import ParameterError
 from ..params import Atoms, Bath
-from ._common import add_bath_args, add_initial_args, emit, initial_from, load_matrix, progress, table
+from ._common import NAN_NOTE, add_bath_args, add_initial_args, emit, initial_from, load_matrix, output_file, progress, table
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "DEFAULT_TIMES"]
+
+DEFAULT_TIMES = (0.0, 1.0, 5.0, 20.0)
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("charge", help="exact collective charging: coherence, energy, heat versus time")
-    p.add_argument("--atoms", "-N", type=int, required=True)
+    p.add_argument("--atoms", "-N", type=int, required=True, help="number of atoms N (required)")
     add_bath_args(p)
     add_initial_args(p)
-    p.add_argument("--gamma12", type=float, default=None, help="cross decay rate (N = 2), |gamma12| <= 1")
-    p.add_argument("--dipolar", type=float, default=0.0, help="uniform dipole coupling Omega_ij")
-    p.add_argument("--gamma-matrix", default=None, metavar="FILE.json", help="JSON nested list: N x N decay matrix gamma_ij")
-    p.add_argument("--dipolar-matrix", default=None, metavar="FILE.json", help="JSON nested list: N x N couplings Omega_ij")
-    p.add_argument("--times", type=float, nargs="+", default=None, help="times in units of 1/gamma")
-    p.add_argument("--long-time", action="store_true", help="also the t -> infinity state")
-    p.add_argument("--method", choices=["auto", "full", "dicke"], default="auto")
-    p.add_argument("--plot", default=None, metavar="FILE.png", help="draw C_l1, C_re and heat versus time")
+    p.add_argument("--gamma12", type=float, default=None, help="cross decay rate of a pair (needs N = 2), |gamma12| <= 1 (default: gamma12 = gamma, Dicke limit)")
+    p.add_argument("--dipolar", type=float, default=0.0, help="uniform dipole coupling Omega_ij (default 0)")
+    p.add_argument("--gamma-matrix", default=None, metavar="FILE.json", help="JSON nested list: N x N decay matrix gamma_ij (default: all ones, Dicke limit)")
+    p.add_argument("--dipolar-matrix", default=None, metavar="FILE.json", help="JSON nested list: N x N couplings Omega_ij (default: --dipolar off the diagonal)")
+    p.add_argument("--times", type=float, nargs="+", default=None,
+                   help="ascending times in units of 1/gamma (default 0 1 5 20; only 0 at T = inf)")
+    p.add_argument("--long-time", action="store_true", help="also the t -> infinity state (after the --times rows)")
+    p.add_argument("--method", choices=["auto", "full", "dicke"], default="auto",
+                   help="dicke: J-multiplet solver, any N; full: 4^N master equation, N <= ~10, any gamma_ij, "
+                        "Omega_ij, initial state; auto (default): dicke whenever it applies")
+    p.add_argument("--plot", default=None, metavar="FILE.png",
+                   help="draw C_l1, C_re and heat versus time into this file (default: no figure)")
     p.set_defaults(func=run)
+
+
+def _times(args) -> list[float]:
+    """--times, else the defaults (also with --long-time: its help says "also")."""
+    if args.times is None:
+        # At T = inf the rates gamma*nbar are infinite: only t = 0 (and t -> inf) have a state.
+        return [0.0] if math.isinf(args.temperature) else list(DEFAULT_TIMES)
+    if math.isinf(args.temperature) and any(0 < t < math.inf for t in args.times):
+        raise ParameterError(
+            "Argument `--times` must be 0 at T = inf (the rates gamma*nbar are infinite), "
+            f"but is {args.times}; add --long-time for the t -> infinity state."
+        )
+    return args.times
 
 
 def run(args) -> int:
     from ..reference.charging import charge
 
+    if args.plot:
+        from ..plot import figure_path
+
+        args.plot = output_file("--plot", figure_path("--plot", args.plot))
     if args.gamma_matrix and args.gamma12 is not None:
         raise ParameterError("Arguments `--gamma12` and `--gamma-matrix` are exclusive, but both were given.")
     gm = load_matrix(args.gamma_matrix, "gamma_matrix") if args.gamma_matrix else None
@@ -45,13 +70,15 @@ def run(args) -> int:
     else:
         atoms = Atoms(args.atoms, omega=args.omega, gamma_matrix=gm, dipolar_matrix=om)
     bath = Bath(args.temperature, args.omega)
-    times = args.times if args.times is not None else ([] if args.long_time else [0.0, 1.0, 5.0, 20.0])
+    times = _times(args)
     res = charge(atoms, bath, initial_from(args), times, long_time=args.long_time, method=args.method, progress=progress(args))
     keys = ["coherence_l1", "log10_coherence_l1", "coherence_re", "energy", "heat"]
     rows = [[t] + [res[k][i] for k in keys] for i, t in enumerate(res["times"])]
     if args.long_time:
         rows.append(["inf"] + [res["long_time"][k] for k in keys])
     text = f"method: {res['method']}\n" + table(["t", "C_l1", "log10 C_l1", "C_re", "energy", "heat"], rows)
+    if any(math.isnan(r[2]) for r in rows):
+        text += "\n" + NAN_NOTE
     if args.plot:
         from ..plot import curves_figure
 

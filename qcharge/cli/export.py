@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._common import emit, table
+from ._common import emit, output_dir, table
 
 __all__ = ["add_parser", "run"]
 
@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from ..export import export_circuits
 
-    rows = export_circuits(args.out)
+    rows = export_circuits(output_dir("--out", args.out))
     keys = ["name", "qubits", "depth", "cx", "resets"]
     emit(args, rows, table(keys, [[r[k] for k in keys] for r in rows]) + f"\nwritten to {args.out}/")
     return 0

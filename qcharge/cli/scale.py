@@ -6,18 +6,18 @@ import numpy as np
 
 from ..params import Atoms, Bath
 from ..records import RunDirectory
-from ._common import add_bath_args, add_initial_args, emit, initial_from, progress, table
+from ._common import NAN_NOTE, add_bath_args, add_initial_args, emit, initial_from, output_dir, output_file, progress, table
 
 __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("scale", help="long-time coherence, entropy and heat versus N (Dicke limit)")
-    p.add_argument("--atoms", "-N", type=int, nargs="+", required=True)
+    p.add_argument("--atoms", "-N", type=int, nargs="+", required=True, help="one or more atom numbers N (required)")
     add_bath_args(p)
     add_initial_args(p, with_eg=False)
-    p.add_argument("--plot", default=None, metavar="FILE.png", help="draw C_l1, C_re and heat versus N")
-    p.add_argument("--run-dir", default=None, metavar="DIR", help="store each N's result here; a rerun resumes")
+    p.add_argument("--plot", default=None, metavar="FILE.png", help="draw C_l1, C_re and heat versus N into this file (default: no figure)")
+    p.add_argument("--run-dir", default=None, metavar="DIR", help="store each N's result in this folder; a rerun resumes (default: none)")
     p.set_defaults(func=run)
 
 
@@ -26,9 +26,13 @@ def run(args) -> int:
 
     from ..reference.dicke import solve_dicke
 
+    if args.plot:
+        from ..plot import figure_path
+
+        args.plot = output_file("--plot", figure_path("--plot", args.plot))
     bath = Bath(args.temperature, args.omega)
     initial = initial_from(args)
-    runs = RunDirectory(args.run_dir) if args.run_dir else None
+    runs = RunDirectory(output_dir("--run-dir", args.run_dir)) if args.run_dir else None
     out = []
     for n in tqdm(args.atoms, desc="atoms", disable=not progress(args) or len(args.atoms) < 2):
         task = {"command": "scale", "atoms": n, "bath": bath.to_dict(), "initial_state": initial.to_dict()}
@@ -52,7 +56,7 @@ def run(args) -> int:
     keys = ["atoms", "log10_coherence_l1", "coherence_l1_relative_error_bound", "coherence_re", "energy", "heat"]
     text = table(["N", "log10 C_l1", "rel. bound", "C_re", "energy", "heat"], [[o[k] for k in keys] for o in out])
     if any(np.isnan(o["log10_coherence_l1"]) for o in out):
-        text += "\n(C_l1 is certified up to N = 2000 atoms, O(N^2) big-integer work; nan above)"
+        text += "\n" + NAN_NOTE
     if args.plot:
         from ..plot import curves_figure
 
