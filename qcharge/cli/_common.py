@@ -7,8 +7,6 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
-
 import numpy as np
 
 from ..exceptions import ParameterError
@@ -24,7 +22,6 @@ __all__ = [
     "load_matrix",
     "progress",
     "emit",
-    "table",
     "output_file",
     "output_dir",
     "NAN_NOTE",
@@ -85,20 +82,6 @@ def progress(args) -> bool:
 
 def emit(args, payload, text: str) -> None:
     print(dumps(payload, indent=2) if args.json else text)
-
-
-def _fmt(x) -> str:
-    if isinstance(x, float):
-        return f"{x:.6g}"
-    return str(x)
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence]) -> str:
-    cells = [list(map(str, headers))] + [[_fmt(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def _probe_write(name: str, folder: str, path: str) -> None:

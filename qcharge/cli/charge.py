@@ -8,7 +8,8 @@ import numpy as np
 
 from ..exceptions import ParameterError
 from ..params import Atoms, Bath
-from ._common import NAN_NOTE, add_bath_args, add_initial_args, emit, initial_from, load_matrix, output_file, progress, table
+from ..results import ChargeTrace
+from ._common import NAN_NOTE, add_bath_args, add_initial_args, emit, initial_from, load_matrix, output_file, progress
 
 __all__ = ["add_parser", "run", "DEFAULT_TIMES"]
 
@@ -71,22 +72,21 @@ def run(args) -> int:
         atoms = Atoms(args.atoms, omega=args.omega, gamma_matrix=gm, dipolar_matrix=om)
     bath = Bath(args.temperature, args.omega)
     times = _times(args)
-    res = charge(atoms, bath, initial_from(args), times, long_time=args.long_time, method=args.method, progress=progress(args))
-    keys = ["coherence_l1", "log10_coherence_l1", "coherence_re", "energy", "heat"]
-    rows = [[t] + [res[k][i] for k in keys] for i, t in enumerate(res["times"])]
-    if args.long_time:
-        rows.append(["inf"] + [res["long_time"][k] for k in keys])
-    text = f"method: {res['method']}\n" + table(["t", "C_l1", "log10 C_l1", "C_re", "energy", "heat"], rows)
-    if any(math.isnan(r[2]) for r in rows):
+    # One wrap while charge() returns a dict (it will return the record itself).
+    trace = ChargeTrace.from_dict(
+        charge(atoms, bath, initial_from(args), times, long_time=args.long_time, method=args.method, progress=progress(args))
+    )
+    text = str(trace)
+    if any(math.isnan(row[2]) for row in trace.rows()):
         text += "\n" + NAN_NOTE
     if args.plot:
         from ..plot import curves_figure
 
-        l1 = res["coherence_l1"]
+        l1 = trace.coherence_l1
         # Plain C_l1 while it fits a float (all of t = 0 shows), log10 for the huge values of large N.
-        first = ("$C_{l1}$", l1) if np.all(np.isfinite(l1)) else ("log10 $C_{l1}$", res["log10_coherence_l1"])
-        curves = dict([first, ("$C_{re}$ (nats)", res["coherence_re"]), ("heat ΔQ / ω", res["heat"])])
-        title = f"N = {atoms.n}, T = {bath.temperature}, {res['method']} solver"
-        text += f"\nfigure: {curves_figure(res['times'], curves, xlabel='γt', title=title, path=args.plot)}"
-    emit(args, res, text)
+        first = ("$C_{l1}$", l1) if np.all(np.isfinite(l1)) else ("log10 $C_{l1}$", trace.log10_coherence_l1)
+        curves = dict([first, ("$C_{re}$ (nats)", trace.coherence_re), ("heat ΔQ / ω", trace.heat)])
+        title = f"N = {atoms.n}, T = {bath.temperature}, {trace.method} solver"
+        text += f"\nfigure: {curves_figure(trace.times, curves, xlabel='γt', title=title, path=args.plot)}"
+    emit(args, trace.to_dict(), text)
     return 0

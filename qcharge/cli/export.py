@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ._common import emit, output_dir, table
+from ..results import table
+from ._common import emit, output_dir
 
 __all__ = ["add_parser", "run"]
 

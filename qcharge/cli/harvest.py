@@ -7,7 +7,8 @@ import numpy as np
 from ..exceptions import ParameterError
 from ..params import Bath, Harvest
 from ..reference.collision import _MAX_COLLISION_ATOMS
-from ._common import add_bath_args, add_initial_args, emit, initial_from, table
+from ..results import HarvestSummary
+from ._common import add_bath_args, add_initial_args, emit, initial_from
 
 __all__ = ["add_parser", "run"]
 
@@ -64,7 +65,6 @@ def run(args) -> int:
         rho = check_density_matrix("cluster", rho, args.cluster_size)
     else:
         rho = make_cluster(args.cluster, bath, initial_from(args), args.cluster_size)
-    res = harvest_summary(rho, harvest, args.omega)
-    rows = [[k, v] for k, v in res.items()]
-    emit(args, res, table(["quantity", "value"], rows))
+    summary = HarvestSummary.from_dict(harvest_summary(rho, harvest, args.omega))  # one wrap while it returns a dict
+    emit(args, summary.to_dict(), str(summary))
     return 0

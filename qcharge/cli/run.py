@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..exceptions import ParameterError
 from ..params import ANCILLA_METHODS, ORDERINGS, Atoms, Bath, Harvest
+from ..results import ChargeRun, HarvestRun
 from ._common import (
     OneLineParser,
     add_bath_args,
@@ -13,7 +14,6 @@ from ._common import (
     initial_from,
     output_file,
     progress,
-    table,
 )
 
 __all__ = ["add_parser", "run_charge", "run_harvest", "DEFAULT_SHOTS"]
@@ -65,7 +65,8 @@ def run_charge(args) -> int:
         )
     shots = None if args.exact else (DEFAULT_SHOTS if args.shots is None else args.shots)
     job_store = output_file("--job-store", args.job_store, make_folder=True) if args.job_store else None
-    res = experiment(
+    # One wrap while run_charge returns a dict (it will return the record itself).
+    res = ChargeRun.from_dict(experiment(
         Atoms(args.atoms, omega=args.omega),
         Bath(args.temperature, args.omega),
         initial_from(args),
@@ -77,27 +78,8 @@ def run_charge(args) -> int:
         seed=args.seed,
         job_store=job_store,
         progress=progress(args),
-    )
-    keys = ["coherence_l1", "heat_exchange_coherence", "coherence_re", "energy", "rho_eg_ge"]
-    ci, acc = res.get("ci", {}), res.get("acceptance", {})
-
-    def span(d, k):
-        return f"[{d[k][0]:.5f}, {d[k][1]:.5f}]" if k in d else "exact"
-
-    rows = [
-        [k, res["reference"][k], res["twin"][k], res["circuit"][k], span(ci, k), span(acc, k),
-         "yes" if res["verdicts"][k] else "NO"]
-        for k in keys
-    ]
-    text = (
-        f"{res['mode']} on {res['backend']}: N = {res['atoms']}, T = {res['temperature']}, theta = {res['theta']}, "
-        f"{res['ordering']}, {res['collisions']} collisions, t = n dt = {res['time']:.4f}\n"
-        + table(["quantity", "master eq.", "twin", "circuit", "95% CI", "range if = twin", "agrees"], rows)
-        + f"\nfidelity to ME {res['fidelity']:.6f}, trace distance {res['trace_distance']:.3e}; verdict: "
-        + ("agree" if res["agree"] else "DISAGREE")
-        + f"\nresources per collision {res['resources']['per_collision']}, total {res['resources']['total']}"
-    )
-    emit(args, res, text)
+    ))
+    emit(args, res.to_dict(), str(res))
     return 0
 
 
@@ -105,7 +87,7 @@ def run_harvest(args) -> int:
     from ..experiments import run_harvest as experiment
 
     job_store = output_file("--job-store", args.job_store, make_folder=True) if args.job_store else None
-    res = experiment(
+    res = HarvestRun.from_dict(experiment(  # one wrap while run_harvest returns a dict
         Bath(args.temperature, args.omega),
         initial_from(args),
         args.cluster,
@@ -117,18 +99,6 @@ def run_harvest(args) -> int:
         seed=args.seed,
         job_store=job_store,
         progress=progress(args),
-    )
-    c = res["circuit"]
-    rows = [
-        [k, res["reference"][k], res["twin"][k], c[k],
-         "[{:.5f}, {:.5f}]".format(*c[k + "_ci"]) if k + "_ci" in c else "exact"]
-        for k in ("teff", "probe_excited_population")
-    ]
-    text = (
-        f"{res['mode']} on {res['backend']}: {res['cluster']} pairs, T = {res['temperature']}, theta = {res['theta']}, "
-        f"r = {res['rate']}, t = {res['time']}, {res['instances']} instances ({res['mean_collisions']:.1f} collisions each)\n"
-        + table(["quantity", "Poisson ME", "twin", "circuit", "95% CI"], rows)
-        + "\nverdict: " + ("agree" if res["agree"] else "DISAGREE")
-    )
-    emit(args, res, text)
+    ))
+    emit(args, res.to_dict(), str(res))
     return 0

@@ -6,7 +6,8 @@ import numpy as np
 
 from ..params import Atoms, Bath
 from ..records import RunDirectory
-from ._common import NAN_NOTE, add_bath_args, add_initial_args, emit, initial_from, output_dir, output_file, progress, table
+from ..results import table
+from ._common import NAN_NOTE, add_bath_args, add_initial_args, emit, initial_from, output_dir, output_file, progress
 
 __all__ = ["add_parser", "run"]
 
