@@ -303,3 +303,13 @@ def test_top_level_help_has_no_rst(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "``" not in capsys.readouterr().out
+
+
+def test_demo_reference_story_has_fixed_keys(tmp_path, capsys):
+    story = run_json(capsys, ["demo", "--no-circuits", "--plot", str(tmp_path / "demo")])
+    assert (tmp_path / "demo.png").stat().st_size > 10_000
+    # Without circuits the circuit parts are empty, not missing (the figure reads them as fields).
+    assert story["circuit_charging"] == [] and story["circuit_table"] == [] and story["charging"]["twin_times"] is None
+    x = np.exp(-1.0)
+    assert story["charging"]["long_time_coherence_l1"] == pytest.approx(x / (1 + x + x * x), abs=1e-10)  # PHYSICS.md 2.3
+    one_line_error(capsys, ["demo", "--no-circuits", "--plot", str(tmp_path / "demo.txt")])
