@@ -316,6 +316,7 @@ class Comparison(_Record):
         ci = f"{round(100 * self.level)}% CI" if self.level is not None else "95% CI"
         return (
             table(["quantity", "master eq.", "twin", "circuit", ci, "range if = twin", "agrees"], self.rows())
+            + (f"\nCI: {self.ci_method}; range if = twin: {self.verdict_method}" if self.ci_method is not None else "")
             + f"\nfidelity to ME {self.fidelity:.6f}, trace distance {self.trace_distance:.3e}; verdict: "
             + ("agree" if self.agree else "DISAGREE")
         )
@@ -440,5 +441,6 @@ class HarvestRun(_Record):
             f"{self.mode} on {self.backend}: {self.cluster} pairs, T = {self.temperature}, theta = {self.theta}, "
             f"r = {self.rate}, t = {self.time}, {self.instances} instances ({self.mean_collisions:.1f} collisions each)\n"
             + table(["quantity", "Poisson ME", "twin", "circuit", "95% CI"], self.rows())
+            + (f"\nCI: {self.circuit.ci_method}" if self.circuit.ci_method is not None else "")
             + "\nverdict: " + ("agree" if self.agree else "DISAGREE")
         )

@@ -73,6 +73,7 @@ def test_comparison_round_trips_exact_and_sampled():
     # The interval-method fields stated by the producers appear without breaking the schema.
     stated = dict(compare_sampled(circ, boot, null, twin, me), level=0.95, ci_method="percentile", verdict_method="x")
     assert assert_round_trip(Comparison, stated).ci_method == "percentile"
+    assert "CI: percentile; range if = twin: x" in str(Comparison.from_dict(stated))  # the output says which interval
 
 
 def test_quantities_are_the_compared_quantities():

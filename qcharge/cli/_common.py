@@ -1,4 +1,4 @@
-"""Shared pieces of the verbs: argument groups, parameter objects, tables and ``--json`` output."""
+"""Shared pieces of the verbs: argument groups, parameter objects, output-path checks and ``--json`` output."""
 
 from __future__ import annotations
 
