@@ -24,10 +24,10 @@ def figure_path(name: str, path: str) -> str:
 
     >>> figure_path("plot", "out/fig")
     'out/fig.png'
-    >>> figure_path("plot", "x.txt")
+    >>> figure_path("plot", "x.txt")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    qcharge.exceptions.ParameterError: Argument `plot` must end in a figure format matplotlib writes (.avif, ...
+    qcharge.exceptions.ParameterError: Argument `plot` must end in a figure format matplotlib writes (...), but is 'x.txt'.
     """
     from matplotlib.backend_bases import FigureCanvasBase
 
