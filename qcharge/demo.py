@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from .params import Atoms, Bath, Collision, Harvest, InitialState
 from .records import dumps
+from .results import ChargeRun, ChargeTrace, HarvestRun, HarvestSummary
 
 __all__ = ["build_story", "run_demo"]
 
@@ -28,19 +29,27 @@ def _reference_story() -> dict:
     pair = Atoms.dicke(2)
     times = np.linspace(0.0, 8.0, 81)
     ground = InitialState("ground")
-    ch = charge(pair, bath, ground, times, long_time=True)
+    ch = ChargeTrace.from_dict(charge(pair, bath, ground, times, long_time=True))  # one wrap while charge returns a dict
     story = {
         "charging": {
             "atoms": 2,
             "temperature": TEMPERATURE,
             "initial_state": "ground",
-            "times": ch["times"],
-            "coherence_l1": ch["coherence_l1"],
-            "heat": ch["heat"],
-            "long_time_coherence_l1": ch["long_time"]["coherence_l1"],
-            "long_time_heat": ch["long_time"]["heat"],
-            "long_time_coherence_re": ch["long_time"]["coherence_re"],
-        }
+            "times": list(ch.times),
+            "coherence_l1": list(ch.coherence_l1),
+            "heat": list(ch.heat),
+            "long_time_coherence_l1": ch.long_time.coherence_l1,
+            "long_time_heat": ch.long_time.heat,
+            "long_time_coherence_re": ch.long_time.coherence_re,
+            # Filled by the circuit part (None without it: the story's keys never come and go).
+            "twin_times": None,
+            "twin_coherence_l1": None,
+            "ordering": None,
+            "theta": None,
+        },
+        "circuit_charging": [],
+        "circuit_harvesting": [],
+        "circuit_table": [],
     }
     temps = [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0]
     harvest = Harvest(theta=THETA_HARVEST)
@@ -48,7 +57,7 @@ def _reference_story() -> dict:
     for t in temps:
         for kind in ("charged", "dephased"):
             rho = make_cluster(kind, Bath(t), ground)
-            hv[f"teff_{kind}"].append(harvest_summary(rho, harvest)["teff"])
+            hv[f"teff_{kind}"].append(HarvestSummary.from_dict(harvest_summary(rho, harvest)).teff)
     story["harvesting"] = hv
     atoms = [2, 4, 8, 16, 32, 64, 128]
     sc = {"atoms": atoms, "log10_coherence_l1": {}, "heat": {}}
@@ -58,6 +67,10 @@ def _reference_story() -> dict:
         sc["heat"][label] = [float(r.heat[-1]) for r in res]
     story["scaling"] = sc
     return story
+
+
+def _list(interval) -> list | None:
+    return None if interval is None else list(interval)
 
 
 def _circuit_story(story: dict, *, seed: int = 7) -> dict:
@@ -81,6 +94,7 @@ def _circuit_story(story: dict, *, seed: int = 7) -> dict:
         "label": "circuit, Aer density matrix",
         "times": [int(lab.split("_")[1]) * dt for lab in labels],
         "coherence_l1": [state_quantities(saved[lab])["coherence_l1"] for lab in labels],
+        "coherence_l1_ci": None,  # exact: no interval
     }
     times_tw, states_tw = charging_trajectory(pair, bath, ground, collision, n_total, seed=seed, save_every=4)
     story["charging"].update(
@@ -96,42 +110,49 @@ def _circuit_story(story: dict, *, seed: int = 7) -> dict:
     for n in tqdm((every, 2 * every, 4 * every, n_total), desc="charging circuits", leave=False, disable=None):
         # A distinct seed per point: with one seed, Aer would reuse one random stream and the
         # points' shot noise would be correlated.
-        r = run_charge(pair, bath, ground, collision, n, shots=4000, seed=seed * 1000 + n, n_resamples=200)
-        tomo["times"].append(r["time"])
-        hx, hx_ci = r["circuit"]["heat_exchange_coherence"], r["ci"]["heat_exchange_coherence"]
+        # One wrap while run_charge returns a dict (it will return the record itself).
+        r = ChargeRun.from_dict(run_charge(pair, bath, ground, collision, n, shots=4000, seed=seed * 1000 + n,
+                                           n_resamples=200))
+        c = r.comparison
+        hx, hx_ci = c.circuit.heat_exchange_coherence, c.ci.heat_exchange_coherence
+        tomo["times"].append(r.time)
         tomo["coherence_l1"].append(hx)
-        tomo["coherence_l1_ci"].append(hx_ci)
+        tomo["coherence_l1_ci"].append(list(hx_ci))
         rows.append(
-            f"charge  n={n:<4d} t={r['time']:<6.3f} C_l1(Δn=0): ME {r['reference']['coherence_l1']:.4f}  twin "
-            f"{r['twin']['heat_exchange_coherence']:.4f}  circuit {hx:.4f} [{hx_ci[0]:.4f}, {hx_ci[1]:.4f}]  "
-            f"(full C_l1 {r['circuit']['coherence_l1']:.4f})  F(ME) {r['fidelity']:.4f}  "
-            f"{'agree' if r['agree'] else 'DISAGREE'}"
+            f"charge  n={n:<4d} t={r.time:<6.3f} C_l1(Δn=0): ME {c.reference.coherence_l1:.4f}  twin "
+            f"{c.twin.heat_exchange_coherence:.4f}  circuit {hx:.4f} [{hx_ci[0]:.4f}, {hx_ci[1]:.4f}]  "
+            f"(full C_l1 {c.circuit.coherence_l1:.4f})  F(ME) {c.fidelity:.4f}  "
+            f"{'agree' if c.agree else 'DISAGREE'}"
         )
-    exact = run_charge(pair, bath, ground, collision, n_total, exact=True, seed=seed)
-    rows.insert(0, f"charge  n={n_total} exact DM: circuit C_l1 {exact['circuit']['coherence_l1']:.10f} = twin "
-                   f"{exact['twin']['coherence_l1']:.10f} (|diff| <= 1e-8: {exact['agree']}); ME "
-                   f"{exact['reference']['coherence_l1']:.6f}; trace distance to ME {exact['trace_distance']:.2e}")
+    exact = ChargeRun.from_dict(run_charge(pair, bath, ground, collision, n_total, exact=True, seed=seed)).comparison
+    rows.insert(0, f"charge  n={n_total} exact DM: circuit C_l1 {exact.circuit.coherence_l1:.10f} = twin "
+                   f"{exact.twin.coherence_l1:.10f} (|diff| <= 1e-8: {exact.agree}); ME "
+                   f"{exact.reference.coherence_l1:.6f}; trace distance to ME {exact.trace_distance:.2e}")
     harvest_pts = []
     harvest = Harvest(theta=story["harvesting"]["theta"])
     runs = [(T, None)] + [(temp, 2000) for temp in (0.5, T, 2.0)]
     for temp, mode_shots in tqdm(runs, desc="harvesting circuits", leave=False, disable=None):
         for kind in ("charged", "dephased"):
-            h = run_harvest(Bath(temp), ground, kind, harvest, 10.0, instances=40, shots=mode_shots,
-                            seed=seed * 1000 + len(rows))
+            h = HarvestRun.from_dict(run_harvest(Bath(temp), ground, kind, harvest, 10.0, instances=40,
+                                                 shots=mode_shots, seed=seed * 1000 + len(rows)))
             mode = "exact DM" if mode_shots is None else "tomography"
-            harvest_pts.append({"cluster": kind, "temperature": temp, "mode": mode, **h["circuit"]})
-            c = h["circuit"]
+            c = h.circuit
+            teff_ci = _list(c.teff_ci)
+            harvest_pts.append({"cluster": kind, "temperature": temp, "mode": mode, "teff": c.teff, "teff_ci": teff_ci,
+                                "probe_excited_population": c.probe_excited_population,
+                                "probe_excited_population_ci": _list(c.probe_excited_population_ci)})
             rows.append(
-                f"harvest T={temp:<4g} {kind:<8s} {'exact DM' if mode_shots is None else 'tomography':<10s} Teff: "
-                f"reference {h['reference']['teff']:.4f}  twin {h['twin']['teff']:.4f}  circuit {c['teff']:.4f}"
-                + (f" [{c['teff_ci'][0]:.4f}, {c['teff_ci'][1]:.4f}]  " if "teff_ci" in c else "  ")
-                + ("agree" if h["agree"] else "DISAGREE")
+                f"harvest T={temp:<4g} {kind:<8s} {mode:<10s} Teff: "
+                f"reference {h.reference.teff:.4f}  twin {h.twin.teff:.4f}  circuit {c.teff:.4f}"
+                + (f" [{teff_ci[0]:.4f}, {teff_ci[1]:.4f}]  " if teff_ci is not None else "  ")
+                + ("agree" if h.agree else "DISAGREE")
             )
     return {"circuit_charging": [exact_pts, tomo], "circuit_harvesting": harvest_pts, "circuit_table": rows}
 
 
 def build_story(*, seed: int = 7, circuits: bool = True) -> dict:
-    """Everything the demo prints and draws, as one JSON-able dict."""
+    """Everything the demo prints and draws, as one JSON-able dict of fixed keys (circuit parts empty/None
+    with ``circuits=False``)."""
     story = _reference_story()
     if circuits:
         story.update(_circuit_story(story, seed=seed))
@@ -161,7 +182,7 @@ def _print_story(story: dict) -> None:
         print(f"   {n:<5d} " + "  ".join(f"{v[i]:>32.5f}" for v in sc["log10_coherence_l1"].values()))
     print("   log10 C_l1 grows linearly in N: C_l1 grows exponentially (superlinearly); the heat saturates at")
     print(f"   n(T) - n(T0): {', '.join(f'{k}: {v[-1]:.6f}' for k, v in sc['heat'].items())}")
-    if "circuit_table" in story:
+    if story["circuit_table"]:
         print()
         print("4. The same experiments as Qiskit circuits on Aer, number by number against exact theory:")
         for line in story["circuit_table"]:

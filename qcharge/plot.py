@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
-__all__ = ["demo_figure", "curves_figure"]
+from .exceptions import ParameterError
+
+__all__ = ["figure_path", "demo_figure", "curves_figure"]
 
 
 def _pyplot():
@@ -14,6 +17,28 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def figure_path(name: str, path: str) -> str:
+    """The file matplotlib will write for ``path``: a missing suffix becomes ``.png``; others must be writable formats.
+
+    >>> figure_path("plot", "out/fig")
+    'out/fig.png'
+    >>> figure_path("plot", "x.txt")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    qcharge.exceptions.ParameterError: Argument `plot` must end in a figure format matplotlib writes (...), but is 'x.txt'.
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    stem, suffix = os.path.splitext(path)
+    if not suffix:
+        return path + ".png"  # what savefig does (savefig.format = png), so the printed path is the real one
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    if suffix[1:].lower() not in formats:
+        listed = ", ".join("." + f for f in formats)
+        raise ParameterError(f"Argument `{name}` must end in a figure format matplotlib writes ({listed}), but is {path!r}.")
+    return path
 
 
 def curves_figure(x, curves: Mapping[str, list], *, xlabel: str, title: str, path: str) -> str:
@@ -41,12 +66,12 @@ def demo_figure(story: Mapping, path: str) -> str:
     ch = story["charging"]
     ax = axes[0, 0]
     ax.plot(ch["times"], ch["coherence_l1"], "k-", label="master equation (exact)")
-    if "twin_times" in ch:
+    if ch["twin_times"] is not None:
         ax.plot(ch["twin_times"], ch["twin_coherence_l1"], "C0--", label=f"collision model ({ch['ordering']}, θ={ch['theta']})")
     styles = [dict(fmt="o", ms=9, mfc="none", color="C1"), dict(fmt="s", ms=4, color="C2", capsize=3)]
-    for style, pts in zip(styles, story.get("circuit_charging", [])):
+    for style, pts in zip(styles, story["circuit_charging"]):
         yerr = None
-        if pts.get("coherence_l1_ci"):
+        if pts["coherence_l1_ci"] is not None:
             lo, hi = zip(*pts["coherence_l1_ci"])
             yerr = [[v - a for v, a in zip(pts["coherence_l1"], lo)], [b - v for v, b in zip(pts["coherence_l1"], hi)]]
         ax.errorbar(pts["times"], pts["coherence_l1"], yerr=yerr, label=pts["label"], **style)
@@ -66,11 +91,12 @@ def demo_figure(story: Mapping, path: str) -> str:
     ax.plot(hv["temperatures"], hv["teff_dephased"], "C0-", label="dephased twin (exact map, t → ∞)")
     ax.plot(hv["temperatures"], hv["temperatures"], "k--", lw=0.8, label="$T_{eff} = T$")
     labelled = set()
-    for pts in story.get("circuit_harvesting", []):
+    for pts in story["circuit_harvesting"]:
         color = "C3" if pts["cluster"] == "charged" else "C0"
         label = f"circuit, {pts['cluster']} ({pts['mode']})"
-        style = dict(fmt="s", ms=5, capsize=3) if "teff_ci" in pts else dict(fmt="D", ms=9, mfc="none")
-        yerr = [[pts["teff"] - pts["teff_ci"][0]], [pts["teff_ci"][1] - pts["teff"]]] if "teff_ci" in pts else None
+        ci = pts["teff_ci"]
+        style = dict(fmt="s", ms=5, capsize=3) if ci is not None else dict(fmt="D", ms=9, mfc="none")
+        yerr = [[pts["teff"] - ci[0]], [ci[1] - pts["teff"]]] if ci is not None else None
         ax.errorbar([pts["temperature"]], [pts["teff"]], yerr=yerr, color=color,
                     label=None if label in labelled else label, **style)
         labelled.add(label)

@@ -17,4 +17,4 @@ def test_notebook_code_runs(path):
     for cell in cells:
         if cell["cell_type"] == "code":
             exec(compile("".join(cell["source"]), f"{path.name}", "exec"), namespace)  # noqa: S102 - our own file
-    assert namespace["exact"]["agree"] is True  # the last cell's circuit verdict
+    assert namespace["exact"].comparison.agree is True  # the last cell's circuit verdict (a ChargeRun record)

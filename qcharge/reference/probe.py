@@ -24,6 +24,7 @@ from ..thermo import TEFF_RATIO_RTOL, temperature_from_ratio
 from ._superop import _MAX_COLLISION_ATOMS, _collective_unitary, _dissipator, _n_qubits, _spre_spost, _unvec, _vec
 
 __all__ = [
+    "MAX_CLUSTER_ATOMS",
     "cluster_moments",
     "charged_cluster",
     "probe_collision_map",
@@ -37,6 +38,8 @@ __all__ = [
     "heat_current_second_order",
     "teff_closed_form_pair",
 ]
+
+MAX_CLUSTER_ATOMS = _MAX_COLLISION_ATOMS  # the probe-cluster collision is a dense 2^(K+1) unitary
 
 # Relative size of the second-smallest singular value of a generator below which its kernel is
 # treated as degenerate (fixed point not unique). Every generator here is a handful of O(1)

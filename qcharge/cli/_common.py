@@ -1,0 +1,124 @@
+"""Shared pieces of the verbs: argument groups, parameter objects, output-path checks and ``--json`` output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import numpy as np
+
+from ..exceptions import ParameterError
+from ..params import InitialState
+from ..records import dumps
+
+__all__ = [
+    "OneLineParser",
+    "add_bath_args",
+    "add_initial_args",
+    "add_circuit_args",
+    "initial_from",
+    "load_matrix",
+    "progress",
+    "emit",
+    "output_file",
+    "output_dir",
+    "NAN_NOTE",
+    "DEFAULT_SEED",
+]
+
+DEFAULT_SEED = 7
+# Where solve_dicke's certified C_l1 stops (its l1_max_atoms): above it C_l1 is nan by design.
+NAN_NOTE = "(C_l1 is certified up to N = 2000 atoms, O(N^2) big-integer work; nan above)"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports usage errors in one line (no usage dump)."""
+
+    def error(self, message: str) -> None:  # noqa: D102 - argparse API
+        raise ParameterError(f"{message} (see `{self.prog} --help`)")
+
+
+def add_bath_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--temperature", "-T", type=float, required=True, help="bath temperature T, units of omega; inf allowed (required)")
+    p.add_argument("--omega", type=float, default=1.0, help="atomic frequency (default 1)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+
+def add_initial_args(p: argparse.ArgumentParser, *, with_eg: bool = True) -> None:
+    g = p.add_mutually_exclusive_group()
+    choices = ["ground", "excited", "eg"] if with_eg else ["ground", "excited"]
+    g.add_argument("--initial-state", choices=choices, default=None, help="initial state (default ground)")
+    g.add_argument("--initial-temperature", type=float, default=None, help="product thermal initial state at T0 (default: none, see --initial-state)")
+
+
+def add_circuit_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default="aer", help="aer | aer-noisy:<fake backend> | ibm:<backend name> (default aer)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                   help=f"seed of the simulator, the random draws and the bootstrap (default {DEFAULT_SEED})")
+    p.add_argument("--job-store", default=None, metavar="FILE.json",
+                   help="hardware job ids are written to this JSON file before waiting (default: none)")
+
+
+def initial_from(args) -> InitialState:
+    if args.initial_temperature is not None:
+        return InitialState.thermal(args.initial_temperature)
+    return InitialState(args.initial_state or "ground")
+
+
+def load_matrix(path: str, name: str) -> np.ndarray:
+    try:
+        with open(path) as fh:
+            return np.asarray(json.load(fh), dtype=float)
+    except (OSError, ValueError) as exc:
+        raise ParameterError(f"Argument `{name}` must be a JSON file with a nested list, but reading {path!r} failed: {exc}") from None
+
+
+def progress(args) -> bool:
+    """Progress bars only for people watching a terminal (never in --json output or pipes)."""
+    return not args.json and sys.stderr.isatty()
+
+
+def emit(args, payload, text: str) -> None:
+    print(dumps(payload, indent=2) if args.json else text)
+
+
+def _probe_write(name: str, folder: str, path: str) -> None:
+    """Write and delete a scratch file in ``folder``: the only test that also holds for root and odd mounts."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder or "."):
+            pass
+    except OSError as exc:
+        raise ParameterError(f"Argument `{name}` must be a writable path, but {path!r} is not: {exc.strerror or exc}.") from None
+
+
+def output_file(name: str, path: str, *, make_folder: bool = False) -> str:
+    """Check, before any computation, that a file can be written at ``path``; return ``path``.
+
+    ``make_folder``: create a missing parent folder (else it must exist, as matplotlib needs).
+    """
+    if os.path.isdir(path):
+        raise ParameterError(f"Argument `{name}` must be a file path, but {path!r} is a directory.")
+    folder = os.path.dirname(path)
+    if folder and not os.path.isdir(folder):
+        if not make_folder or os.path.exists(folder):
+            raise ParameterError(f"Argument `{name}` must be in an existing folder, but {folder!r} is not one.")
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise ParameterError(f"Argument `{name}` must be a writable path, but {path!r} is not: {exc.strerror or exc}.") from None
+    _probe_write(name, folder, path)
+    return path
+
+
+def output_dir(name: str, path: str) -> str:
+    """Check, before any computation, that ``path`` is (or is now created as) a writable folder; return it."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ParameterError(f"Argument `{name}` must be a folder, but {path!r} is an existing file.")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError(f"Argument `{name}` must be a writable folder, but {path!r} is not: {exc.strerror or exc}.") from None
+    _probe_write(name, path, path)
+    return path

@@ -1,0 +1,104 @@
+"""``qcharge run charge | harvest``: the experiments as Qiskit circuits beside exact theory."""
+
+from __future__ import annotations
+
+from ..exceptions import ParameterError
+from ..params import ANCILLA_METHODS, ORDERINGS, Atoms, Bath, Harvest
+from ..results import ChargeRun, HarvestRun
+from ._common import (
+    OneLineParser,
+    add_bath_args,
+    add_circuit_args,
+    add_initial_args,
+    emit,
+    initial_from,
+    output_file,
+    progress,
+)
+
+__all__ = ["add_parser", "run_charge", "run_harvest", "DEFAULT_SHOTS"]
+
+DEFAULT_SHOTS = 4000
+
+
+def add_parser(sub) -> None:
+    run = sub.add_parser("run", help="run an experiment as Qiskit circuits and compare with exact theory")
+    run_sub = run.add_subparsers(dest="experiment", required=True, parser_class=OneLineParser)
+    p = run_sub.add_parser("charge", help="charging circuit vs master equation and NumPy twin")
+    p.add_argument("--atoms", "-N", type=int, required=True, help="number of atoms N (required)")
+    add_bath_args(p)
+    add_initial_args(p, with_eg=False)
+    p.add_argument("--theta", type=float, required=True, help="atom-ancilla exchange angle (required)")
+    p.add_argument("--collisions", type=int, required=True, help="number of collisions n, t = n dt (required)")
+    p.add_argument("--ordering", choices=list(ORDERINGS), default="palindromic",
+                   help="order of the atom-ancilla exchanges in one collision (default palindromic)")
+    p.add_argument("--ancilla", choices=list(ANCILLA_METHODS), default="purify",
+                   help="how the thermal ancilla is prepared: purify (exact channel), measure or coin "
+                        "(exact on average; need --shots) (default purify)")
+    p.add_argument("--shots", type=int, default=None,
+                   help=f"shots per tomography setting (default {DEFAULT_SHOTS}; not with --exact)")
+    p.add_argument("--exact", action="store_true", help="exact density-matrix run (no shots)")
+    add_circuit_args(p)
+    p.set_defaults(func=run_charge)
+
+    p = run_sub.add_parser("harvest", help="probe-pair random collisions vs exact Poisson-averaged dynamics")
+    add_bath_args(p)
+    add_initial_args(p, with_eg=False)
+    p.add_argument("--cluster", choices=["charged", "dephased", "pipeline"], required=True,
+                   help="pairs prepared charged, dephased, or charged inside the circuit (pipeline) (required)")
+    p.add_argument("--theta", type=float, default=0.5, help="probe-pair exchange angle (default 0.5)")
+    p.add_argument("--rate", type=float, default=1.0, help="Poisson collision rate r, units of gamma (default 1)")
+    p.add_argument("--time", type=float, default=10.0, help="evolution time t, units of 1/gamma (default 10)")
+    p.add_argument("--instances", type=int, default=40, help="Poisson realisations, one circuit each (default 40)")
+    p.add_argument("--shots", type=int, default=None, help="shots per setting and instance (default: exact)")
+    add_circuit_args(p)
+    p.set_defaults(func=run_harvest)
+
+
+def run_charge(args) -> int:
+    from ..experiments import run_charge as experiment
+    from ..params import Collision
+
+    if args.exact and args.shots is not None:
+        raise ParameterError(
+            f"Argument `--shots` must not be given with --exact (an exact run takes no shots), but is {args.shots}."
+        )
+    shots = None if args.exact else (DEFAULT_SHOTS if args.shots is None else args.shots)
+    job_store = output_file("--job-store", args.job_store, make_folder=True) if args.job_store else None
+    # One wrap while run_charge returns a dict (it will return the record itself).
+    res = ChargeRun.from_dict(experiment(
+        Atoms(args.atoms, omega=args.omega),
+        Bath(args.temperature, args.omega),
+        initial_from(args),
+        Collision(args.theta, args.ordering, args.ancilla),
+        args.collisions,
+        backend=args.backend,
+        shots=shots,
+        exact=args.exact,
+        seed=args.seed,
+        job_store=job_store,
+        progress=progress(args),
+    ))
+    emit(args, res.to_dict(), str(res))
+    return 0
+
+
+def run_harvest(args) -> int:
+    from ..experiments import run_harvest as experiment
+
+    job_store = output_file("--job-store", args.job_store, make_folder=True) if args.job_store else None
+    res = HarvestRun.from_dict(experiment(  # one wrap while run_harvest returns a dict
+        Bath(args.temperature, args.omega),
+        initial_from(args),
+        args.cluster,
+        Harvest(theta=args.theta, rate=args.rate),
+        args.time,
+        instances=args.instances,
+        backend=args.backend,
+        shots=args.shots,
+        seed=args.seed,
+        job_store=job_store,
+        progress=progress(args),
+    ))
+    emit(args, res.to_dict(), str(res))
+    return 0

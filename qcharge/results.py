@@ -1,0 +1,446 @@
+r"""Typed results: frozen records of fixed schema for every public computation.
+
+Each record has ``to_dict()`` (exactly the keys the CLI's ``--json`` prints, so scripts keep
+working), ``from_dict()`` (its inverse; extra keys are refused, missing optional ones read as
+``None``) and a readable ``__str__`` (the CLI's table). Parts that depend on the mode of a
+run (intervals of sampled runs, the Dicke solver's error bound, the long-time point) are
+typed ``X | None``: the field is always there; ``to_dict`` leaves out the ``None`` ones
+where the dict never had that key.
+
+* :class:`ChargeTrace`: :func:`qcharge.reference.charging.charge` (its ``long_time`` part: :class:`ChargePoint`).
+* :class:`HarvestSummary`: :func:`qcharge.reference.harvest.harvest_summary`.
+* :class:`Comparison`: :func:`qcharge.compare.compare_exact` / :func:`~qcharge.compare.compare_sampled`
+  (values, intervals and verdicts per quantity: :class:`Quantities`).
+* :class:`ChargeRun`, :class:`HarvestRun`: :func:`qcharge.experiments.run_charge` / ``run_harvest``.
+
+>>> s = HarvestSummary.from_dict({"teff": 1.0, "teff_second_order": 1.0, "probe_excited_population": 0.27,
+...     "coherence_l1": 0.24, "jp_jm": 0.6, "jm_jp": 1.6, "heat_current": 0.0})
+>>> s.teff, s.heat_current_second_order
+(1.0, None)
+>>> HarvestSummary.from_dict(s.to_dict()) == s
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from .exceptions import ParameterError
+
+__all__ = [
+    "table",
+    "Quantities",
+    "ChargePoint",
+    "ChargeTrace",
+    "HarvestSummary",
+    "Comparison",
+    "ProbeEstimate",
+    "ChargeRun",
+    "HarvestRun",
+]
+
+V = TypeVar("V")
+Interval = tuple[float, float]
+
+
+# ---------------------------------------------------------------- formatting
+def _fmt(x) -> str:
+    if isinstance(x, float):
+        return f"{x:.6g}"
+    return str(x)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence]) -> str:
+    """Right-aligned plain-text table (floats to 6 significant digits).
+
+    >>> print(table(["a", "b"], [[1, 0.5], [10, 1/3]]))
+     a         b
+    --  --------
+     1       0.5
+    10  0.333333
+    """
+    cells = [list(map(str, headers))] + [[_fmt(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _span(iv: Interval | None) -> str:
+    return "exact" if iv is None else f"[{iv[0]:.5f}, {iv[1]:.5f}]"
+
+
+# ---------------------------------------------------------------- conversion helpers
+def _keys(cls, data: Mapping, allowed: Sequence[str], required: Sequence[str]) -> None:
+    """Fixed schema: refuse keys the record does not have, and missing required ones."""
+    if not isinstance(data, Mapping):
+        raise ParameterError(f"Argument `data` must be a mapping for {cls.__name__}, but is {type(data).__name__}.")
+    extra = sorted(set(data) - set(allowed))
+    missing = [k for k in required if k not in data]
+    if extra or missing:
+        raise ParameterError(
+            f"Argument `data` must have the keys of {cls.__name__}, but has unexpected {extra} and lacks {missing}."
+        )
+
+
+def _tuple(v) -> tuple | None:
+    return None if v is None else tuple(v)
+
+
+def _interval(v) -> Interval | None:
+    return None if v is None else (v[0], v[1])
+
+
+def _plain(v) -> Any:
+    """Records -> dicts, tuples -> lists (what JSON makes of them anyway)."""
+    if hasattr(v, "to_dict"):
+        return v.to_dict()
+    if isinstance(v, (tuple, list)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
+
+
+class _Record:
+    """Generic ``to_dict``/``from_dict`` in field order; ``_OMIT_NONE`` fields are left out while ``None``."""
+
+    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset()
+
+    def to_dict(self) -> dict:
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.name in self._OMIT_NONE:
+                continue
+            out[f.name] = _plain(value)
+        return out
+
+    @classmethod
+    def _names(cls) -> tuple[list[str], list[str]]:
+        fields = dataclasses.fields(cls)
+        required = [f.name for f in fields if f.name not in cls._OMIT_NONE]
+        return [f.name for f in fields], required
+
+
+# ---------------------------------------------------------------- per-quantity values
+@dataclass(frozen=True)
+class Quantities(_Record, Generic[V]):
+    r"""One value per state quantity of :data:`qcharge.compare.QUANTITIES` (a float, an interval or a verdict)."""
+
+    coherence_l1: V
+    heat_exchange_coherence: V
+    coherence_re: V
+    energy: V
+    rho_eg_ge: V
+
+    @classmethod
+    def from_dict(cls, data: Mapping, convert=lambda v: v) -> Quantities:
+        names, required = cls._names()
+        _keys(cls, data, names, required)
+        return cls(**{k: convert(data[k]) for k in names})
+
+    def items(self):
+        return ((f.name, getattr(self, f.name)) for f in dataclasses.fields(self))
+
+
+# ---------------------------------------------------------------- charging
+_OBSERVABLES = ("coherence_l1", "log10_coherence_l1", "coherence_re", "energy", "heat")
+
+
+@dataclass(frozen=True)
+class ChargePoint(_Record):
+    r"""Observables of one state (the :math:`t \to \infty` part of a :class:`ChargeTrace`)."""
+
+    coherence_l1: float
+    log10_coherence_l1: float
+    coherence_re: float
+    energy: float
+    heat: float
+    coherence_l1_error_bound: float | None = None  # Dicke method only (certified absolute bound)
+
+    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"coherence_l1_error_bound"})
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> ChargePoint:
+        names, required = cls._names()
+        _keys(cls, data, names, required)
+        return cls(**{k: data.get(k) for k in names})
+
+
+@dataclass(frozen=True)
+class ChargeTrace(_Record):
+    r"""Collective charging (PHYSICS.md 1.1) at ``times``: heat :math:`\Delta Q = E(t) - E(0)`."""
+
+    method: str
+    times: tuple[float, ...]
+    coherence_l1: tuple[float, ...]
+    log10_coherence_l1: tuple[float, ...]
+    coherence_re: tuple[float, ...]
+    energy: tuple[float, ...]
+    heat: tuple[float, ...]
+    coherence_l1_error_bound: tuple[float, ...] | None = None  # Dicke method only
+    long_time: ChargePoint | None = None  # with long_time=True
+
+    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"coherence_l1_error_bound", "long_time"})
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> ChargeTrace:
+        names, required = cls._names()
+        _keys(cls, data, names, required)
+        lt = data.get("long_time")
+        values = {k: _tuple(data.get(k)) for k in names if k not in ("method", "long_time")}
+        return cls(method=data["method"], long_time=None if lt is None else ChargePoint.from_dict(lt), **values)
+
+    def rows(self) -> list[list]:
+        """``[t, C_l1, log10 C_l1, C_re, energy, heat]`` per time, then ``['inf', ...]`` for the long-time point."""
+        rows = [[t] + [getattr(self, k)[i] for k in _OBSERVABLES] for i, t in enumerate(self.times)]
+        if self.long_time is not None:
+            rows.append(["inf"] + [getattr(self.long_time, k) for k in _OBSERVABLES])
+        return rows
+
+    def __str__(self) -> str:
+        return f"method: {self.method}\n" + table(["t", "C_l1", "log10 C_l1", "C_re", "energy", "heat"], self.rows())
+
+
+# ---------------------------------------------------------------- harvesting
+@dataclass(frozen=True)
+class HarvestSummary(_Record):
+    r"""Probe steady state with the exact map and second order (PHYSICS.md 4.3, 4.5); cluster moments."""
+
+    teff: float
+    teff_second_order: float
+    probe_excited_population: float
+    coherence_l1: float
+    jp_jm: float
+    jm_jp: float
+    heat_current: float
+    heat_current_second_order: float | None = None  # (4.6) at the steady state, beside the exact current
+
+    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"heat_current_second_order"})
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> HarvestSummary:
+        names, required = cls._names()
+        _keys(cls, data, names, required)
+        return cls(**{k: data.get(k) for k in names})
+
+    def __str__(self) -> str:
+        return table(["quantity", "value"], [[k, v] for k, v in self.to_dict().items()])
+
+
+# ---------------------------------------------------------------- comparisons
+_DISTANCES = ("fidelity", "trace_distance", "twin_fidelity", "twin_trace_distance")
+
+
+@dataclass(frozen=True)
+class Comparison(_Record):
+    r"""A circuit state beside its twin (verdicts) and the master equation (reported).
+
+    Exact runs: ``ci``, ``acceptance``, ``twin_fidelity`` and every ``*_ci`` are ``None``.
+    """
+
+    circuit: Quantities[float]
+    twin: Quantities[float]
+    reference: Quantities[float]
+    verdicts: Quantities[bool]
+    fidelity: float
+    trace_distance: float
+    twin_trace_distance: float
+    agree: bool
+    ci: Quantities[Interval] | None = None
+    acceptance: Quantities[Interval] | None = None
+    twin_fidelity: float | None = None
+    fidelity_ci: Interval | None = None
+    trace_distance_ci: Interval | None = None
+    twin_fidelity_ci: Interval | None = None
+    twin_trace_distance_ci: Interval | None = None
+    level: float | None = None  # confidence level, interval and verdict methods (where the producer states them)
+    ci_method: str | None = None
+    verdict_method: str | None = None
+
+    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset(
+        {"ci", "acceptance", "twin_fidelity", "fidelity_ci", "trace_distance_ci", "twin_fidelity_ci",
+         "twin_trace_distance_ci", "level", "ci_method", "verdict_method"}
+    )
+    # Key order of today's dicts (compare_exact, compare_sampled), so --json prints them unchanged.
+    _EXACT_ORDER: ClassVar[tuple[str, ...]] = (
+        "circuit", "twin", "reference", "verdicts", "level", "ci_method", "verdict_method",
+        "twin_trace_distance", "fidelity", "trace_distance", "agree",
+    )
+    _SAMPLED_ORDER: ClassVar[tuple[str, ...]] = (
+        "circuit", "twin", "reference", "ci", "acceptance", "verdicts", "level", "ci_method", "verdict_method",
+        "fidelity", "fidelity_ci", "trace_distance", "trace_distance_ci",
+        "twin_fidelity", "twin_fidelity_ci", "twin_trace_distance", "twin_trace_distance_ci", "agree",
+    )
+
+    @property
+    def sampled(self) -> bool:
+        """True for tomography (intervals present), False for exact density-matrix runs."""
+        return self.ci is not None
+
+    def to_dict(self) -> dict:
+        order = self._SAMPLED_ORDER if self.sampled else self._EXACT_ORDER
+        out = {}
+        for k in order:
+            value = getattr(self, k)
+            if value is None and k in self._OMIT_NONE:
+                continue
+            out[k] = _plain(value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Comparison:
+        names, required = cls._names()
+        _keys(cls, data, names, required)
+        q = {k: Quantities.from_dict(data[k]) for k in ("circuit", "twin", "reference", "verdicts")}
+        iv = {k: None if data.get(k) is None else Quantities.from_dict(data[k], _interval) for k in ("ci", "acceptance")}
+        cis = {k: _interval(data.get(k)) for k in names if k.endswith("_ci")}
+        rest = {k: data.get(k) for k in names if k not in q and k not in iv and k not in cis}
+        return cls(**q, **iv, **cis, **rest)
+
+    def rows(self) -> list[list]:
+        """``[quantity, ME, twin, circuit, CI, acceptance range, verdict]`` per quantity."""
+        return [
+            [k, getattr(self.reference, k), getattr(self.twin, k), c,
+             _span(None if self.ci is None else getattr(self.ci, k)),
+             _span(None if self.acceptance is None else getattr(self.acceptance, k)),
+             "yes" if getattr(self.verdicts, k) else "NO"]
+            for k, c in self.circuit.items()
+        ]
+
+    def __str__(self) -> str:
+        ci = f"{round(100 * self.level)}% CI" if self.level is not None else "95% CI"
+        return (
+            table(["quantity", "master eq.", "twin", "circuit", ci, "range if = twin", "agrees"], self.rows())
+            + (f"\nCI: {self.ci_method}; range if = twin: {self.verdict_method}" if self.ci_method is not None else "")
+            + f"\nfidelity to ME {self.fidelity:.6f}, trace distance {self.trace_distance:.3e}; verdict: "
+            + ("agree" if self.agree else "DISAGREE")
+        )
+
+
+# ---------------------------------------------------------------- circuit runs
+_CHARGE_ROWS = ("coherence_l1", "heat_exchange_coherence", "coherence_re", "energy", "rho_eg_ge")
+
+
+@dataclass(frozen=True)
+class ChargeRun(_Record):
+    r"""N atoms charged by n collisions on a backend, beside the exact references (:class:`Comparison`)."""
+
+    atoms: int
+    temperature: float
+    theta: float
+    ordering: str
+    ancilla: str
+    collisions: int
+    dt: float
+    time: float
+    backend: str
+    seed: int | None
+    mode: str
+    shots: int | None
+    coherence_l1_ci: Interval | None
+    comparison: Comparison
+    resources: Mapping[str, Any]
+
+    _HEAD: ClassVar[tuple[str, ...]] = (
+        "atoms", "temperature", "theta", "ordering", "ancilla", "collisions", "dt", "time", "backend", "seed",
+        "mode", "shots", "coherence_l1_ci",
+    )
+
+    def to_dict(self) -> dict:
+        out = {k: _plain(getattr(self, k)) for k in self._HEAD}
+        out.update(self.comparison.to_dict())  # flat, as run_charge always returned it
+        out["resources"] = _plain(self.resources)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> ChargeRun:
+        if not isinstance(data, Mapping):
+            raise ParameterError(f"Argument `data` must be a mapping for ChargeRun, but is {type(data).__name__}.")
+        head = {k: data[k] for k in cls._HEAD if k in data}
+        missing = [k for k in cls._HEAD + ("resources",) if k not in data]
+        if missing:
+            raise ParameterError(f"Argument `data` must have the keys of ChargeRun, but lacks {missing}.")
+        head["coherence_l1_ci"] = _interval(head["coherence_l1_ci"])
+        rest = {k: v for k, v in data.items() if k not in cls._HEAD and k != "resources"}
+        return cls(**head, comparison=Comparison.from_dict(rest), resources=data["resources"])
+
+    def __str__(self) -> str:
+        res = self.resources
+        return (
+            f"{self.mode} on {self.backend}: N = {self.atoms}, T = {self.temperature}, theta = {self.theta}, "
+            f"{self.ordering}, {self.collisions} collisions, t = n dt = {self.time:.4f}\n"
+            + str(self.comparison)
+            + f"\nresources per collision {res['per_collision']}, total {res['total']}"
+        )
+
+
+@dataclass(frozen=True)
+class ProbeEstimate(_Record):
+    r"""The probe's :math:`T_{eff}` and excited population; intervals for sampled circuit runs only."""
+
+    teff: float
+    probe_excited_population: float
+    teff_ci: Interval | None = None
+    probe_excited_population_ci: Interval | None = None
+    probe_excited_population_acceptance: Interval | None = None
+    ci_method: str | None = None
+
+    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset(
+        {"teff_ci", "probe_excited_population_ci", "probe_excited_population_acceptance", "ci_method"}
+    )
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> ProbeEstimate:
+        names, required = cls._names()
+        _keys(cls, data, names, required)
+        return cls(**{k: _interval(data.get(k)) if k.endswith(("_ci", "_acceptance")) else data.get(k) for k in names})
+
+
+@dataclass(frozen=True)
+class HarvestRun(_Record):
+    r"""Probe harvesting circuits (Poisson instances) beside the exact Poisson-averaged dynamics (4.3)."""
+
+    cluster: str
+    temperature: float
+    theta: float
+    rate: float
+    time: float
+    instances: int
+    mean_collisions: float
+    mode: str
+    backend: str
+    shots: int | None
+    seed: int | None
+    reference: ProbeEstimate
+    twin: ProbeEstimate
+    instances_std_error: float
+    circuit: ProbeEstimate
+    agree: bool
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> HarvestRun:
+        names, _ = cls._names()
+        _keys(cls, data, names, names)
+        est = {k: ProbeEstimate.from_dict(data[k]) for k in ("reference", "twin", "circuit")}
+        return cls(**{k: data[k] for k in names if k not in est}, **est)
+
+    def rows(self) -> list[list]:
+        return [
+            [k, getattr(self.reference, k), getattr(self.twin, k), getattr(self.circuit, k),
+             _span(getattr(self.circuit, k + "_ci"))]
+            for k in ("teff", "probe_excited_population")
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.mode} on {self.backend}: {self.cluster} pairs, T = {self.temperature}, theta = {self.theta}, "
+            f"r = {self.rate}, t = {self.time}, {self.instances} instances ({self.mean_collisions:.1f} collisions each)\n"
+            + table(["quantity", "Poisson ME", "twin", "circuit", "95% CI"], self.rows())
+            + (f"\nCI: {self.circuit.ci_method}" if self.circuit.ci_method is not None else "")
+            + "\nverdict: " + ("agree" if self.agree else "DISAGREE")
+        )
