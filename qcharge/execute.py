@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 import time
@@ -38,7 +39,7 @@ from qiskit_aer.library import SaveDensityMatrix
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
 from ._checks import check_int
-from .circuits.collisions import save_marker_label
+from .circuits.collisions import append_save_marker, save_marker_label
 from .exceptions import BackendError, ParameterError
 from .states import from_qiskit_order
 
@@ -48,6 +49,9 @@ __all__ = [
     "fake_backend",
     "prepare_for_aer",
     "run_density_matrix",
+    "restricted_noise_model",
+    "MAX_DENSITY_MATRIX_BYTES",
+    "density_matrix_bytes",
     "run_counts",
     "resources",
 ]
@@ -227,11 +231,113 @@ def _progress(iterable, enabled: bool, total: int, desc: str):
     return tqdm(iterable, total=total, desc=desc)
 
 
+# A dense density matrix of n qubits holds 4^n complex128 entries; Aer needs about twice that
+# while it applies a gate. Refused above this (checked before Aer allocates anything).
+MAX_DENSITY_MATRIX_BYTES = 4 * 2**30
+
+
+def density_matrix_bytes(n_qubits: int) -> int:
+    """Peak bytes of an Aer density-matrix run on ``n_qubits``: 4^n complex128 entries, twice."""
+    return 2 * 16 * 4**n_qubits
+
+
+def _check_density_matrix_width(n_qubits: int) -> None:
+    need = density_matrix_bytes(n_qubits)
+    if need > MAX_DENSITY_MATRIX_BYTES:
+        most = int(math.log(MAX_DENSITY_MATRIX_BYTES / 32, 4))
+        raise ParameterError(
+            f"Argument `circuits` must act on at most {most} qubits for an exact density-matrix run, but one acts on "
+            f"{n_qubits} qubits: it would need {need / 2**30:.3g} GiB (limit {MAX_DENSITY_MATRIX_BYTES / 2**30:.0f} GiB)."
+        )
+
+
+def _device_for_noise(backend):
+    """The device whose noise model an exact run must use, or ``None`` for the ideal simulator.
+
+    ``'aer'`` and a noiseless :class:`AerSimulator` are ideal; ``'aer-noisy:<fake>'`` is the fake
+    device itself (its target carries the calibration), so the noise model can be built for the
+    used qubits only; any other backend object with a target (fake or IBM device) is used as is.
+    """
+    if isinstance(backend, str):
+        kind, _, rest = backend.partition(":")
+        if kind == "aer-noisy" and rest:
+            return fake_backend(rest)
+        be = get_backend(backend)
+    else:
+        be = get_backend(backend)
+    if _is_aer(be):
+        if be.options.noise_model is not None and not getattr(be.options.noise_model, "is_ideal", lambda: True)():
+            raise ParameterError(
+                "Argument `backend` for an exact density-matrix run must be 'aer', 'aer-noisy:<fake>' or a device "
+                "with a target, but is an AerSimulator with a custom noise model: pass the device instead."
+            )
+        return None
+    if getattr(be, "target", None) is None:
+        raise ParameterError(f"Argument `backend` must have a target for a noisy density-matrix run, but "
+                             f"{_backend_name(be)!r} has none.")
+    return be
+
+
+def restricted_noise_model(device, qubits):
+    """Aer noise model of ``device`` (gate depolarising + thermal relaxation, readout) on ``qubits`` only.
+
+    Same construction as :meth:`qiskit_aer.noise.NoiseModel.from_backend` (its public building blocks
+    ``basic_device_gate_errors`` / ``basic_device_readout_errors``), fed a copy of the device's target
+    that keeps only the instructions on ``qubits``: the errors on those qubits are the same objects
+    from_backend would build, and a 156-qubit device costs milliseconds instead of seconds. Idle
+    (delay) relaxation is not added: the circuits run here are not scheduled, so they have no delays.
+    """
+    from qiskit.transpiler import Target
+    from qiskit_aer.noise import NoiseModel
+    from qiskit_aer.noise.device import basic_device_gate_errors, basic_device_readout_errors
+
+    keep = set(int(q) for q in qubits)
+    full = device.target
+    sub = Target(num_qubits=full.num_qubits, dt=full.dt, qubit_properties=full.qubit_properties)
+    for name, props in full.items():
+        op = full.operation_from_name(name)
+        if props is None or None in props:  # global (control flow, ideal): carries no error
+            continue
+        kept = {qargs: p for qargs, p in props.items() if qargs is not None and set(qargs) <= keep}
+        if kept:
+            sub.add_instruction(op, kept, name=name)
+    model = NoiseModel(basis_gates=list(full.operation_names))
+    for q_list, error in basic_device_readout_errors(target=sub):
+        if q_list[0] in keep:
+            model.add_readout_error(error, q_list)
+    for name, q_tuple, error in basic_device_gate_errors(target=sub):
+        model.add_quantum_error(error, name, q_tuple)
+    return model
+
+
+def _active_qubits(circuit: QuantumCircuit) -> list[int]:
+    return sorted({circuit.find_bit(q).index for inst in circuit.data
+                   if inst.operation.name not in ("barrier", "delay") for q in inst.qubits})
+
+
+def _transpile_with_markers(flat: list[QuantumCircuit], device, seed: int | None, optimization_level: int):
+    """Transpile to ``device``; the save markers (barriers) are routed with their qubits.
+
+    A circuit without markers gets one on all its qubits first, so that its final state is saved in
+    the order of its logical qubits (not of the device's 156 physical ones).
+    """
+    marked = []
+    for qc in flat:
+        if not any(save_marker_label(inst.operation) is not None for inst in qc.data):
+            qc = qc.copy()
+            append_save_marker(qc, "final", list(range(qc.num_qubits)))
+        marked.append(qc)
+    pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=device, seed_transpiler=seed)
+    return pm.run(marked)
+
+
 def run_density_matrix(
     circuits,
     *,
+    backend: str | Any = "aer",
     seed: int | None = 1234,
     shots: int | None = None,
+    optimization_level: int = 1,
     progress: bool = False,
 ) -> list[dict[str, np.ndarray]]:
     """Exact reduced density matrices at every save point, from Aer's density-matrix method.
@@ -241,30 +347,59 @@ def run_density_matrix(
     Circuits whose saves follow a mid-circuit measurement (``ancilla='measure'``) are run with
     ``shots`` (default :data:`DEFAULT_MEASURE_SHOTS`) and return the shot-averaged state.
 
+    On a noisy backend (``'aer-noisy:<fake>'``, a fake or IBM device object) the result is the
+    exact *noisy* state: the circuit transpiled to the device (preset pass manager,
+    ``optimization_level``, ``seed_transpiler=seed``) and run on the device's noise model,
+    restricted to the qubits the transpiled circuit uses (:func:`restricted_noise_model`). A noisy
+    backend is never replaced by the ideal simulator. Readout errors do not act on saved states.
+
     Args:
         circuits: a circuit, or a list whose elements are circuits or lists of circuits
             (ensembles, averaged with equal weights).
-        seed: Aer ``seed_simulator`` (only matters for mid-circuit measurements).
+        backend: ``'aer'`` (ideal, default), ``'aer-noisy:<fake>'``, or a device object.
+        seed: Aer ``seed_simulator`` (only matters for mid-circuit measurements) and
+            ``seed_transpiler`` on noisy backends.
         shots: shots for measurement-dependent circuits (deterministic ones always use 1).
+        optimization_level: preset pass-manager level 0-3 (noisy backends only).
         progress: show a tqdm bar.
 
     Returns:
         One dict per element: save label -> density matrix in QuTiP order of the saved qubits
-        (first listed qubit left-most).
+        (first listed qubit left-most; for a transpiled circuit, the physical qubits that carry
+        the listed logical ones at that point).
     """
     flat, spans = _flatten(circuits)
-    sim = AerSimulator(method="density_matrix")
-    prepared = [prepare_for_aer(c, sim, seed=seed) for c in flat]
     n_meas = DEFAULT_MEASURE_SHOTS if shots is None else check_int("shots", shots, minimum=1)
+    optimization_level = check_int("optimization_level", optimization_level, minimum=0, maximum=3)
+    device = _device_for_noise(backend)
+    for qc in flat:  # the transpiled circuits keep their width (ancillas stay idle)
+        _check_density_matrix_width(qc.num_qubits)
+    ideal = AerSimulator(method="density_matrix")
+    if device is None:
+        prepared = [prepare_for_aer(c, ideal, seed=seed) for c in flat]
+        sims = [ideal] * len(flat)
+    else:
+        transpiled = _transpile_with_markers(flat, device, seed, optimization_level)
+        prepared = [prepare_for_aer(c, ideal, seed=seed) for c in transpiled]
+        models: dict[tuple[int, ...], AerSimulator] = {}
+        sims = []
+        for c in prepared:
+            used = tuple(_active_qubits(c))
+            _check_density_matrix_width(len(used))
+            if used not in models:
+                models[used] = AerSimulator(method="density_matrix",
+                                            noise_model=restricted_noise_model(device, used))
+            sims.append(models[used])
     shot_list = [n_meas if _needs_shots(c) else 1 for c in prepared]
     results: list[dict[str, np.ndarray] | None] = [None] * len(flat)
-    order = sorted(range(len(flat)), key=lambda i: shot_list[i])
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i in range(len(flat)):
+        groups.setdefault((id(sims[i]), shot_list[i]), []).append(i)
     chunks = []
-    for s in sorted(set(shot_list)):
-        idx = [i for i in order if shot_list[i] == s]
+    for idx in groups.values():
         size = _AER_CHUNK if progress else len(idx)
-        chunks += [(s, idx[j:j + size]) for j in range(0, len(idx), size)]
-    for s, idx in _progress(chunks, progress, len(chunks), "aer density matrix"):
+        chunks += [(sims[idx[0]], shot_list[idx[0]], idx[j:j + size]) for j in range(0, len(idx), size)]
+    for sim, s, idx in _progress(chunks, progress, len(chunks), "aer density matrix"):
         res = sim.run([prepared[i] for i in idx], shots=s, seed_simulator=seed).result()
         if not res.success:
             raise BackendError(f"Aer density-matrix run failed: {res.status}")
@@ -493,7 +628,10 @@ def resources(circuit: QuantumCircuit, backend: str | Any | None = None, *, opti
                                           seed_transpiler=seed)
         name = "logical cx+u"
     else:
-        be = get_backend(backend)
+        # Only the target matters here: 'aer-noisy:<fake>' is transpiled for the fake device itself,
+        # without building its full noise model (18 s for a 156-qubit device).
+        kind, _, rest = backend.partition(":") if isinstance(backend, str) else ("", "", "")
+        be = fake_backend(rest) if kind == "aer-noisy" and rest else get_backend(backend)
         pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=be, seed_transpiler=seed)
         name = _backend_name(be)
     after = _stats(pm.run(circuit))

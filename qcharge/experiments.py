@@ -63,6 +63,30 @@ def _collision_resources(atoms, bath, initial, collision, n_collisions, backend)
     return {"backend": tot["backend"], "per_collision": {k: per[k] for k in keys}, "total": {k: tot[k] for k in keys}}
 
 
+def _check_charge_size(atoms: Atoms, initial: InitialState, bath: Bath, exact: bool) -> None:
+    """Which N a charging run supports, checked before anything is built or allocated."""
+    from .circuits.charging import charging_layout
+    from .execute import MAX_DENSITY_MATRIX_BYTES, density_matrix_bytes
+    from .tomography import MAX_QUBITS
+
+    # The compared quantities include pair ones (rho_eg_ge, the heat-exchange coherence of atoms 0
+    # and 1): a single atom has none, although its circuit would build.
+    if atoms.n < 2:
+        raise ParameterError(f"Argument `atoms` must be >= 2 for a charging run (rho_eg_ge and the heat-exchange "
+                             f"coherence are pair quantities), but is {atoms.n}.")
+    if not exact:
+        if atoms.n > MAX_QUBITS:
+            raise ParameterError(f"Argument `atoms` must be <= {MAX_QUBITS} for state tomography, but is {atoms.n}.")
+        return
+    width = charging_layout(atoms.n, initial, bath.omega)["width"]
+    need = density_matrix_bytes(width)
+    if need > MAX_DENSITY_MATRIX_BYTES:
+        raise ParameterError(
+            f"Argument `atoms` must be small enough for an exact density-matrix run of the {width}-qubit circuit, but "
+            f"N = {atoms.n} would need {need / 2**30:.3g} GiB (limit {MAX_DENSITY_MATRIX_BYTES / 2**30:.0f} GiB)."
+        )
+
+
 def run_charge(
     atoms: Atoms,
     bath: Bath,
@@ -82,8 +106,11 @@ def run_charge(
     """Charge N atoms with n collisions on a backend and compare with the exact reference.
 
     ``exact=True`` (or ``shots=None``): Aer density-matrix run of the exact channel (needs
-    ``collision.ancilla == 'purify'``); otherwise N-qubit state tomography with ``shots``
-    per setting and basic-bootstrap intervals (``n_resamples``, ``level``).
+    ``collision.ancilla == 'purify'``); on a noisy backend (``'aer-noisy:<fake>'``) that is the
+    exact noisy state of the transpiled circuit on the device's noise model (mode
+    ``'exact noisy density matrix'``; its verdicts against the twin then measure the noise, they
+    are not expected to hold). Otherwise N-qubit state tomography with ``shots`` per setting and
+    basic-bootstrap intervals (``n_resamples``, ``level``).
     """
     from .circuits.charging import charging_circuit
     from .reference.collision import charging_trajectory
@@ -95,8 +122,7 @@ def run_charge(
             f"Argument `exact` needs the deterministic ancilla channel 'purify', but ancilla = {collision.ancilla!r} "
             "(measure/coin are exact only on average: run them with --shots)."
         )
-    if exact and backend != "aer":
-        raise ParameterError(f"Argument `exact` needs backend 'aer', but backend = {backend!r}.")
+    _check_charge_size(atoms, initial, bath, exact)
     dt = collision.time_step(bath, atoms.gamma)
     t = n_collisions * dt
     me_rho = charge_reference_state(atoms, bath, initial, t)
@@ -118,16 +144,15 @@ def run_charge(
         from .execute import run_density_matrix
 
         qc = charging_circuit(atoms, bath, initial, collision, n_collisions, seed=seed)
-        rho = run_density_matrix([qc], seed=seed)[0][f"rho_{n_collisions}"]
+        rho = run_density_matrix([qc], backend=backend, seed=seed)[0][f"rho_{n_collisions}"]
         cmp = compare_exact(rho, twin_rho, me_rho)
-        out.update(mode="exact density matrix", shots=None, coherence_l1_ci=None, **cmp)
+        mode = "exact density matrix" if backend == "aer" else "exact noisy density matrix"
+        out.update(mode=mode, shots=None, coherence_l1_ci=None, **cmp)
     else:
         from .execute import run_counts
-        from .tomography import MAX_QUBITS, bootstrap_states, fit_state, tomography_circuits
+        from .tomography import bootstrap_states, fit_state, tomography_circuits
 
         shots = check_int("shots", shots, minimum=1)
-        if atoms.n > MAX_QUBITS:
-            raise ParameterError(f"Argument `atoms` must be <= {MAX_QUBITS} for state tomography, but is {atoms.n}.")
         if collision.ancilla == "coin":
             # One shot per coin instance: pooled counts are then exact multinomial samples of the
             # averaged channel, so the parametric bootstrap below is valid.
@@ -198,7 +223,8 @@ def run_harvest(
     ``reference`` is the Poisson-averaged exact dynamics (4.3); ``twin`` the exact probe
     state averaged over the *same* instances (:func:`~qcharge.reference.collision.probe_instance`),
     which is what the circuits must reproduce. ``shots=None``: exact density matrices
-    (verdict: every instance equals its twin to 1e-8); else one-qubit probe tomography with
+    (verdict: every instance equals its twin to 1e-8; on a noisy backend the exact noisy states of
+    the transpiled circuits, which the noise moves off the twin); else one-qubit probe tomography with
     ``shots`` per setting and instance (verdict: the estimate inside the sampling
     distribution it would have if each instance were its twin; ``*_ci``: basic bootstrap).
     The gap between ``twin`` and ``reference`` is the finite-instance sampling of the
@@ -220,11 +246,11 @@ def run_harvest(
     if shots is None:
         from .execute import run_density_matrix
 
-        states = run_density_matrix(circuits, seed=seed, progress=progress)
+        states = run_density_matrix(circuits, backend=backend, seed=seed, progress=progress)
         pe = np.array([float(np.real(s["probe_0"][1, 1])) for s in states])
         pe_hat, pe_ci, accept = float(pe.mean()), None, None
         agree = bool(np.max(np.abs(pe - p_twin)) <= EXACT_ATOL)
-        mode = "exact density matrix per instance"
+        mode = "exact density matrix per instance" if backend == "aer" else "exact noisy density matrix per instance"
     else:
         from .execute import run_counts
         from .tomography import bootstrap_interval, bootstrap_states, fit_state, tomography_circuits

@@ -274,3 +274,73 @@ def test_resources_on_heavy_hex_backend():
     assert res["transpiled_qubits"] >= 5
     # routing on degree <= 3 heavy-hex can only add two-qubit gates to the logical budget
     assert res["transpiled_two_qubit_gates"] >= 2 * (2 * (2 * 3 - 1) + 1)
+
+
+# --------------------------------------------------------------------------------------------- noisy density matrices
+def direct_noisy_states(qc, device, seed):
+    """Reference: transpile, swap markers for saves, run on Aer with the device's FULL noise model."""
+    from qiskit.transpiler import generate_preset_pass_manager
+    from qiskit_aer.library import SaveDensityMatrix
+    from qiskit_aer.noise import NoiseModel
+
+    from qcharge.circuits.collisions import save_marker_label
+    from qcharge.states import from_qiskit_order
+
+    tq = generate_preset_pass_manager(optimization_level=1, backend=device, seed_transpiler=seed).run(qc)
+    out = tq.copy_empty_like()
+    labels = []
+    for inst in tq.data:
+        lab = save_marker_label(inst.operation)
+        if lab is not None:
+            labels.append(lab)
+        out.append(SaveDensityMatrix(len(inst.qubits), label=lab) if lab else inst.operation, inst.qubits, inst.clbits)
+    sim = AerSimulator(method="density_matrix", noise_model=NoiseModel.from_backend(device))
+    data = sim.run(out, shots=1, seed_simulator=seed).result().data(0)
+    return {lab: from_qiskit_order(np.asarray(data[lab])) for lab in labels}
+
+
+def test_noisy_backend_gives_the_noisy_state_not_the_ideal_one():
+    qc = _charging(n=2, n_coll=6, measure=False, save_every=3)
+    ideal = run_density_matrix(qc)[0]
+    noisy = run_density_matrix(qc, backend="aer-noisy:fake_manila", seed=3)[0]
+    direct = direct_noisy_states(qc, execute.fake_backend("manila"), seed=3)
+    assert set(noisy) == set(direct) == {"rho_0", "rho_3", "rho_6"}
+    for lab in noisy:
+        # Same transpiled circuit, same errors on the used qubits: equal to round-off (1e-12).
+        assert np.abs(noisy[lab] - direct[lab]).max() < 1e-12, lab
+    # Six noisy collisions (~40 two-qubit gates at ~1e-2 error each) move the state by ~0.1, far
+    # beyond round-off: a noisy backend silently replaced by the ideal one would give 0 here.
+    assert np.abs(noisy["rho_6"] - ideal["rho_6"]).max() > 1e-2
+    assert np.abs(noisy["rho_0"] - ideal["rho_0"]).max() < 1e-12  # nothing has acted yet
+
+
+def test_transpiled_saves_follow_the_logical_qubits():
+    """A noiseless device with a line coupling map forces routing; the saved states must still be the
+    logical qubits' states in the logical order (any mix-up moves entries by O(1))."""
+    from qiskit.providers.fake_provider import GenericBackendV2
+
+    device = GenericBackendV2(num_qubits=5, coupling_map=[[0, 1], [1, 2], [2, 3], [3, 4]], noise_info=False, seed=1)
+    qc = _charging(n=2, n_coll=3, ordering="exact", initial=InitialState("eg"), measure=False, save_every=1)
+    ideal = run_density_matrix(qc)[0]
+    routed = run_density_matrix(qc, backend=device, seed=2)[0]
+    for lab in ideal:
+        # Transpiled unitaries (3-qubit synthesis) differ from the ideal ones by round-off (~1e-13 per
+        # gate over a few hundred gates).
+        assert np.abs(routed[lab] - ideal[lab]).max() < 1e-9, lab
+    no_marker = QuantumCircuit(3)
+    no_marker.x(2)
+    no_marker.cx(2, 0)
+    assert np.abs(run_density_matrix(no_marker, backend=device)[0]["final"] - basis_state("101")).max() < 1e-12
+
+
+def test_restricted_noise_model_keeps_only_the_used_qubits():
+    fake = execute.fake_backend("manila")
+    model = execute.restricted_noise_model(fake, [0, 1])
+    assert set(model.noise_qubits) == {0, 1}
+    full = execute.restricted_noise_model(fake, range(fake.num_qubits))
+    assert set(full.noise_qubits) == set(range(fake.num_qubits))
+
+
+def test_density_matrix_size_is_checked_before_allocating():
+    with pytest.raises(ParameterError, match=r"circuits.*14 qubits.*GiB"):
+        run_density_matrix(QuantumCircuit(14))
