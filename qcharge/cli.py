@@ -17,7 +17,7 @@ import numpy as np
 from . import __version__
 from .exceptions import ParameterError, QchargeError
 from .params import ANCILLA_METHODS, ORDERINGS, Atoms, Bath, Harvest, InitialState
-from .records import RunDirectory, dumps
+from .records import RecordStore, dumps
 
 __all__ = ["main"]
 
@@ -159,7 +159,7 @@ def _cmd_scale(args) -> int:
 
     bath = Bath(args.temperature, args.omega)
     initial = _initial_from(args)
-    runs = RunDirectory(args.run_dir) if args.run_dir else None
+    runs = RecordStore(args.run_dir, argument="run_dir") if args.run_dir else None
     out = []
     for n in tqdm(args.atoms, desc="atoms", disable=not _progress(args) or len(args.atoms) < 2):
         task = {"command": "scale", "atoms": n, "bath": bath.to_dict(), "initial_state": initial.to_dict()}

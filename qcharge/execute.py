@@ -23,7 +23,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import time
 import warnings
 from datetime import datetime, timezone
@@ -41,6 +40,7 @@ from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 from ._checks import check_int
 from .circuits.collisions import append_save_marker, save_marker_label
 from .exceptions import BackendError, ParameterError
+from .records import RecordStore
 from .states import from_qiskit_order
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "MAX_DENSITY_MATRIX_BYTES",
     "density_matrix_bytes",
     "run_counts",
+    "job_store_for",
     "resources",
 ]
 
@@ -423,9 +424,9 @@ def run_density_matrix(
 # ---------------------------------------------------------------------------------------------
 # counts
 # ---------------------------------------------------------------------------------------------
-def _fingerprint(circuits: Sequence[QuantumCircuit], extra: str) -> str:
-    """Content hash of circuits (gate names, qubits, parameters) + run settings: a job-store key."""
-    h = hashlib.sha256(extra.encode())
+def _circuits_digest(circuits: Sequence[QuantumCircuit]) -> str:
+    """Content hash of circuits (gate names, qubits, clbits, parameters): part of a job record's inputs."""
+    h = hashlib.sha256()
     for qc in circuits:
         h.update(f"|{qc.num_qubits},{qc.num_clbits}|".encode())
         for inst in qc.data:
@@ -435,34 +436,15 @@ def _fingerprint(circuits: Sequence[QuantumCircuit], extra: str) -> str:
             h.update(str([qc.find_bit(c).index for c in inst.clbits]).encode())
             for p in op.params:
                 h.update(np.asarray(p).tobytes() if isinstance(p, np.ndarray) else repr(p).encode())
-    return h.hexdigest()[:32]
+    return h.hexdigest()
 
 
-class _JobStore:
-    """JSON file mapping a job key to the submitted job id; written atomically before waiting."""
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        self.data = {"version": 1, "jobs": {}}
-        if self.path.exists():
-            try:
-                self.data = json.loads(self.path.read_text())
-            except json.JSONDecodeError as err:
-                raise BackendError(f"Job store {self.path} is not valid JSON: {err}") from err
-            self.data.setdefault("jobs", {})
-
-    def get(self, key: str) -> dict | None:
-        return self.data["jobs"].get(key)
-
-    def put(self, key: str, **record) -> None:
-        self.data["jobs"].setdefault(key, {}).update(record)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".jobstore", suffix=".json")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(self.data, fh, indent=1, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)  # atomic: a crash leaves the old or the new file, never half
+def job_store_for(job_store: str | os.PathLike | RecordStore) -> RecordStore:
+    """The record store for job ids: ``job_store`` itself, or a :class:`~qcharge.records.RecordStore`
+    at that folder (created and test-written now, before anything is computed or submitted)."""
+    if isinstance(job_store, RecordStore):
+        return job_store
+    return RecordStore(job_store, argument="job_store")
 
 
 def _make_sampler(backend, shots: int, seed: int | None):
@@ -503,17 +485,18 @@ def run_counts(
     noise_model=None,
     optimization_level: int = 1,
     max_circuits_per_job: int = 100,
-    job_store: str | os.PathLike | None = None,
+    job_store: str | os.PathLike | RecordStore | None = None,
     progress: bool = False,
 ) -> list[dict[str, int]]:
     """Measurement counts through SamplerV2.
 
     Circuits are transpiled with :func:`~qiskit.transpiler.generate_preset_pass_manager`
     (``seed_transpiler=seed``), split into jobs of at most ``max_circuits_per_job`` circuits and
-    sampled with ``shots`` each. With a ``job_store`` (a JSON file), each job's id is written to disk
-    **before** waiting for its result, under a key hashing the circuits and settings; a later call with
-    the same inputs resumes from the stored id instead of resubmitting (IBM backends; an Aer job
-    cannot be retrieved and is rerun, which the seed makes reproducible).
+    sampled with ``shots`` each. With a ``job_store`` (a folder, or a :class:`~qcharge.records.RecordStore`),
+    each job's id is recorded **before** waiting for its result, under the hash of the circuits and
+    settings (:func:`qcharge.records.input_hash`); a later call with the same inputs resumes from the
+    stored id instead of resubmitting (IBM backends; an Aer job cannot be retrieved and is rerun,
+    which the seed makes reproducible). The store is checked writable before anything runs.
 
     Args:
         circuits: circuits, or lists of circuits (ensembles: their counts are summed).
@@ -523,7 +506,7 @@ def run_counts(
         noise_model: Aer noise model (``backend='aer'`` only).
         optimization_level: preset pass-manager level 0-3.
         max_circuits_per_job: job size.
-        job_store: path of the JSON job store.
+        job_store: folder (or :class:`~qcharge.records.RecordStore`) of the job records.
         progress: tqdm bar over jobs.
 
     Returns:
@@ -532,6 +515,7 @@ def run_counts(
         first listed qubit), else of all classical bits.
     """
     flat, spans = _flatten(circuits)
+    store = job_store_for(job_store) if job_store is not None else None
     shots = check_int("shots", shots, minimum=1)
     optimization_level = check_int("optimization_level", optimization_level, minimum=0, maximum=3)
     max_circuits_per_job = check_int("max_circuits_per_job", max_circuits_per_job, minimum=1)
@@ -554,16 +538,15 @@ def run_counts(
         be = AerSimulator(noise_model=noise_model)
     pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=be, seed_transpiler=seed)
     sampler = _make_sampler(be, shots, seed)
-    store = _JobStore(job_store) if job_store is not None else None
-    settings = f"{_backend_name(be)}|{shots}|{seed}|{optimization_level}"
 
     counts: list[dict[str, int]] = []
     starts = list(range(0, len(flat), max_circuits_per_job))
     for j in _progress(starts, progress, len(starts), f"jobs on {_backend_name(be)}"):
         chunk = flat[j:j + max_circuits_per_job]
-        key = _fingerprint(chunk, settings)
+        inputs = {"record": "sampler job", "backend": _backend_name(be), "shots": shots, "seed": seed,
+                  "optimization_level": optimization_level, "circuits": _circuits_digest(chunk)}
         job = None
-        if store is not None and (rec := store.get(key)) is not None:
+        if store is not None and (rec := store.get(inputs)) is not None:
             job = _retrieve_job(be, rec["job_id"])
             if job is None:
                 warnings.warn(
@@ -572,13 +555,14 @@ def run_counts(
                 )
         if job is None:
             job = sampler.run(pm.run(chunk), shots=shots)
+            record = {"job_id": str(job.job_id()), "backend": _backend_name(be), "n_circuits": len(chunk),
+                      "shots": shots, "first_circuit": j, "done": False,
+                      "submitted": datetime.now(timezone.utc).isoformat(timespec="seconds")}
             if store is not None:
-                store.put(key, job_id=str(job.job_id()), backend=_backend_name(be), n_circuits=len(chunk),
-                          shots=shots, first_circuit=j, done=False,
-                          submitted=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                store.save(inputs, record)  # on disk before anybody waits for the result
         result = job.result()
         if store is not None:
-            store.put(key, done=True)
+            store.save(inputs, {**store.load(inputs), "done": True})
         counts += [_counts(pub, qc) for pub, qc in zip(result, chunk)]
 
     out = []

@@ -23,6 +23,7 @@ from ._checks import check_int, check_real
 from .compare import basic_interval, compare_exact, compare_sampled
 from .exceptions import ParameterError
 from .params import Atoms, Bath, Collision, Harvest, InitialState
+from .records import RecordStore
 from .thermo import effective_temperature
 
 __all__ = ["run_charge", "run_harvest", "charge_reference_state", "HARVEST_CLUSTERS"]
@@ -63,6 +64,15 @@ def _collision_resources(atoms, bath, initial, collision, n_collisions, backend)
     return {"backend": tot["backend"], "per_collision": {k: per[k] for k in keys}, "total": {k: tot[k] for k in keys}}
 
 
+def _store(job_store: str | RecordStore | None) -> RecordStore | None:
+    """The job store, created and test-written before any computation (paid job ids must not be lost)."""
+    if job_store is None:
+        return None
+    from .execute import job_store_for
+
+    return job_store_for(job_store)
+
+
 def _check_charge_size(atoms: Atoms, initial: InitialState, bath: Bath, exact: bool) -> None:
     """Which N a charging run supports, checked before anything is built or allocated."""
     from .circuits.charging import charging_layout
@@ -100,7 +110,7 @@ def run_charge(
     seed: int = 7,
     n_resamples: int = 200,
     level: float = 0.95,
-    job_store: str | None = None,
+    job_store: str | RecordStore | None = None,
     progress: bool = False,
 ) -> dict:
     """Charge N atoms with n collisions on a backend and compare with the exact reference.
@@ -110,7 +120,9 @@ def run_charge(
     exact noisy state of the transpiled circuit on the device's noise model (mode
     ``'exact noisy density matrix'``; its verdicts against the twin then measure the noise, they
     are not expected to hold). Otherwise N-qubit state tomography with ``shots`` per setting and
-    basic-bootstrap intervals (``n_resamples``, ``level``).
+    basic-bootstrap intervals (``n_resamples``, ``level``). ``job_store``: folder (or
+    :class:`~qcharge.records.RecordStore`) where job ids are recorded before waiting; it is
+    created and test-written before anything is computed.
     """
     from .circuits.charging import charging_circuit
     from .reference.collision import charging_trajectory
@@ -123,6 +135,7 @@ def run_charge(
             "(measure/coin are exact only on average: run them with --shots)."
         )
     _check_charge_size(atoms, initial, bath, exact)
+    store = _store(job_store)
     dt = collision.time_step(bath, atoms.gamma)
     t = n_collisions * dt
     me_rho = charge_reference_state(atoms, bath, initial, t)
@@ -162,7 +175,7 @@ def run_charge(
         else:
             qc = charging_circuit(atoms, bath, initial, collision, n_collisions, seed=seed)
             jobs, per_shot = tomography_circuits(qc, qc.metadata["atom_qubits"]), shots
-        counts = run_counts(jobs, backend=backend, shots=per_shot, seed=seed, job_store=job_store, progress=progress)
+        counts = run_counts(jobs, backend=backend, shots=per_shot, seed=seed, job_store=store, progress=progress)
         meta = [(j[0] if isinstance(j, list) else j).metadata for j in jobs]
         rho = fit_state(counts, meta)
         boot = bootstrap_states(counts, meta, n_resamples=n_resamples, seed=seed)
@@ -214,7 +227,7 @@ def run_harvest(
     seed: int = 7,
     n_resamples: int = 200,
     level: float = 0.95,
-    job_store: str | None = None,
+    job_store: str | RecordStore | None = None,
     progress: bool = False,
 ) -> dict:
     """Probe harvesting on a backend beside the exact dynamics.
@@ -228,7 +241,7 @@ def run_harvest(
     ``shots`` per setting and instance (verdict: the estimate inside the sampling
     distribution it would have if each instance were its twin; ``*_ci``: basic bootstrap).
     The gap between ``twin`` and ``reference`` is the finite-instance sampling of the
-    Poisson process, reported with ``instances_std_error``.
+    Poisson process, reported with ``instances_std_error``. ``job_store`` as in :func:`run_charge`.
     """
     from .circuits.harvesting import harvesting_instances
     from .compare import EXACT_ATOL
@@ -236,6 +249,7 @@ def run_harvest(
 
     time = check_real("time", time, minimum=0.0, strict_min=True)
     instances = check_int("instances", instances, minimum=2)
+    store = _store(job_store)
     omega = bath.omega
     builder_cluster, rho_cluster = _harvest_cluster(cluster, bath, initial, seed)
     p_ref = float(np.real(probe_dynamics(rho_cluster, harvest, [time], omega=omega)[0][1, 1]))
@@ -259,7 +273,7 @@ def run_harvest(
         # One ensemble per tomography setting: counts are pooled over the instances.
         settings = list(zip(*(tomography_circuits(c, [c.metadata["probe_qubit"]]) for c in circuits)))
         counts = run_counts([list(s) for s in settings], backend=backend, shots=shots, seed=seed,
-                            job_store=job_store, progress=progress)
+                            job_store=store, progress=progress)
         meta = [s[0].metadata for s in settings]
         pe_hat = float(np.real(fit_state(counts, meta)[1, 1]))
         # Pooled counts are sums of multinomials with instance-dependent probabilities: their

@@ -7,8 +7,6 @@ per comparison).
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from qiskit import QuantumCircuit
@@ -22,6 +20,7 @@ from qcharge.circuits.collisions import append_save_marker
 from qcharge.exceptions import BackendError, ParameterError
 from qcharge.execute import get_backend, prepare_for_aer, resources, run_counts, run_density_matrix
 from qcharge.params import Atoms, Bath, Collision, InitialState
+from qcharge.records import RecordStore
 from qcharge.states import basis_state
 
 from .conftest import SEED
@@ -153,16 +152,19 @@ class _Job:
         return self._result
 
 
+def _job_records(folder):
+    return [r["result"] for r in RecordStore(folder, argument="job_store").records()]
+
+
 def test_job_store_writes_id_before_waiting_and_resumes(tmp_path, monkeypatch):
-    store = tmp_path / "sub" / "jobs.json"
+    store = tmp_path / "sub" / "jobs"
     circs = [_charging(n_coll=k) for k in (1, 2, 3)]
     real_make = execute._make_sampler
     results, checked = {}, []
 
     def on_result(job_id):
         # By the time anybody waits for the result, the id must already be on disk.
-        records = json.loads(store.read_text())["jobs"].values()
-        assert any(r["job_id"] == job_id and r["done"] is False for r in records)
+        assert any(r["job_id"] == job_id and r["done"] is False for r in _job_records(store))
         checked.append(job_id)
 
     class Sampler:
@@ -177,9 +179,10 @@ def test_job_store_writes_id_before_waiting_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(execute, "_make_sampler", lambda be, shots, seed: Sampler(real_make(be, shots, seed)))
     first = run_counts(circs, shots=300, seed=2, job_store=store, max_circuits_per_job=2)
     assert checked == ["fake-0", "fake-1"]  # two jobs (2 + 1 circuits), both checked
-    data = json.loads(store.read_text())
-    assert sorted(r["job_id"] for r in data["jobs"].values()) == ["fake-0", "fake-1"]
-    assert all(r["done"] for r in data["jobs"].values())
+    records = _job_records(store)
+    assert sorted(r["job_id"] for r in records) == ["fake-0", "fake-1"]
+    assert all(r["done"] for r in records)
+    assert not list(store.glob(".tmp-*"))  # atomic writes leave no temporary files
 
     # Resume: nothing may be resubmitted; stored ids are retrieved.
     class NoSubmit:
@@ -192,7 +195,7 @@ def test_job_store_writes_id_before_waiting_and_resumes(tmp_path, monkeypatch):
 
 
 def test_job_store_survives_interrupted_wait(tmp_path, monkeypatch):
-    store = tmp_path / "jobs.json"
+    store = tmp_path / "jobs"
     qc = _charging()
     real_make = execute._make_sampler
     kept = {}
@@ -212,19 +215,44 @@ def test_job_store_survives_interrupted_wait(tmp_path, monkeypatch):
     monkeypatch.setattr(execute, "_make_sampler", lambda be, shots, seed: Interrupted(real_make(be, shots, seed)))
     with pytest.raises(KeyboardInterrupt):
         run_counts(qc, shots=100, job_store=store)
-    (rec,) = json.loads(store.read_text())["jobs"].values()
+    (rec,) = _job_records(store)
     assert rec["job_id"] == "job-42" and rec["done"] is False
     monkeypatch.setattr(execute, "_retrieve_job", lambda be, job_id: _Job(job_id, kept["r"]))
     assert sum(run_counts(qc, shots=100, job_store=store)[0].values()) == 100
 
 
 def test_aer_jobs_cannot_be_retrieved_and_are_rerun(tmp_path):
-    store = tmp_path / "jobs.json"
+    store = tmp_path / "jobs"
     qc = _charging()
     first = run_counts(qc, shots=100, seed=4, job_store=store)
     with pytest.warns(UserWarning, match="resubmitting"):
         again = run_counts(qc, shots=100, seed=4, job_store=store)
     assert again == first  # the seed makes the rerun identical
+
+
+def test_unwritable_job_store_is_refused_before_anything_runs(tmp_path, monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+
+    def no_run(*a, **k):
+        raise AssertionError("sampled before checking the job store")
+
+    monkeypatch.setattr(execute, "_make_sampler", no_run)
+    # Old code: the store was only written after submitting, and an OSError there was the only sign.
+    with pytest.raises(ParameterError, match=r"Argument `job_store` must be a writable folder.*a_file/jobs"):
+        run_counts(_charging(), shots=10, job_store=blocker / "jobs")
+    with pytest.raises(ParameterError, match=r"Argument `job_store` must be a folder.*existing file"):
+        run_counts(_charging(), shots=10, job_store=blocker)
+
+
+def test_job_records_are_keyed_by_input_hash(tmp_path):
+    from qcharge.records import input_hash
+
+    store = RecordStore(tmp_path / "jobs", argument="job_store")
+    run_counts(_charging(), shots=50, seed=4, job_store=store)
+    (rec,) = store.records()
+    assert rec["inputs"]["record"] == "sampler job" and rec["inputs"]["shots"] == 50
+    assert (tmp_path / "jobs" / f"{input_hash(rec['inputs'])}.json").exists()
 
 
 # --------------------------------------------------------------------------------------------- backends

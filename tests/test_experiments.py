@@ -131,3 +131,21 @@ def test_charging_size_limits_name_atoms_before_building(monkeypatch):
         run_charge(Atoms.dicke(14), BATH, GROUND, Collision(0.3), 5, exact=True)
     with pytest.raises(ParameterError, match=r"`atoms` must be <= 4 for state tomography"):
         run_charge(Atoms.dicke(5), BATH, GROUND, Collision(0.3), 5, shots=100)
+
+
+def test_unwritable_job_store_fails_before_any_computation(tmp_path, monkeypatch):
+    import qcharge.experiments as experiments
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+
+    def boom(*a, **k):
+        raise AssertionError("computed before checking the job store")
+
+    monkeypatch.setattr(experiments, "charge_reference_state", boom)
+    monkeypatch.setattr(experiments, "_harvest_cluster", boom)
+    # Old code: the store was never touched on an Aer run (exit 0, nothing stored).
+    with pytest.raises(ParameterError, match="`job_store` must be a writable folder"):
+        run_charge(Atoms.dicke(2), BATH, GROUND, Collision(0.3), 5, shots=100, job_store=blocker / "jobs")
+    with pytest.raises(ParameterError, match="`job_store` must be a writable folder"):
+        run_harvest(BATH, GROUND, "dephased", Harvest(), 1.0, shots=100, job_store=blocker / "jobs")
