@@ -597,6 +597,48 @@ def _stats(qc: QuantumCircuit) -> dict:
     }
 
 
+_LOGICAL_BASIS = ["cx", "u"]
+# Operations of qcharge's circuits that the level-1 preset handles without high-level synthesis
+# (standard gates with an equivalence-library entry, UnitarySynthesis for 'unitary', directives).
+_NO_HLS_OPS = frozenset({"cx", "u", "rx", "ry", "rz", "x", "h", "xx_plus_yy", "rxx", "ryy", "unitary",
+                         "reset", "measure", "barrier", "delay"})
+
+
+def _logical_pass_manager(circuit: QuantumCircuit, optimization_level: int, seed: int):
+    """The level-1 preset pass manager for ``['cx', 'u']`` without connectivity, built from its passes.
+
+    ``generate_preset_pass_manager`` loads every installed transpiler and synthesis plugin through
+    entry points on its first call; with qiskit-ibm-runtime and qiskit-experiments installed that
+    imports both (plus lmfit, matplotlib, scipy.stats): ~2.5 s, most of an exact ``run charge``.
+    Without a coupling map, level 1 is: init (InverseCancellation), translation (UnitarySynthesis,
+    HighLevelSynthesis, BasisTranslator) and a fixed-point loop of Optimize1qGatesDecomposition +
+    InverseCancellation. For circuits whose operations need no high-level synthesis
+    (:data:`_NO_HLS_OPS`) this is the same pass list without the plugin loading; the test suite
+    checks the counts equal the preset's on every circuit family. Anything else gets the preset.
+    """
+    if optimization_level != 1 or any(inst.operation.name not in _NO_HLS_OPS for inst in circuit.data):
+        return generate_preset_pass_manager(optimization_level=optimization_level, basis_gates=_LOGICAL_BASIS,
+                                            seed_transpiler=seed)
+    from qiskit.circuit.equivalence_library import SessionEquivalenceLibrary
+    from qiskit.passmanager.flow_controllers import DoWhileController
+    from qiskit.transpiler import PassManager
+    from qiskit.transpiler.passes import (BasisTranslator, Depth, FixedPoint, InverseCancellation,
+                                          Optimize1qGatesDecomposition, Size, UnitarySynthesis)
+
+    def checks():
+        return [Depth(recurse=True), FixedPoint("depth"), Size(recurse=True), FixedPoint("size")]
+
+    def not_fixed(props) -> bool:
+        return not props["depth_fixed_point"] or not props["size_fixed_point"]
+
+    pm = PassManager([InverseCancellation(), UnitarySynthesis(basis_gates=_LOGICAL_BASIS),
+                      BasisTranslator(SessionEquivalenceLibrary, _LOGICAL_BASIS)])
+    pm.append(checks())
+    pm.append(DoWhileController([Optimize1qGatesDecomposition(basis=_LOGICAL_BASIS), InverseCancellation(), *checks()],
+                                do_while=not_fixed))
+    return pm
+
+
 def resources(circuit: QuantumCircuit, backend: str | Any | None = None, *, optimization_level: int = 1,
               seed: int = 0) -> dict:
     """Width, depth and two-qubit gate count before and after transpiling.
@@ -608,8 +650,7 @@ def resources(circuit: QuantumCircuit, backend: str | Any | None = None, *, opti
     before = _stats(circuit)
     t0 = time.perf_counter()
     if backend is None:
-        pm = generate_preset_pass_manager(optimization_level=optimization_level, basis_gates=["cx", "u"],
-                                          seed_transpiler=seed)
+        pm = _logical_pass_manager(circuit, optimization_level, seed)
         name = "logical cx+u"
     else:
         # Only the target matters here: 'aer-noisy:<fake>' is transpiled for the fake device itself,

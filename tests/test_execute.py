@@ -372,3 +372,53 @@ def test_restricted_noise_model_keeps_only_the_used_qubits():
 def test_density_matrix_size_is_checked_before_allocating():
     with pytest.raises(ParameterError, match=r"circuits.*14 qubits.*GiB"):
         run_density_matrix(QuantumCircuit(14))
+
+
+def _charging_families():
+    rng = np.random.default_rng(SEED)
+    g = rng.normal(size=(4, 4)) + 1j * rng.normal(size=(4, 4))
+    mixed = g @ g.conj().T / np.trace(g @ g.conj().T)
+    for ordering in ("palindromic", "forward", "exact"):
+        for method in ("purify", "measure", "coin"):
+            yield f"{ordering}-{method}", _charging(n=2, n_coll=3, ordering=ordering, method=method, measure=False,
+                                                   n_instances=1)
+    for n in (3, 4):
+        yield f"thermal-{n}", _charging(n=n, n_coll=2, initial=InitialState.thermal(0.7), measure=True)
+    yield "eg-exact", _charging(n=2, n_coll=2, ordering="exact", initial=InitialState("eg"), measure=False)
+    yield "matrix", _charging(n=2, n_coll=2, initial=InitialState.from_matrix(mixed), measure=False)
+
+
+@pytest.mark.parametrize("name,qc", list(_charging_families()), ids=lambda v: v if isinstance(v, str) else "")
+def test_logical_resources_equal_the_preset_pass_manager(name, qc):
+    """The plugin-free logical pass manager must count exactly what the level-1 preset counts
+    (integers: no tolerance)."""
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    qc = qc[0] if isinstance(qc, list) else qc
+    preset = generate_preset_pass_manager(optimization_level=1, basis_gates=["cx", "u"], seed_transpiler=0).run(qc)
+    res = resources(qc)
+    want = execute._stats(preset)
+    assert {k: res[f"transpiled_{k}"] for k in want} == want
+
+
+def test_logical_resources_load_no_third_party_plugins():
+    """`run charge --exact` needs only the logical gate budget: it must not import the runtime or
+    qiskit-experiments (old code: ~2.5 s of plugin imports through generate_preset_pass_manager)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from qcharge.params import Atoms, Bath, Collision, InitialState\n"
+        "from qcharge.circuits.charging import charging_circuit\n"
+        "from qcharge.execute import resources\n"
+        "qc = charging_circuit(Atoms(2), Bath(1.0), InitialState(), Collision(0.3, 'exact'), 2, seed=1)\n"
+        "r = resources(qc)\n"
+        "print(r['transpiled_two_qubit_gates'], sorted(m for m in ('qiskit_ibm_runtime', 'qiskit_experiments')"
+        " if m in sys.modules))\n"
+    )
+    root = str(__import__("pathlib").Path(__file__).resolve().parents[1])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root,
+                         env={**__import__("os").environ, "PYTHONPATH": root})
+    count, loaded = out.stdout.strip().split(" ", 1)
+    assert int(count) > 0 and loaded == "[]"
