@@ -19,6 +19,7 @@ Ensembles. Wherever a list of circuits is accepted, an element may itself be a l
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -252,6 +253,12 @@ def _check_density_matrix_width(n_qubits: int) -> None:
         )
 
 
+@functools.lru_cache(maxsize=8)
+def _fake_device(name: str):
+    """One fake device per name for the noisy density-matrix path (its restricted noise models are cached)."""
+    return fake_backend(name)
+
+
 def _device_for_noise(backend):
     """The device whose noise model an exact run must use, or ``None`` for the ideal simulator.
 
@@ -262,7 +269,7 @@ def _device_for_noise(backend):
     if isinstance(backend, str):
         kind, _, rest = backend.partition(":")
         if kind == "aer-noisy" and rest:
-            return fake_backend(rest)
+            return _fake_device(rest)
         be = get_backend(backend)
     else:
         be = get_backend(backend)
@@ -309,6 +316,22 @@ def restricted_noise_model(device, qubits):
     for name, q_tuple, error in basic_device_gate_errors(target=sub):
         model.add_quantum_error(error, name, q_tuple)
     return model
+
+
+# Restricted noise models by (device target, qubits): building one costs ~0.1-0.8 s (Aer composes
+# the depolarising and relaxation errors in Python), and a planner or a sweep asks for the same
+# layout many times. The target object is kept in the entry, so its id cannot be reused.
+_NOISE_CACHE: dict[tuple[int, tuple[int, ...]], tuple[Any, Any]] = {}
+_NOISE_CACHE_SIZE = 32
+
+
+def _cached_noise_model(device, qubits: tuple[int, ...]):
+    key = (id(device.target), qubits)
+    if key not in _NOISE_CACHE:
+        if len(_NOISE_CACHE) >= _NOISE_CACHE_SIZE:
+            _NOISE_CACHE.pop(next(iter(_NOISE_CACHE)))
+        _NOISE_CACHE[key] = (device.target, restricted_noise_model(device, qubits))
+    return _NOISE_CACHE[key][1]
 
 
 def _active_qubits(circuit: QuantumCircuit) -> list[int]:
@@ -388,8 +411,7 @@ def run_density_matrix(
             used = tuple(_active_qubits(c))
             _check_density_matrix_width(len(used))
             if used not in models:
-                models[used] = AerSimulator(method="density_matrix",
-                                            noise_model=restricted_noise_model(device, used))
+                models[used] = AerSimulator(method="density_matrix", noise_model=_cached_noise_model(device, used))
             sims.append(models[used])
     shot_list = [n_meas if _needs_shots(c) else 1 for c in prepared]
     results: list[dict[str, np.ndarray] | None] = [None] * len(flat)
