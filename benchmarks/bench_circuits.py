@@ -193,7 +193,8 @@ def cold_exact_run(repeat: int = 3) -> dict:
 def noisy_markdown(res: dict) -> str:
     out = ["### Exact noisy density matrix: noise model restricted to the used qubits vs the full device model",
            "", f"N = 2, palindromic θ = {THETA}, {res['noisy'][0]['collisions']} collisions, from ground, T = "
-           f"{TEMPERATURE}; the same transpiled circuit (opt. level 1, seed 1) on both models.", "",
+           f"{TEMPERATURE}; the same transpiled circuit (opt. level 1, seed 1) on both models. The first call includes "
+           "loading the transpiler plugins and the fake device; warm calls reuse the cached restricted model.", "",
            "| device | 2q gates | restricted: first call (s) | restricted: warm (s) | full: build model (s) | "
            "full: run (s) | max abs diff | heat-exchange ideal | heat-exchange noisy |",
            "|---|---|---|---|---|---|---|---|---|"]
@@ -250,7 +251,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     machine = f"{platform.processor() or platform.machine()}, python {platform.python_version()}"
     if args.noisy:
-        res = {"noisy": noisy_table(["fez", "kingston"]), "cold": cold_exact_run(), "machine": machine}
+        res = {"noisy": noisy_table(["fez", "kingston"]), "cold": cold_exact_run(),
+               "machine": f"{machine}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end"}
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "circuits_noisy.json").write_text(json.dumps(res, indent=1))
