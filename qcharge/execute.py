@@ -15,19 +15,25 @@ left-most tensor factor (for a charging circuit, atom 0 left-most, exactly as
 Ensembles. Wherever a list of circuits is accepted, an element may itself be a list of circuits
 (classical-coin instances, Poisson instances): its results are averaged (states) or summed
 (counts) with equal weights.
+
+Noisy backends. An exact run (:func:`run_density_matrix`) on ``'aer-noisy:<fake>'`` or a device
+object is the exact *noisy* state: the circuit transpiled to the device, on the device's noise
+model restricted to the qubits it uses (:func:`restricted_noise_model`); it is never replaced by
+the ideal simulator.
+
+Job records. :func:`run_counts` records each job id in a :class:`qcharge.records.RecordStore`
+(keyed by the hash of circuits and settings) before waiting for the result.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import math
 import os
 import time
 import warnings
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -291,9 +297,23 @@ def restricted_noise_model(device, qubits):
 
     Same construction as :meth:`qiskit_aer.noise.NoiseModel.from_backend` (its public building blocks
     ``basic_device_gate_errors`` / ``basic_device_readout_errors``), fed a copy of the device's target
-    that keeps only the instructions on ``qubits``: the errors on those qubits are the same objects
-    from_backend would build, and a 156-qubit device costs milliseconds instead of seconds. Idle
-    (delay) relaxation is not added: the circuits run here are not scheduled, so they have no delays.
+    that keeps only the instructions on ``qubits``: the errors on those qubits are the ones
+    from_backend builds, so a simulation of a circuit on those qubits gives the same state
+    (benchmarks/results/circuits_noisy.md: difference 0), while a 156-qubit device costs ~0.1-0.5 s
+    instead of 10-20 s. Idle (delay) relaxation is not added: the circuits run here are not
+    scheduled, so they have no delays.
+
+    Args:
+        device: a backend with a target (fake or IBM device).
+        qubits: the physical qubits to keep.
+
+    Returns:
+        A :class:`qiskit_aer.noise.NoiseModel` with errors on ``qubits`` only.
+
+    Example:
+        >>> model = restricted_noise_model(fake_backend("manila"), [0, 1])
+        >>> sorted(model.noise_qubits)
+        [0, 1]
     """
     from qiskit.transpiler import Target
     from qiskit_aer.noise import NoiseModel
