@@ -567,7 +567,12 @@ def run_counts(
                 f"Argument `circuits` must contain measurements for run_counts, but {qc.name!r} has none "
                 "(build it with measure=True)."
             )
-    be = get_backend(backend)
+    kind, _, rest = backend.partition(":") if isinstance(backend, str) else ("", "", "")
+    # 'aer-noisy:<fake>': transpile for the fake device and sample each job on its noise model
+    # restricted to the qubits the job uses: the same counts as AerSimulator.from_backend (tested),
+    # without building the full model (10-20 s for a 156-qubit device).
+    device = _fake_device(rest) if kind == "aer-noisy" and rest and noise_model is None else None
+    be = device if device is not None else get_backend(backend)
     if isinstance(backend, str) and backend == "aer" and noise_model is None and 2 ** max(c.num_qubits for c in flat) <= shots:
         # Resets force Aer's statevector method to simulate shot by shot (cost ~ shots * 2^n); the
         # density-matrix method applies them as channels once (~ 4^n) and samples every shot from the
@@ -579,25 +584,30 @@ def run_counts(
             raise ParameterError(f"Argument `noise_model` needs an Aer backend, but backend is {_backend_name(be)!r}.")
         be = AerSimulator(noise_model=noise_model)
     pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=be, seed_transpiler=seed)
-    sampler = _make_sampler(be, shots, seed)
+    sampler = _make_sampler(be, shots, seed) if device is None else None
+    name = _backend_name(be) if device is None else f"aer_simulator_from({device.name})"
 
     counts: list[dict[str, int]] = []
     starts = list(range(0, len(flat), max_circuits_per_job))
-    for j in _progress(starts, progress, len(starts), f"jobs on {_backend_name(be)}"):
+    for j in _progress(starts, progress, len(starts), f"jobs on {name}"):
         chunk = flat[j:j + max_circuits_per_job]
-        inputs = {"record": "sampler job", "backend": _backend_name(be), "shots": shots, "seed": seed,
+        inputs = {"record": "sampler job", "backend": name, "shots": shots, "seed": seed,
                   "optimization_level": optimization_level, "circuits": _circuits_digest(chunk)}
         job = None
         if store is not None and (rec := store.get(inputs)) is not None:
             job = _retrieve_job(be, rec["job_id"])
             if job is None:
                 warnings.warn(
-                    f"Stored job {rec['job_id']} cannot be retrieved from {_backend_name(be)}; resubmitting.",
+                    f"Stored job {rec['job_id']} cannot be retrieved from {name}; resubmitting.",
                     stacklevel=2,
                 )
         if job is None:
-            job = sampler.run(pm.run(chunk), shots=shots)
-            record = {"job_id": str(job.job_id()), "backend": _backend_name(be), "n_circuits": len(chunk),
+            transpiled = pm.run(chunk)
+            if device is not None:
+                used = tuple(sorted({q for c in transpiled for q in _active_qubits(c)}))
+                sampler = _make_sampler(AerSimulator(noise_model=_cached_noise_model(device, used)), shots, seed)
+            job = sampler.run(transpiled, shots=shots)
+            record = {"job_id": str(job.job_id()), "backend": name, "n_circuits": len(chunk),
                       "shots": shots, "first_circuit": j, "done": False,
                       "submitted": datetime.now(timezone.utc).isoformat(timespec="seconds")}
             if store is not None:

@@ -138,6 +138,22 @@ def test_noisy_fake_backend_runs():
     assert sum(counts.values()) == 200
 
 
+def test_noisy_counts_equal_the_full_device_noise_model():
+    """Sampling on the noise model restricted to the used qubits must give the very counts of Aer's
+    full ``AerSimulator.from_backend`` (same transpiled circuits, same seed, same errors on those qubits):
+    integer counts, compared exactly."""
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    circs = [_charging(n=2, n_coll=4), _charging(n=2, n_coll=3, method="measure")]
+    ours = run_counts(circs, backend="aer-noisy:fake_manila", shots=1500, seed=5)
+    full = AerSimulator.from_backend(execute.fake_backend("manila"))
+    pm = generate_preset_pass_manager(optimization_level=1, backend=full, seed_transpiler=5)
+    result = execute.AerSamplerV2.from_backend(full, seed=5).run(pm.run(circs), shots=1500).result()
+    assert ours == [dict(r.data.meas.get_counts()) for r in result]
+    ideal = run_counts(circs, shots=1500, seed=5)
+    assert ours != ideal  # the noise is there
+
+
 # --------------------------------------------------------------------------------------------- job store
 class _Job:
     def __init__(self, job_id, result, on_result=None):
@@ -422,3 +438,12 @@ def test_logical_resources_load_no_third_party_plugins():
                          env={**__import__("os").environ, "PYTHONPATH": root})
     count, loaded = out.stdout.strip().split(" ", 1)
     assert int(count) > 0 and loaded == "[]"
+
+
+def test_exact_run_refuses_an_aer_simulator_with_its_own_noise():
+    from qiskit_aer.noise import NoiseModel, depolarizing_error
+
+    model = NoiseModel()
+    model.add_all_qubit_quantum_error(depolarizing_error(0.01, 2), ["cx"])
+    with pytest.raises(ParameterError, match="backend.*custom noise model"):
+        run_density_matrix(_charging(measure=False), backend=AerSimulator(noise_model=model))
