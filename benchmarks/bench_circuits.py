@@ -10,16 +10,26 @@
    sampling (SamplerV2 through run_counts: density-matrix method while 2^width <= shots, else automatic) vs a naive build with a fresh ancilla + partner per
    collision and no reset (width N+2n: only as far as memory allows).
 3. Target check: 100 collisions at N = 4, exact density matrix, < 2 s (build + run).
+4. ``--noisy``: the exact noisy density matrix (transpiled circuit on a 156-qubit fake device's
+   noise model, Aer density-matrix method) with the noise model restricted to the used qubits
+   (:func:`qcharge.execute.restricted_noise_model`) against Aer's full ``NoiseModel.from_backend``
+   on the same transpiled circuit: wall times and the largest difference of the two states; and
+   the wall time of a cold ``qcharge run charge --exact`` process.
 
 Run:  nice python benchmarks/bench_circuits.py [--quick] [--out benchmarks/results]
-Writes ``circuits.json`` and ``circuits.md`` in ``--out`` and prints the Markdown.
+      nice python benchmarks/bench_circuits.py --noisy [--out benchmarks/results]
+Writes ``circuits.json`` and ``circuits.md`` (or ``circuits_noisy.json`` / ``.md``) in ``--out`` and
+prints the Markdown.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -129,6 +139,76 @@ def target_check() -> dict:
             "target_s": 2.0, "met": bool(t_first < 2.0 and t_warm < 2.0)}
 
 
+def noisy_table(devices, n_collisions: int = 24) -> list[dict]:
+    from qiskit.transpiler import generate_preset_pass_manager
+    from qiskit_aer import AerSimulator
+    from qiskit_aer.noise import NoiseModel
+
+    from qcharge.coherence import heat_exchange_coherence
+    from qcharge.execute import prepare_for_aer
+    from qcharge.states import from_qiskit_order
+
+    rows = []
+    label = f"rho_{n_collisions}"
+    for name in devices:
+        device = fake_backend(name)
+        qc = charging(2, n_collisions)
+        ideal = run_density_matrix(qc)[0][label]
+        t_first = timed(lambda: run_density_matrix(qc, backend=device, seed=1))
+        t_warm = timed(lambda: run_density_matrix(qc, backend=device, seed=1), repeat=2)
+        restricted = run_density_matrix(qc, backend=device, seed=1)[0][label]
+        tq = generate_preset_pass_manager(optimization_level=1, backend=device, seed_transpiler=1).run(qc)
+        prepared = prepare_for_aer(tq)
+        t0 = time.perf_counter()
+        model = NoiseModel.from_backend(device)
+        t_model = time.perf_counter() - t0
+        sim = AerSimulator(method="density_matrix", noise_model=model)
+        t0 = time.perf_counter()
+        data = sim.run(prepared, shots=1, seed_simulator=1).result().data(0)
+        t_run = time.perf_counter() - t0
+        full = from_qiskit_order(np.asarray(data[label]))
+        rows.append({
+            "device": device.name, "device_qubits": device.num_qubits, "collisions": n_collisions,
+            "transpiled_two_qubit_gates": resources(qc, device, seed=1)["transpiled_two_qubit_gates"],
+            "restricted_first_s": t_first, "restricted_warm_s": t_warm,
+            "full_model_build_s": t_model, "full_model_run_s": t_run,
+            "max_abs_difference": float(np.abs(full - restricted).max()),
+            "heat_exchange_ideal": float(heat_exchange_coherence(ideal)),
+            "heat_exchange_noisy": float(heat_exchange_coherence(restricted)),
+        })
+        print(f"  noisy {name}: {rows[-1]}", flush=True)
+    return rows
+
+
+def cold_exact_run(repeat: int = 3) -> dict:
+    """Wall time of fresh ``qcharge run charge --exact`` processes (imports included), best of ``repeat``."""
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "qcharge.cli", "run", "charge", "-N", "2", "-T", "1", "--theta", "0.3",
+           "--collisions", "24", "--exact", "--json"]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    best = timed(lambda: subprocess.run(cmd, check=True, capture_output=True, cwd=root, env=env), repeat)
+    return {"command": "qcharge " + " ".join(cmd[3:]), "best_s": best, "repeat": repeat}
+
+
+def noisy_markdown(res: dict) -> str:
+    out = ["### Exact noisy density matrix: noise model restricted to the used qubits vs the full device model",
+           "", f"N = 2, palindromic θ = {THETA}, {res['noisy'][0]['collisions']} collisions, from ground, T = "
+           f"{TEMPERATURE}; the same transpiled circuit (opt. level 1, seed 1) on both models. The first call includes "
+           "loading the transpiler plugins and the fake device; warm calls reuse the cached restricted model.", "",
+           "| device | 2q gates | restricted: first call (s) | restricted: warm (s) | full: build model (s) | "
+           "full: run (s) | max abs diff | heat-exchange ideal | heat-exchange noisy |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for r in res["noisy"]:
+        out.append(f"| {r['device']} ({r['device_qubits']} q) | {r['transpiled_two_qubit_gates']} | "
+                   f"{fmt(r['restricted_first_s'])} | {fmt(r['restricted_warm_s'])} | {fmt(r['full_model_build_s'])} | "
+                   f"{fmt(r['full_model_run_s'])} | {fmt(r['max_abs_difference'])} | {r['heat_exchange_ideal']:.4f} | "
+                   f"{r['heat_exchange_noisy']:.4f} |")
+    c = res["cold"]
+    out += ["", f"Cold process `{c['command']}`: best of {c['repeat']} {c['best_s']:.2f} s (imports included).",
+            "", f"Machine: {res['machine']}"]
+    return "\n".join(out)
+
+
 def fmt(x, digits=3):
     if x is None:
         return "–"
@@ -167,11 +247,23 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     parser.add_argument("--backend", default="sherbrooke", help="heavy-hex fake backend (sherbrooke, torino, ...)")
     parser.add_argument("--shots", type=int, default=1000)
+    parser.add_argument("--noisy", action="store_true", help="only section 4 (exact noisy density matrices)")
     args = parser.parse_args(argv)
+    machine = f"{platform.processor() or platform.machine()}, python {platform.python_version()}"
+    if args.noisy:
+        res = {"noisy": noisy_table(["fez", "kingston"]), "cold": cold_exact_run(),
+               "machine": f"{machine}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end"}
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "circuits_noisy.json").write_text(json.dumps(res, indent=1))
+        md = noisy_markdown(res)
+        (out / "circuits_noisy.md").write_text(md + "\n")
+        print(md)
+        return 0
     gate_ns = range(2, 5) if args.quick else range(2, 9)
     time_ns = range(2, 5) if args.quick else range(2, 11)
     res = {"theta": THETA, "temperature": TEMPERATURE, "shots": args.shots,
-           "machine": f"{platform.processor() or platform.machine()}, python {platform.python_version()}"}
+           "machine": machine}
     res["target"] = target_check()  # first: includes the cold first call
     print("target:", res["target"], flush=True)
     res["backend"] = fake_backend(args.backend).name

@@ -23,6 +23,7 @@ from ._checks import check_int, check_real
 from .compare import basic_interval, compare_exact, compare_sampled
 from .exceptions import ParameterError
 from .params import Atoms, Bath, Collision, Harvest, InitialState
+from .records import RecordStore
 from .thermo import effective_temperature
 
 __all__ = ["run_charge", "run_harvest", "charge_reference_state", "HARVEST_CLUSTERS"]
@@ -63,6 +64,39 @@ def _collision_resources(atoms, bath, initial, collision, n_collisions, backend)
     return {"backend": tot["backend"], "per_collision": {k: per[k] for k in keys}, "total": {k: tot[k] for k in keys}}
 
 
+def _store(job_store: str | RecordStore | None) -> RecordStore | None:
+    """The job store, created and test-written before any computation (paid job ids must not be lost)."""
+    if job_store is None:
+        return None
+    from .execute import job_store_for
+
+    return job_store_for(job_store)
+
+
+def _check_charge_size(atoms: Atoms, initial: InitialState, bath: Bath, exact: bool) -> None:
+    """Which N a charging run supports, checked before anything is built or allocated."""
+    from .circuits.charging import charging_layout
+    from .execute import MAX_DENSITY_MATRIX_BYTES, density_matrix_bytes
+    from .tomography import MAX_QUBITS
+
+    # The compared quantities include pair ones (rho_eg_ge, the heat-exchange coherence of atoms 0
+    # and 1): a single atom has none, although its circuit would build.
+    if atoms.n < 2:
+        raise ParameterError(f"Argument `atoms` must be >= 2 for a charging run (rho_eg_ge and the heat-exchange "
+                             f"coherence are pair quantities), but is {atoms.n}.")
+    if not exact:
+        if atoms.n > MAX_QUBITS:
+            raise ParameterError(f"Argument `atoms` must be <= {MAX_QUBITS} for state tomography, but is {atoms.n}.")
+        return
+    width = charging_layout(atoms.n, initial, bath.omega)["width"]
+    need = density_matrix_bytes(width)
+    if need > MAX_DENSITY_MATRIX_BYTES:
+        raise ParameterError(
+            f"Argument `atoms` must be small enough for an exact density-matrix run of the {width}-qubit circuit, but "
+            f"N = {atoms.n} would need {need / 2**30:.3g} GiB (limit {MAX_DENSITY_MATRIX_BYTES / 2**30:.0f} GiB)."
+        )
+
+
 def run_charge(
     atoms: Atoms,
     bath: Bath,
@@ -76,14 +110,19 @@ def run_charge(
     seed: int = 7,
     n_resamples: int = 200,
     level: float = 0.95,
-    job_store: str | None = None,
+    job_store: str | RecordStore | None = None,
     progress: bool = False,
 ) -> dict:
     """Charge N atoms with n collisions on a backend and compare with the exact reference.
 
     ``exact=True`` (or ``shots=None``): Aer density-matrix run of the exact channel (needs
-    ``collision.ancilla == 'purify'``); otherwise N-qubit state tomography with ``shots``
-    per setting and basic-bootstrap intervals (``n_resamples``, ``level``).
+    ``collision.ancilla == 'purify'``); on a noisy backend (``'aer-noisy:<fake>'``) that is the
+    exact noisy state of the transpiled circuit on the device's noise model (mode
+    ``'exact noisy density matrix'``; its verdicts against the twin then measure the noise, they
+    are not expected to hold). Otherwise N-qubit state tomography with ``shots`` per setting and
+    basic-bootstrap intervals (``n_resamples``, ``level``). ``job_store``: folder (or
+    :class:`~qcharge.records.RecordStore`) where job ids are recorded before waiting; it is
+    created and test-written before anything is computed.
     """
     from .circuits.charging import charging_circuit
     from .reference.collision import charging_trajectory
@@ -95,8 +134,8 @@ def run_charge(
             f"Argument `exact` needs the deterministic ancilla channel 'purify', but ancilla = {collision.ancilla!r} "
             "(measure/coin are exact only on average: run them with --shots)."
         )
-    if exact and backend != "aer":
-        raise ParameterError(f"Argument `exact` needs backend 'aer', but backend = {backend!r}.")
+    _check_charge_size(atoms, initial, bath, exact)
+    store = _store(job_store)
     dt = collision.time_step(bath, atoms.gamma)
     t = n_collisions * dt
     me_rho = charge_reference_state(atoms, bath, initial, t)
@@ -118,16 +157,15 @@ def run_charge(
         from .execute import run_density_matrix
 
         qc = charging_circuit(atoms, bath, initial, collision, n_collisions, seed=seed)
-        rho = run_density_matrix([qc], seed=seed)[0][f"rho_{n_collisions}"]
+        rho = run_density_matrix([qc], backend=backend, seed=seed)[0][f"rho_{n_collisions}"]
         cmp = compare_exact(rho, twin_rho, me_rho)
-        out.update(mode="exact density matrix", shots=None, coherence_l1_ci=None, **cmp)
+        mode = "exact density matrix" if backend == "aer" else "exact noisy density matrix"
+        out.update(mode=mode, shots=None, coherence_l1_ci=None, **cmp)
     else:
         from .execute import run_counts
-        from .tomography import MAX_QUBITS, bootstrap_states, fit_state, tomography_circuits
+        from .tomography import bootstrap_states, fit_state, tomography_circuits
 
         shots = check_int("shots", shots, minimum=1)
-        if atoms.n > MAX_QUBITS:
-            raise ParameterError(f"Argument `atoms` must be <= {MAX_QUBITS} for state tomography, but is {atoms.n}.")
         if collision.ancilla == "coin":
             # One shot per coin instance: pooled counts are then exact multinomial samples of the
             # averaged channel, so the parametric bootstrap below is valid.
@@ -137,7 +175,7 @@ def run_charge(
         else:
             qc = charging_circuit(atoms, bath, initial, collision, n_collisions, seed=seed)
             jobs, per_shot = tomography_circuits(qc, qc.metadata["atom_qubits"]), shots
-        counts = run_counts(jobs, backend=backend, shots=per_shot, seed=seed, job_store=job_store, progress=progress)
+        counts = run_counts(jobs, backend=backend, shots=per_shot, seed=seed, job_store=store, progress=progress)
         meta = [(j[0] if isinstance(j, list) else j).metadata for j in jobs]
         rho = fit_state(counts, meta)
         boot = bootstrap_states(counts, meta, n_resamples=n_resamples, seed=seed)
@@ -189,7 +227,7 @@ def run_harvest(
     seed: int = 7,
     n_resamples: int = 200,
     level: float = 0.95,
-    job_store: str | None = None,
+    job_store: str | RecordStore | None = None,
     progress: bool = False,
 ) -> dict:
     """Probe harvesting on a backend beside the exact dynamics.
@@ -198,11 +236,12 @@ def run_harvest(
     ``reference`` is the Poisson-averaged exact dynamics (4.3); ``twin`` the exact probe
     state averaged over the *same* instances (:func:`~qcharge.reference.probe.probe_instance`),
     which is what the circuits must reproduce. ``shots=None``: exact density matrices
-    (verdict: every instance equals its twin to 1e-8); else one-qubit probe tomography with
+    (verdict: every instance equals its twin to 1e-8; on a noisy backend the exact noisy states of
+    the transpiled circuits, which the noise moves off the twin); else one-qubit probe tomography with
     ``shots`` per setting and instance (verdict: the estimate inside the sampling
     distribution it would have if each instance were its twin; ``*_ci``: basic bootstrap).
     The gap between ``twin`` and ``reference`` is the finite-instance sampling of the
-    Poisson process, reported with ``instances_std_error``.
+    Poisson process, reported with ``instances_std_error``. ``job_store`` as in :func:`run_charge`.
     """
     from .circuits.harvesting import harvesting_instances
     from .compare import EXACT_ATOL
@@ -210,6 +249,7 @@ def run_harvest(
 
     time = check_real("time", time, minimum=0.0, strict_min=True)
     instances = check_int("instances", instances, minimum=2)
+    store = _store(job_store)
     omega = bath.omega
     builder_cluster, rho_cluster = _harvest_cluster(cluster, bath, initial, seed)
     p_ref = float(np.real(probe_dynamics(rho_cluster, harvest, [time], omega=omega)[0][1, 1]))
@@ -220,11 +260,11 @@ def run_harvest(
     if shots is None:
         from .execute import run_density_matrix
 
-        states = run_density_matrix(circuits, seed=seed, progress=progress)
+        states = run_density_matrix(circuits, backend=backend, seed=seed, progress=progress)
         pe = np.array([float(np.real(s["probe_0"][1, 1])) for s in states])
         pe_hat, pe_ci, accept = float(pe.mean()), None, None
         agree = bool(np.max(np.abs(pe - p_twin)) <= EXACT_ATOL)
-        mode = "exact density matrix per instance"
+        mode = "exact density matrix per instance" if backend == "aer" else "exact noisy density matrix per instance"
     else:
         from .execute import run_counts
         from .tomography import bootstrap_interval, bootstrap_states, fit_state, tomography_circuits
@@ -233,7 +273,7 @@ def run_harvest(
         # One ensemble per tomography setting: counts are pooled over the instances.
         settings = list(zip(*(tomography_circuits(c, [c.metadata["probe_qubit"]]) for c in circuits)))
         counts = run_counts([list(s) for s in settings], backend=backend, shots=shots, seed=seed,
-                            job_store=job_store, progress=progress)
+                            job_store=store, progress=progress)
         meta = [s[0].metadata for s in settings]
         pe_hat = float(np.real(fit_state(counts, meta)[1, 1]))
         # Pooled counts are sums of multinomials with instance-dependent probabilities: their

@@ -2,22 +2,28 @@
 
 JSON has no infinity: non-finite floats are written as the strings ``"inf"``, ``"-inf"``,
 ``"nan"`` (T_eff = +inf is a physical answer), and read back by :func:`from_jsonable`.
-A :class:`RunDirectory` stores one JSON file per task, named by the hash of the task's
-inputs, so an interrupted sweep resumes where it stopped.
+A :class:`RecordStore` is the one store of the package: one JSON file per record, named by
+the hash of the record's inputs (sweep points of ``scale --run-dir``, the job ids of
+``--job-store``), written atomically, so an interrupted sweep or job wait resumes where it
+stopped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["to_jsonable", "from_jsonable", "dumps", "input_hash", "RunDirectory"]
+from .exceptions import ParameterError
+
+__all__ = ["to_jsonable", "from_jsonable", "dumps", "input_hash", "RecordStore"]
 
 _NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 
@@ -68,35 +74,99 @@ def input_hash(inputs: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-class RunDirectory:
-    """A folder of records keyed by input hash: ``done(inputs)``, ``load(inputs)``, ``save(inputs, result)``.
+class RecordStore:
+    """One store of JSON records keyed by a hash of their inputs: sweep points, job ids, run ledgers.
 
-    Files are written atomically (write to a temporary name, then rename) so an interrupt
-    never leaves a half-written record behind.
+    Each record is one file ``<input_hash(inputs)>.json`` holding ``{"inputs", "result"}`` in
+    the folder ``path``. Writes are atomic (a uniquely named temporary file in the same folder,
+    flushed to disk, then :func:`os.replace`), so an interrupt or a killed process leaves the
+    old record or the new one, never half of one; an interrupted sweep or job wait resumes from
+    what is stored.
+
+    The folder is created and test-written **at construction**, before any computation: a store
+    that cannot be written (paid hardware job ids would be lost) is refused at once.
+
+    Args:
+        path: the store's folder (created with its parents).
+        argument: the name given in error messages (``'run_dir'``, ``'job_store'``, ...).
+
+    Raises:
+        ParameterError: ``path`` is an existing file, or cannot be created or written.
+
+    Example:
+        >>> import tempfile
+        >>> store = RecordStore(tempfile.mkdtemp())
+        >>> store.done({"atoms": 4})
+        False
+        >>> _ = store.save({"atoms": 4}, {"teff": float("inf")})
+        >>> store.load({"atoms": 4})
+        {'teff': inf}
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, *, argument: str = "run_dir") -> None:
+        self.argument = str(argument)
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and not self.path.is_dir():
+            raise ParameterError(
+                f"Argument `{self.argument}` must be a folder for records, but {str(self.path)!r} is an existing file."
+            )
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._write_atomic(self.path / ".write-check", "ok\n")
+            (self.path / ".write-check").unlink()
+        except OSError as err:
+            raise ParameterError(
+                f"Argument `{self.argument}` must be a writable folder, but {str(self.path)!r} cannot be written: "
+                f"{err.strerror or err}."
+            ) from None
+
+    def _write_atomic(self, target: Path, text: str) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def key(self, inputs: Any) -> str:
+        """The record's key: :func:`input_hash` of ``inputs``."""
+        return input_hash(inputs)
 
     def _file(self, inputs: Any) -> Path:
-        return self.path / f"{input_hash(inputs)}.json"
+        return self.path / f"{self.key(inputs)}.json"
 
     def done(self, inputs: Any) -> bool:
+        """True if a record for ``inputs`` is stored."""
         return self._file(inputs).exists()
 
-    def load(self, inputs: Any) -> dict:
-        with open(self._file(inputs)) as fh:
-            return from_jsonable(json.load(fh))["result"]
+    def load(self, inputs: Any) -> Any:
+        """The stored result for ``inputs`` (non-finite floats restored)."""
+        return self._read(self._file(inputs))["result"]
+
+    def get(self, inputs: Any) -> Any | None:
+        """The stored result for ``inputs``, or ``None``."""
+        return self.load(inputs) if self.done(inputs) else None
 
     def save(self, inputs: Any, result: Any) -> Path:
+        """Store (or replace) the record for ``inputs``, atomically; returns its file."""
         target = self._file(inputs)
-        tmp = target.with_suffix(".json.tmp")
-        tmp.write_text(dumps({"inputs": inputs, "result": result}, indent=1))
-        os.replace(tmp, target)
+        self._write_atomic(target, dumps({"inputs": inputs, "result": result}, indent=1))
         return target
 
+    def _read(self, file: Path) -> dict:
+        try:
+            return from_jsonable(json.loads(file.read_text()))
+        except json.JSONDecodeError as err:
+            raise ParameterError(
+                f"Argument `{self.argument}` must hold valid JSON records, but {file.name} is not JSON: {err}."
+            ) from None
+
     def records(self) -> list[dict]:
-        """All stored {'inputs', 'result'} records, oldest first."""
-        files = sorted(self.path.glob("*.json"), key=lambda p: p.stat().st_mtime)
-        return [from_jsonable(json.loads(p.read_text())) for p in files]
+        """All stored ``{'inputs', 'result'}`` records, oldest first."""
+        files = sorted(self.path.glob("[0-9a-f]*.json"), key=lambda p: (p.stat().st_mtime, p.name))
+        return [self._read(p) for p in files]

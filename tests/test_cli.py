@@ -187,8 +187,6 @@ def test_library_size_check_is_one_line(capsys, monkeypatch):
     assert "`atoms`" in one_line_error(capsys, ["scale", "-N", "1000000000", "-T", "1"])
 
 
-@pytest.mark.xfail(strict=True, reason="run_charge's ParameterError for N = 1 comes with the experiments fix "
-                   "(issue 6, same round); remove this mark when merged")
 def test_run_charge_one_atom_is_one_line(capsys):
     # Before: a reshape ValueError traceback from the pair quantity rho_eg_ge.
     assert "atoms" in one_line_error(capsys, ["run", "charge", "-N", "1", "-T", "1", "--theta", "0.3",

@@ -7,8 +7,6 @@ per comparison).
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from qiskit import QuantumCircuit
@@ -22,6 +20,7 @@ from qcharge.circuits.collisions import append_save_marker
 from qcharge.exceptions import BackendError, ParameterError
 from qcharge.execute import get_backend, prepare_for_aer, resources, run_counts, run_density_matrix
 from qcharge.params import Atoms, Bath, Collision, InitialState
+from qcharge.records import RecordStore
 from qcharge.states import basis_state
 
 from .conftest import SEED
@@ -139,6 +138,22 @@ def test_noisy_fake_backend_runs():
     assert sum(counts.values()) == 200
 
 
+def test_noisy_counts_equal_the_full_device_noise_model():
+    """Sampling on the noise model restricted to the used qubits must give the very counts of Aer's
+    full ``AerSimulator.from_backend`` (same transpiled circuits, same seed, same errors on those qubits):
+    integer counts, compared exactly."""
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    circs = [_charging(n=2, n_coll=4), _charging(n=2, n_coll=3, method="measure")]
+    ours = run_counts(circs, backend="aer-noisy:fake_manila", shots=1500, seed=5)
+    full = AerSimulator.from_backend(execute.fake_backend("manila"))
+    pm = generate_preset_pass_manager(optimization_level=1, backend=full, seed_transpiler=5)
+    result = execute.AerSamplerV2.from_backend(full, seed=5).run(pm.run(circs), shots=1500).result()
+    assert ours == [dict(r.data.meas.get_counts()) for r in result]
+    ideal = run_counts(circs, shots=1500, seed=5)
+    assert ours != ideal  # the noise is there
+
+
 # --------------------------------------------------------------------------------------------- job store
 class _Job:
     def __init__(self, job_id, result, on_result=None):
@@ -153,16 +168,19 @@ class _Job:
         return self._result
 
 
+def _job_records(folder):
+    return [r["result"] for r in RecordStore(folder, argument="job_store").records()]
+
+
 def test_job_store_writes_id_before_waiting_and_resumes(tmp_path, monkeypatch):
-    store = tmp_path / "sub" / "jobs.json"
+    store = tmp_path / "sub" / "jobs"
     circs = [_charging(n_coll=k) for k in (1, 2, 3)]
     real_make = execute._make_sampler
     results, checked = {}, []
 
     def on_result(job_id):
         # By the time anybody waits for the result, the id must already be on disk.
-        records = json.loads(store.read_text())["jobs"].values()
-        assert any(r["job_id"] == job_id and r["done"] is False for r in records)
+        assert any(r["job_id"] == job_id and r["done"] is False for r in _job_records(store))
         checked.append(job_id)
 
     class Sampler:
@@ -177,9 +195,10 @@ def test_job_store_writes_id_before_waiting_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(execute, "_make_sampler", lambda be, shots, seed: Sampler(real_make(be, shots, seed)))
     first = run_counts(circs, shots=300, seed=2, job_store=store, max_circuits_per_job=2)
     assert checked == ["fake-0", "fake-1"]  # two jobs (2 + 1 circuits), both checked
-    data = json.loads(store.read_text())
-    assert sorted(r["job_id"] for r in data["jobs"].values()) == ["fake-0", "fake-1"]
-    assert all(r["done"] for r in data["jobs"].values())
+    records = _job_records(store)
+    assert sorted(r["job_id"] for r in records) == ["fake-0", "fake-1"]
+    assert all(r["done"] for r in records)
+    assert not list(store.glob(".tmp-*"))  # atomic writes leave no temporary files
 
     # Resume: nothing may be resubmitted; stored ids are retrieved.
     class NoSubmit:
@@ -192,7 +211,7 @@ def test_job_store_writes_id_before_waiting_and_resumes(tmp_path, monkeypatch):
 
 
 def test_job_store_survives_interrupted_wait(tmp_path, monkeypatch):
-    store = tmp_path / "jobs.json"
+    store = tmp_path / "jobs"
     qc = _charging()
     real_make = execute._make_sampler
     kept = {}
@@ -212,19 +231,44 @@ def test_job_store_survives_interrupted_wait(tmp_path, monkeypatch):
     monkeypatch.setattr(execute, "_make_sampler", lambda be, shots, seed: Interrupted(real_make(be, shots, seed)))
     with pytest.raises(KeyboardInterrupt):
         run_counts(qc, shots=100, job_store=store)
-    (rec,) = json.loads(store.read_text())["jobs"].values()
+    (rec,) = _job_records(store)
     assert rec["job_id"] == "job-42" and rec["done"] is False
     monkeypatch.setattr(execute, "_retrieve_job", lambda be, job_id: _Job(job_id, kept["r"]))
     assert sum(run_counts(qc, shots=100, job_store=store)[0].values()) == 100
 
 
 def test_aer_jobs_cannot_be_retrieved_and_are_rerun(tmp_path):
-    store = tmp_path / "jobs.json"
+    store = tmp_path / "jobs"
     qc = _charging()
     first = run_counts(qc, shots=100, seed=4, job_store=store)
     with pytest.warns(UserWarning, match="resubmitting"):
         again = run_counts(qc, shots=100, seed=4, job_store=store)
     assert again == first  # the seed makes the rerun identical
+
+
+def test_unwritable_job_store_is_refused_before_anything_runs(tmp_path, monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+
+    def no_run(*a, **k):
+        raise AssertionError("sampled before checking the job store")
+
+    monkeypatch.setattr(execute, "_make_sampler", no_run)
+    # Old code: the store was only written after submitting, and an OSError there was the only sign.
+    with pytest.raises(ParameterError, match=r"Argument `job_store` must be a writable folder.*a_file/jobs"):
+        run_counts(_charging(), shots=10, job_store=blocker / "jobs")
+    with pytest.raises(ParameterError, match=r"Argument `job_store` must be a folder.*existing file"):
+        run_counts(_charging(), shots=10, job_store=blocker)
+
+
+def test_job_records_are_keyed_by_input_hash(tmp_path):
+    from qcharge.records import input_hash
+
+    store = RecordStore(tmp_path / "jobs", argument="job_store")
+    run_counts(_charging(), shots=50, seed=4, job_store=store)
+    (rec,) = store.records()
+    assert rec["inputs"]["record"] == "sampler job" and rec["inputs"]["shots"] == 50
+    assert (tmp_path / "jobs" / f"{input_hash(rec['inputs'])}.json").exists()
 
 
 # --------------------------------------------------------------------------------------------- backends
@@ -274,3 +318,132 @@ def test_resources_on_heavy_hex_backend():
     assert res["transpiled_qubits"] >= 5
     # routing on degree <= 3 heavy-hex can only add two-qubit gates to the logical budget
     assert res["transpiled_two_qubit_gates"] >= 2 * (2 * (2 * 3 - 1) + 1)
+
+
+# --------------------------------------------------------------------------------------------- noisy density matrices
+def direct_noisy_states(qc, device, seed):
+    """Reference: transpile, swap markers for saves, run on Aer with the device's FULL noise model."""
+    from qiskit.transpiler import generate_preset_pass_manager
+    from qiskit_aer.library import SaveDensityMatrix
+    from qiskit_aer.noise import NoiseModel
+
+    from qcharge.circuits.collisions import save_marker_label
+    from qcharge.states import from_qiskit_order
+
+    tq = generate_preset_pass_manager(optimization_level=1, backend=device, seed_transpiler=seed).run(qc)
+    out = tq.copy_empty_like()
+    labels = []
+    for inst in tq.data:
+        lab = save_marker_label(inst.operation)
+        if lab is not None:
+            labels.append(lab)
+        out.append(SaveDensityMatrix(len(inst.qubits), label=lab) if lab else inst.operation, inst.qubits, inst.clbits)
+    sim = AerSimulator(method="density_matrix", noise_model=NoiseModel.from_backend(device))
+    data = sim.run(out, shots=1, seed_simulator=seed).result().data(0)
+    return {lab: from_qiskit_order(np.asarray(data[lab])) for lab in labels}
+
+
+def test_noisy_backend_gives_the_noisy_state_not_the_ideal_one():
+    qc = _charging(n=2, n_coll=6, measure=False, save_every=3)
+    ideal = run_density_matrix(qc)[0]
+    noisy = run_density_matrix(qc, backend="aer-noisy:fake_manila", seed=3)[0]
+    direct = direct_noisy_states(qc, execute.fake_backend("manila"), seed=3)
+    assert set(noisy) == set(direct) == {"rho_0", "rho_3", "rho_6"}
+    for lab in noisy:
+        # Same transpiled circuit, same errors on the used qubits: equal to round-off (1e-12).
+        assert np.abs(noisy[lab] - direct[lab]).max() < 1e-12, lab
+    # Six noisy collisions (~40 two-qubit gates at ~1e-2 error each) move the state by ~0.1, far
+    # beyond round-off: a noisy backend silently replaced by the ideal one would give 0 here.
+    assert np.abs(noisy["rho_6"] - ideal["rho_6"]).max() > 1e-2
+    assert np.abs(noisy["rho_0"] - ideal["rho_0"]).max() < 1e-12  # nothing has acted yet
+
+
+def test_transpiled_saves_follow_the_logical_qubits():
+    """A noiseless device with a line coupling map forces routing; the saved states must still be the
+    logical qubits' states in the logical order (any mix-up moves entries by O(1))."""
+    from qiskit.providers.fake_provider import GenericBackendV2
+
+    device = GenericBackendV2(num_qubits=5, coupling_map=[[0, 1], [1, 2], [2, 3], [3, 4]], noise_info=False, seed=1)
+    qc = _charging(n=2, n_coll=3, ordering="exact", initial=InitialState("eg"), measure=False, save_every=1)
+    ideal = run_density_matrix(qc)[0]
+    routed = run_density_matrix(qc, backend=device, seed=2)[0]
+    for lab in ideal:
+        # Transpiled unitaries (3-qubit synthesis) differ from the ideal ones by round-off (~1e-13 per
+        # gate over a few hundred gates).
+        assert np.abs(routed[lab] - ideal[lab]).max() < 1e-9, lab
+    no_marker = QuantumCircuit(3)
+    no_marker.x(2)
+    no_marker.cx(2, 0)
+    assert np.abs(run_density_matrix(no_marker, backend=device)[0]["final"] - basis_state("101")).max() < 1e-12
+
+
+def test_restricted_noise_model_keeps_only_the_used_qubits():
+    fake = execute.fake_backend("manila")
+    model = execute.restricted_noise_model(fake, [0, 1])
+    assert set(model.noise_qubits) == {0, 1}
+    full = execute.restricted_noise_model(fake, range(fake.num_qubits))
+    assert set(full.noise_qubits) == set(range(fake.num_qubits))
+
+
+def test_density_matrix_size_is_checked_before_allocating():
+    with pytest.raises(ParameterError, match=r"circuits.*14 qubits.*GiB"):
+        run_density_matrix(QuantumCircuit(14))
+
+
+def _charging_families():
+    rng = np.random.default_rng(SEED)
+    g = rng.normal(size=(4, 4)) + 1j * rng.normal(size=(4, 4))
+    mixed = g @ g.conj().T / np.trace(g @ g.conj().T)
+    for ordering in ("palindromic", "forward", "exact"):
+        for method in ("purify", "measure", "coin"):
+            yield f"{ordering}-{method}", _charging(n=2, n_coll=3, ordering=ordering, method=method, measure=False,
+                                                   n_instances=1)
+    for n in (3, 4):
+        yield f"thermal-{n}", _charging(n=n, n_coll=2, initial=InitialState.thermal(0.7), measure=True)
+    yield "eg-exact", _charging(n=2, n_coll=2, ordering="exact", initial=InitialState("eg"), measure=False)
+    yield "matrix", _charging(n=2, n_coll=2, initial=InitialState.from_matrix(mixed), measure=False)
+
+
+@pytest.mark.parametrize("name,qc", list(_charging_families()), ids=lambda v: v if isinstance(v, str) else "")
+def test_logical_resources_equal_the_preset_pass_manager(name, qc):
+    """The plugin-free logical pass manager must count exactly what the level-1 preset counts
+    (integers: no tolerance)."""
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    qc = qc[0] if isinstance(qc, list) else qc
+    preset = generate_preset_pass_manager(optimization_level=1, basis_gates=["cx", "u"], seed_transpiler=0).run(qc)
+    res = resources(qc)
+    want = execute._stats(preset)
+    assert {k: res[f"transpiled_{k}"] for k in want} == want
+
+
+def test_logical_resources_load_no_third_party_plugins():
+    """`run charge --exact` needs only the logical gate budget: it must not import the runtime or
+    qiskit-experiments (old code: ~2.5 s of plugin imports through generate_preset_pass_manager)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from qcharge.params import Atoms, Bath, Collision, InitialState\n"
+        "from qcharge.circuits.charging import charging_circuit\n"
+        "from qcharge.execute import resources\n"
+        "qc = charging_circuit(Atoms(2), Bath(1.0), InitialState(), Collision(0.3, 'exact'), 2, seed=1)\n"
+        "r = resources(qc)\n"
+        "print(r['transpiled_two_qubit_gates'], sorted(m for m in ('qiskit_ibm_runtime', 'qiskit_experiments')"
+        " if m in sys.modules))\n"
+    )
+    root = str(__import__("pathlib").Path(__file__).resolve().parents[1])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root,
+                         env={**__import__("os").environ, "PYTHONPATH": root})
+    count, loaded = out.stdout.strip().split(" ", 1)
+    assert int(count) > 0 and loaded == "[]"
+
+
+def test_exact_run_refuses_an_aer_simulator_with_its_own_noise():
+    from qiskit_aer.noise import NoiseModel, depolarizing_error
+
+    model = NoiseModel()
+    model.add_all_qubit_quantum_error(depolarizing_error(0.01, 2), ["cx"])
+    with pytest.raises(ParameterError, match="backend.*custom noise model"):
+        run_density_matrix(_charging(measure=False), backend=AerSimulator(noise_model=model))

@@ -78,3 +78,74 @@ def test_probe_bath_uses_the_bath_frequency():
     harvest = Harvest(probe_gamma=0.5, probe_temperature=1.0)
     res = run_harvest(Bath(1.0, omega=2.0), GROUND, "dephased", harvest, 3.0, instances=3, seed=1)
     assert res["agree"]  # each instance equals its twin to 1e-8
+
+
+def test_exact_charging_on_a_noisy_backend_is_the_noisy_state():
+    from qcharge.compare import state_quantities
+    from qcharge.circuits.charging import charging_circuit
+    from qcharge.execute import fake_backend
+
+    from .test_execute import direct_noisy_states
+
+    atoms, coll = Atoms.dicke(2), Collision(0.3)
+    res = run_charge(atoms, BATH, GROUND, coll, 12, exact=True, backend="aer-noisy:fake_manila", seed=3)
+    assert res["mode"] == "exact noisy density matrix" and res["backend"] == "aer-noisy:fake_manila"
+    qc = charging_circuit(atoms, BATH, GROUND, coll, 12, seed=3)
+    direct = state_quantities(direct_noisy_states(qc, fake_backend("manila"), seed=3)["rho_12"])
+    for k, v in direct.items():
+        assert res["circuit"][k] == pytest.approx(v, abs=1e-12), k  # same simulation, round-off only
+    # ~80 noisy two-qubit gates: the state is far (> 1e-2) from the ideal twin, and the run says so.
+    assert res["twin_trace_distance"] > 1e-2 and not res["agree"]
+
+
+def test_exact_harvest_on_a_noisy_backend_is_the_noisy_state():
+    from qcharge.circuits.harvesting import harvesting_instances
+    from qcharge.execute import fake_backend
+    from qcharge.reference.harvest import make_cluster
+
+    from .test_execute import direct_noisy_states
+
+    harvest = Harvest(theta=0.5, rate=1.0)
+    res = run_harvest(BATH, GROUND, "dephased", harvest, 3.0, instances=3, backend="aer-noisy:fake_manila", seed=5)
+    assert res["mode"] == "exact noisy density matrix per instance"
+    circuits = harvesting_instances(harvest, make_cluster("dephased", BATH, GROUND), 3.0, 3, 5, omega=1.0)
+    pe = [direct_noisy_states(c, fake_backend("manila"), seed=5)["probe_0"][1, 1].real for c in circuits]
+    assert res["circuit"]["probe_excited_population"] == pytest.approx(sum(pe) / 3, abs=1e-12)
+    # the noise moves the probe far from its twin (old code: equal to every digit, "agree")
+    assert abs(res["circuit"]["probe_excited_population"] - res["twin"]["probe_excited_population"]) > 1e-2
+    assert not res["agree"]
+
+
+def test_charging_size_limits_name_atoms_before_building(monkeypatch):
+    import qcharge.reference.collision as collision
+
+    def boom(*a, **k):
+        raise AssertionError("built the twin before checking the size")
+
+    monkeypatch.setattr(collision, "charging_trajectory", boom)
+    with pytest.raises(ParameterError, match=r"`atoms` must be >= 2.*but is 1"):
+        run_charge(Atoms.dicke(1), BATH, GROUND, Collision(0.3), 5, exact=True)
+    with pytest.raises(ParameterError, match=r"`atoms` must be >= 2"):
+        run_charge(Atoms.dicke(1), BATH, GROUND, Collision(0.3), 5, shots=100)
+    with pytest.raises(ParameterError, match=r"`atoms`.*16-qubit.*GiB"):
+        run_charge(Atoms.dicke(14), BATH, GROUND, Collision(0.3), 5, exact=True)
+    with pytest.raises(ParameterError, match=r"`atoms` must be <= 4 for state tomography"):
+        run_charge(Atoms.dicke(5), BATH, GROUND, Collision(0.3), 5, shots=100)
+
+
+def test_unwritable_job_store_fails_before_any_computation(tmp_path, monkeypatch):
+    import qcharge.experiments as experiments
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+
+    def boom(*a, **k):
+        raise AssertionError("computed before checking the job store")
+
+    monkeypatch.setattr(experiments, "charge_reference_state", boom)
+    monkeypatch.setattr(experiments, "_harvest_cluster", boom)
+    # Old code: the store was never touched on an Aer run (exit 0, nothing stored).
+    with pytest.raises(ParameterError, match="`job_store` must be a writable folder"):
+        run_charge(Atoms.dicke(2), BATH, GROUND, Collision(0.3), 5, shots=100, job_store=blocker / "jobs")
+    with pytest.raises(ParameterError, match="`job_store` must be a writable folder"):
+        run_harvest(BATH, GROUND, "dephased", Harvest(), 1.0, shots=100, job_store=blocker / "jobs")

@@ -57,8 +57,9 @@ def add_circuit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="aer", help="aer | aer-noisy:<fake backend> | ibm:<backend name> (default aer)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED,
                    help=f"seed of the simulator, the random draws and the bootstrap (default {DEFAULT_SEED})")
-    p.add_argument("--job-store", default=None, metavar="FILE.json",
-                   help="hardware job ids are written to this JSON file before waiting (default: none)")
+    p.add_argument("--job-store", default=None, metavar="DIR",
+                   help="folder of job records: each job id is written there before waiting, and a rerun "
+                        "with the same inputs resumes from it (default: none)")
 
 
 def initial_from(args) -> InitialState:

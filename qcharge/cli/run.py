@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..exceptions import ParameterError
 from ..params import ANCILLA_METHODS, ORDERINGS, Atoms, Bath, Harvest
+from ..records import RecordStore
 from ..results import ChargeRun, HarvestRun
 from ._common import (
     OneLineParser,
@@ -12,7 +13,6 @@ from ._common import (
     add_initial_args,
     emit,
     initial_from,
-    output_file,
     progress,
 )
 
@@ -64,7 +64,7 @@ def run_charge(args) -> int:
             f"Argument `--shots` must not be given with --exact (an exact run takes no shots), but is {args.shots}."
         )
     shots = None if args.exact else (DEFAULT_SHOTS if args.shots is None else args.shots)
-    job_store = output_file("--job-store", args.job_store, make_folder=True) if args.job_store else None
+    job_store = RecordStore(args.job_store, argument="--job-store") if args.job_store else None
     # One wrap while run_charge returns a dict (it will return the record itself).
     res = ChargeRun.from_dict(experiment(
         Atoms(args.atoms, omega=args.omega),
@@ -86,7 +86,7 @@ def run_charge(args) -> int:
 def run_harvest(args) -> int:
     from ..experiments import run_harvest as experiment
 
-    job_store = output_file("--job-store", args.job_store, make_folder=True) if args.job_store else None
+    job_store = RecordStore(args.job_store, argument="--job-store") if args.job_store else None
     res = HarvestRun.from_dict(experiment(  # one wrap while run_harvest returns a dict
         Bath(args.temperature, args.omega),
         initial_from(args),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..params import Atoms, Bath
-from ..records import RunDirectory
+from ..records import RecordStore
 from ..results import table
-from ._common import NAN_NOTE, add_bath_args, add_initial_args, emit, initial_from, output_dir, output_file, progress
+from ._common import NAN_NOTE, add_bath_args, add_initial_args, emit, initial_from, output_file, progress
 
 __all__ = ["add_parser", "run"]
 
@@ -33,7 +33,7 @@ def run(args) -> int:
         args.plot = output_file("--plot", figure_path("--plot", args.plot))
     bath = Bath(args.temperature, args.omega)
     initial = initial_from(args)
-    runs = RunDirectory(output_dir("--run-dir", args.run_dir)) if args.run_dir else None
+    runs = RecordStore(args.run_dir, argument="--run-dir") if args.run_dir else None
     out = []
     for n in tqdm(args.atoms, desc="atoms", disable=not progress(args) or len(args.atoms) < 2):
         task = {"command": "scale", "atoms": n, "bath": bath.to_dict(), "initial_state": initial.to_dict()}
