@@ -216,7 +216,7 @@ def _permutation(n: int, order: tuple[int, ...]) -> np.ndarray:
     return np.array([sum(((j >> i) & 1) << order[i] for i in range(n)) for j in new])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ReadoutCalibration:
     r"""Calibration counts of ``qubits``: ``counts[s, o]`` = shots prepared in ``s``, observed ``o``.
 
@@ -297,6 +297,13 @@ class ReadoutCalibration:
                 f"(needs all {2**n} of calibration_circuits())."
             )
         return cls(tuple(cal_qubits), table)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, ReadoutCalibration):
+            return NotImplemented
+        return self.qubits == other.qubits and np.array_equal(self.counts, other.counts)
+
+    __hash__ = None  # mutable-looking array field: equality by value, no hashing
 
     @property
     def shots(self) -> np.ndarray:

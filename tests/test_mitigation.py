@@ -31,6 +31,7 @@ from qcharge.mitigation import (
     split_calibration,
 )
 from qcharge.reference.probe import charged_cluster, probe_fixed_point
+from qcharge.thermo import effective_temperature
 from qcharge.tomography import fit_state, tomography_circuits, tomography_settings
 
 from .conftest import SEED
@@ -221,7 +222,7 @@ def test_reordered_calibration_matches_data_in_the_other_qubit_order(rng):
 def test_full_width_keys_and_json_round_trip():
     cal = ReadoutCalibration((0,), np.array([[95, 5], [10, 90]]))
     back = ReadoutCalibration.from_dict(json.loads(json.dumps(cal.to_dict())))
-    assert back.qubits == cal.qubits and np.array_equal(back.counts, cal.counts)
+    assert back == cal and back != ReadoutCalibration((1,), cal.counts)
     qc = QuantumCircuit(2)
     qc.add_register(ClassicalRegister(1, "anc"))
     qc.measure(1, 0)
@@ -343,4 +344,10 @@ def test_probe_population_recovered_under_asymmetric_readout():
     biased = pe * (1 - p10) + (1 - pe) * p01
     assert abs(raw - biased) < 4 * sigma
     assert abs(raw - pe) > 8 * sigma  # precondition: the readout bias is visible
-    assert abs(mit - pe) < 4 * (sigma / 0.84 + 0.001)
+    sigma_mit = sigma / 0.84 + 0.001
+    assert abs(mit - pe) < 4 * sigma_mit
+    # The probe temperature: dT/dp_e = T^2 / (p_e (1 - p_e)) (omega = 1) maps the bounds above.
+    t_exact = effective_temperature(pe)
+    slope = t_exact**2 / (pe * (1 - pe))
+    assert abs(effective_temperature(raw) - t_exact) > 5 * slope * sigma_mit  # the readout cools it
+    assert abs(effective_temperature(mit) - t_exact) < 4 * slope * sigma_mit
