@@ -240,7 +240,9 @@ class ReadoutCalibration:
             raise ParameterError("Argument `counts` must hold non-negative integer counts.")
         empty = [format(s, f"0{len(qubits)}b") for s in range(d) if arr[s].sum() == 0]
         if empty:
-            raise AnalysisError(f"Readout calibration of qubits {list(qubits)} has no shots for prepared states {empty}.")
+            raise AnalysisError(
+                f"Readout calibration of qubits {list(qubits)} has no shots for prepared states {empty}."
+            )
         arr = np.array(arr, dtype=np.int64)
         arr.setflags(write=False)
         object.__setattr__(self, "qubits", qubits)
@@ -270,11 +272,17 @@ class ReadoutCalibration:
             want = tuple(_check_cal_qubits(qubits))
             entries = [(c, m) for c, m in entries if tuple(m[CALIBRATION_QUBITS]) == want]
             if not entries:
-                raise AnalysisError(f"No readout calibration of qubits {list(want)}; calibrated sets: {[list(s) for s in sets]}.")
+                raise AnalysisError(
+                    f"No readout calibration of qubits {list(want)}; calibrated sets: {[list(s) for s in sets]}."
+                )
         elif not entries:
-            raise AnalysisError("No readout-calibration circuits among the results: build them with calibration_circuits().")
+            raise AnalysisError(
+                "No readout-calibration circuits among the results: build them with calibration_circuits()."
+            )
         elif len(sets) > 1:
-            raise AnalysisError(f"Several calibrated qubit sets {[list(s) for s in sets]}: pass `qubits` to choose one.")
+            raise AnalysisError(
+                f"Several calibrated qubit sets {[list(s) for s in sets]}: pass `qubits` to choose one."
+            )
         try:
             cal_qubits = _check_cal_qubits(entries[0][1][CALIBRATION_QUBITS])
         except ParameterError as exc:
@@ -286,7 +294,9 @@ class ReadoutCalibration:
             if not isinstance(prep, str) or len(prep) != n or set(prep) - {"0", "1"}:
                 raise AnalysisError(f"Calibration metadata has prepared state {prep!r}; expected {n} bits of 0/1.")
             if not isinstance(cnt, Mapping):
-                raise AnalysisError(f"Calibration counts must be mappings bitstring -> count, but one is {type(cnt).__name__}.")
+                raise AnalysisError(
+                    f"Calibration counts must be mappings bitstring -> count, but one is {type(cnt).__name__}."
+                )
             row = table[int(prep, 2)]
             for key, value in cnt.items():
                 row[_outcome_index(key, n, None, None, k)] += _count_value(value, key, k)
@@ -435,10 +445,13 @@ def mitigate_probabilities(
     d = 2 ** len(calibration.qubits)
     if f.ndim == 0 or f.shape[-1] != d:
         raise ParameterError(
-            f"Argument `probabilities` must have last axis {d} (qubits {list(calibration.qubits)}), but has shape {f.shape}."
+            f"Argument `probabilities` must have last axis {d} (qubits {list(calibration.qubits)}), "
+            f"but has shape {f.shape}."
         )
     if not np.all(np.isfinite(f)) or np.any(f < 0) or np.any(f.sum(axis=-1) <= 0):
-        raise ParameterError("Argument `probabilities` must be finite, non-negative, with a positive sum per distribution.")
+        raise ParameterError(
+            "Argument `probabilities` must be finite, non-negative, with a positive sum per distribution."
+        )
     a = calibration.matrix
     _check_matrix(a, calibration.qubits, max_condition)
     flat = f.reshape(-1, d)
@@ -577,7 +590,8 @@ def mitigated_estimate_with_interval(
     if not callable(quantity):
         raise ParameterError(f"Argument `quantity` must be callable, but is {quantity!r}.")
     level = check_real("level", level, minimum=0.0, maximum=1.0, strict_min=True)
-    rho = fit_state(mitigate_counts(calibration, counts, metadata, max_condition=max_condition), metadata, method=method)
+    mitigated = mitigate_counts(calibration, counts, metadata, max_condition=max_condition)
+    rho = fit_state(mitigated, metadata, method=method)
     value = _real(quantity(rho), "the mitigated state")
     states = bootstrap_mitigated_states(
         calibration, counts, metadata, n_resamples=n_resamples, seed=seed, method=method, max_condition=max_condition
