@@ -13,6 +13,7 @@ from numpy.typing import ArrayLike
 
 from ._checks import check_density_matrix, check_int, check_real, check_square
 from .exceptions import ParameterError
+from .geometry import pair_matrices
 from .states import (
     boltzmann_factor,
     eg_state,
@@ -113,6 +114,24 @@ class Atoms:
         if abs(g12) > gamma:
             raise ParameterError(f"Argument `gamma12` must satisfy |gamma12| <= gamma = {gamma}, but is {g12}.")
         return cls(2, gamma, omega, [[gamma, g12], [g12, gamma]], [[0, dipolar], [dipolar, 0]])
+
+    @classmethod
+    def from_positions(
+        cls, positions: ArrayLike, dipole: str | ArrayLike = "z", gamma: float = 1.0, omega: float = 1.0
+    ) -> Atoms:
+        r"""Atoms at ``positions`` (in wavelengths) with a common dipole, in free space.
+
+        :math:`\gamma_{ij} = \gamma F(k r_{ij})`, :math:`\Omega_{ij} = \gamma G(k r_{ij})`
+        (Lehmberg / Ficek–Tanaś, :mod:`qcharge.geometry`).
+
+        Example:
+            >>> a = Atoms.from_positions([[0, 0, 0], [0.01, 0, 0]])   # 0.01 lambda, dipoles along z
+            >>> round(float(a.gamma_matrix[0, 1]), 6)
+            0.999211
+        """
+        f, g = pair_matrices(positions, dipole)
+        gamma = check_real("gamma", gamma, minimum=0.0, strict_min=True)
+        return cls(f.shape[0], gamma, omega, gamma * f, gamma * g)
 
     @property
     def is_dicke(self) -> bool:
