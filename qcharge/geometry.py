@@ -23,6 +23,18 @@ orientation, while :math:`G \simeq \tfrac34(1-3\cos^2\alpha)/\xi^3` diverges (th
 shift), so coincident atoms are refused.
 
 Positions are in units of the wavelength :math:`\lambda = 2\pi c/\omega`.
+
+Which arrangements protect. The coherence charged into a cluster lives in the permutation-symmetric
+(J-multiplet) structure, which survives only if :math:`\gamma_{ij}` and :math:`\Omega_{ij}` are uniform
+(PHYSICS.md 1.1, Dicke limit). With a common linear dipole that needs equal distances **and** equal
+angles :math:`\alpha_{ij}`: any pair; the equilateral triangle with the dipole perpendicular to its plane
+(an in-plane dipole makes 0°, 60°, 120° with the sides); and nothing for N >= 4 (the regular tetrahedron
+is the only equidistant set, and no direction makes equal angles with its six edges; N >= 5 equidistant
+points do not exist in 3-D). A chain is never uniform: at 0.01λ its :math:`\Omega_{12}` and
+:math:`\Omega_{13}` differ by ~2600γ and C_l1(t = 5) of three atoms from ground at T = ω is 0.312, less
+than half the Dicke 0.648, while the triangle keeps 0.641. Even the uniform arrangements protect only
+approximately, because :math:`F < 1` at any r > 0: see :func:`qcharge.reference.lifetime.coherence_lifetime`
+(a pair at 0.01λ: 470/γ).
 """
 
 from __future__ import annotations
