@@ -143,7 +143,7 @@ def _check_positions(positions: ArrayLike) -> np.ndarray:
 def pair_matrices(
     positions: ArrayLike, dipole: str | ArrayLike = "z", *, min_distance: float = MIN_DISTANCE
 ) -> tuple[np.ndarray, np.ndarray]:
-    r"""Dimensionless :math:`F_{ij} = \gamma_{ij}/\gamma` and :math:`G_{ij} = \Omega_{ij}/\gamma` of atoms at ``positions``.
+    r"""Dimensionless :math:`F_{ij} = \gamma_{ij}/\gamma` and :math:`G_{ij} = \Omega_{ij}/\gamma` at ``positions``.
 
     Args:
         positions: (N, 3) positions in wavelengths.

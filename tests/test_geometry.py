@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import qcharge.geometry
+import qcharge.params
 from qcharge import Atoms, Bath, ParameterError
 from qcharge.coherence import l1_coherence
 from qcharge.geometry import dipole_vector, pair_matrices, pattern_f, pattern_g
@@ -157,6 +158,7 @@ def test_tetrahedron_is_never_uniform_for_a_common_dipole(dipole):
     assert spread_omega > 100 and spread_gamma > 1e-5
 
 
-def test_doctests_run_and_pass():
-    result = doctest.testmod(qcharge.geometry)
+@pytest.mark.parametrize("module", [qcharge.geometry, qcharge.params])
+def test_doctests_run_and_pass(module):
+    result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

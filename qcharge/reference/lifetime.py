@@ -120,7 +120,9 @@ def _walk_levels(atoms: Atoms, bath: Bath, rho0: ArrayLike, max_memory_gb: float
                 break
 
 
-def excited_rates(atoms: Atoms, bath: Bath, rho0: ArrayLike, *, max_memory_gb: float = 2.0) -> list[tuple[int, float, float]]:
+def excited_rates(
+    atoms: Atoms, bath: Bath, rho0: ArrayLike, *, max_memory_gb: float = 2.0
+) -> list[tuple[int, float, float]]:
     r"""Every decay rate :math:`\rho_0` excites: ``(delta_n, rate, weight)``, slowest first.
 
     ``rate`` = :math:`-\mathrm{Re}\,\lambda` (0 for the stationary part), ``weight`` = the Frobenius norm of
@@ -148,7 +150,7 @@ def excited_rates(atoms: Atoms, bath: Bath, rho0: ArrayLike, *, max_memory_gb: f
 
 
 def coherence_lifetime(atoms: Atoms, bath: Bath, rho0: ArrayLike, *, max_memory_gb: float = 2.0) -> float:
-    r"""The coherence lifetime :math:`\tau` (in units of :math:`1/\gamma` for ``atoms.gamma = 1``); ``inf`` when protected.
+    r"""Coherence lifetime :math:`\tau` (units of :math:`1/\gamma` for ``atoms.gamma = 1``); ``inf`` when protected.
 
     The slowest decay rate of the non-stationary modes that ``rho0`` excites (see the module docstring):
     :math:`\tau = \infty` when the stationary part of ``rho0`` is not the Gibbs state (Dicke limit from a
