@@ -651,6 +651,43 @@ def test_unequal_coupling_sees_part_of_the_coherence():
     assert 0.763038 < t < 1.0
 
 
+# T_eff at theta = 0.5, T = 1, from |g...g>: collective coupling gives T for every K (the theorem); a single-atom
+# coupling sees one atom's reduced state (its local temperature falls with K); dephased and single-atom agree at
+# second order only for K >= 3 (the exact map of a K >= 3 cluster depends on theta unless it is charged).
+TEFF_VERSUS_K = {2: (0.763038, 0.763038), 3: (0.628553, 0.628177), 4: (0.544258, 0.543387), 5: (0.487682, 0.486301)}
+
+
+@pytest.mark.parametrize("k", sorted(TEFF_VERSUS_K))
+def test_teff_versus_cluster_size_collective_and_single_atom(k):
+    bath = Bath(1.0)
+    charged = make_cluster("charged", bath, InitialState(), k)
+    dephased = make_cluster("dephased", bath, InitialState(), k)
+    one = [1.0] + [0.0] * (k - 1)
+    dephased_collective, single = TEFF_VERSUS_K[k]
+    assert harvest_summary(charged, Harvest(cluster_size=k))["teff"] == pytest.approx(1.0, rel=TEFF_EXACT)
+    assert harvest_summary(dephased, Harvest(cluster_size=k))["teff"] == pytest.approx(
+        dephased_collective, abs=SIX_DIGITS
+    )
+    t_single = harvest_summary(charged, Harvest(cluster_size=k, coupling=one))["teff"]
+    assert t_single == pytest.approx(single, abs=SIX_DIGITS)
+    # one atom is a qubit: its probe temperature is its own, omega / ln(p_g / p_e), coherence or not
+    pe = float(np.real(np.trace(charged @ local_operator(SIGMA_PLUS @ SIGMA_MINUS, 0, k))))
+    assert t_single == pytest.approx(1.0 / math.log((1 - pe) / pe), rel=TEFF_EXACT)
+    assert harvest_summary(dephased, Harvest(cluster_size=k, coupling=one))["teff"] == pytest.approx(
+        t_single, rel=TEFF_EXACT
+    )
+
+
+@pytest.mark.parametrize("k", [3, 5, 7])
+def test_dicke_cluster_teff_grows_as_k_squared(k):
+    # |D_m>, m = (K-1)/2: <J+J-> = m(K-m+1) = u, <J-J+> = u + 1, so T_eff = 1/ln(1 + 1/u) in (u, u + 1/2),
+    # u = (K-1)(K+3)/4 ~ K^2/4: the coherence of a half-excited Dicke state heats the probe as K^2
+    u = (k - 1) * (k + 3) / 4
+    t = teff_second_order(dicke_state(k, (k - 1) // 2))
+    assert t == pytest.approx(1.0 / math.log1p(1.0 / u), rel=EXACT)
+    assert u < t < u + 0.5
+
+
 def test_coupling_is_validated():
     assert Harvest(cluster_size=3).coupling == (1.0, 1.0, 1.0)
     assert Harvest(coupling=[1, 1]) == Harvest()

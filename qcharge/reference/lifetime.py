@@ -155,8 +155,9 @@ def coherence_lifetime(atoms: Atoms, bath: Bath, rho0: ArrayLike, *, max_memory_
     The slowest decay rate of the non-stationary modes that ``rho0`` excites (see the module docstring):
     :math:`\tau = \infty` when the stationary part of ``rho0`` is not the Gibbs state (Dicke limit from a
     product thermal state at :math:`T_0\neq T`) or an undamped :math:`\Delta n \neq 0` coherence is
-    present. Dense Schur decomposition of each present sector: :math:`\binom{2N}{N}` = 924 rows at N = 6,
-    3432 at N = 7 (about a minute); sectors beyond ``max_memory_gb`` are refused before allocating. Rates
+    present. Dense Schur decomposition of each present sector, cost :math:`O(D^3)` with
+    :math:`D = \binom{2N}{N}` for :math:`\Delta n = 0` (924 at N = 6, 3432 at N = 7); sectors beyond
+    ``max_memory_gb`` are refused before allocating. Rates
     below ``ZERO_RTOL`` :math:`\|\mathcal L\|_\infty` count as zero, so lifetimes beyond about
     :math:`10^{10}/\|\mathcal L\|_\infty` read as ``inf``.
 
