@@ -102,3 +102,12 @@ def test_infinite_temperature_refused():
 def test_doctests_run_and_pass():
     result = doctest.testmod(qcharge.reference.lifetime)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_very_long_lifetimes_until_the_zero_threshold():
+    # eps = 1e-8: the slow rate 2.7e-8 lies within LEVEL_RTOL ||L|| (5.9e-8) of the kernel but above
+    # ZERO_RTOL ||L|| (5.9e-10): it must still be resolved, not merged into the kernel (read as protected)
+    tau = coherence_lifetime(Atoms.pair(1 - 1e-8), Bath(1.0), ground_state(2))
+    assert tau * pair_slow_rate(1e-8, 1.0) == pytest.approx(1.0, rel=1e-3)
+    # below the documented threshold (~1e10/||L||) the mode is indistinguishable from a zero mode
+    assert coherence_lifetime(Atoms.pair(1 - 1e-12), Bath(1.0), ground_state(2)) == math.inf

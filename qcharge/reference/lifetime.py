@@ -87,15 +87,20 @@ def _spectral_part(t: np.ndarray, z: np.ndarray, select: np.ndarray, vec: np.nda
     return zs[:, :k] @ (y[:k] - (x / scale) @ y[k:])
 
 
-def _rate_levels(t: np.ndarray, anorm: float) -> tuple[np.ndarray, float]:
-    """Distinct decay rates -Re(lambda) (clustered within LEVEL_RTOL ||L||), ascending, and the zero threshold."""
-    rates = np.sort(-np.diag(t).real)
-    gap = LEVEL_RTOL * max(anorm, 1e-300)
-    levels = [rates[0]]
-    for r in rates[1:]:
-        if r - levels[-1] > gap:
-            levels.append(r)
-    return np.array(levels), ZERO_RTOL * max(anorm, 1e-300)
+def _rate_levels(rates: np.ndarray, anorm: float) -> list[tuple[float, float]]:
+    """Rate levels ``(rate, cut)``, ascending: the kernel (rate 0, every rate <= ZERO_RTOL ||L||) first, then
+    clusters of the other rates -Re(lambda) with gaps <= LEVEL_RTOL ||L|| (rate = smallest, cut = largest)."""
+    scale = max(anorm, 1e-300)
+    zero = ZERO_RTOL * scale
+    rates = np.sort(rates)
+    levels = [(0.0, zero)] if rates[0] <= zero else []
+    rest = rates[rates > zero]
+    start = 0
+    for i in range(1, len(rest) + 1):
+        if i == len(rest) or rest[i] - rest[i - 1] > LEVEL_RTOL * scale:
+            levels.append((float(rest[start]), float(rest[i - 1])))
+            start = i
+    return levels
 
 
 def _walk_levels(atoms: Atoms, bath: Bath, rho0: ArrayLike, max_memory_gb: float, stop_at_first: bool):
@@ -107,16 +112,14 @@ def _walk_levels(atoms: Atoms, bath: Bath, rho0: ArrayLike, max_memory_gb: float
     rho = _check_state(rho0, atoms)
     for d, _, _, vec in _present_sectors(rho, atoms.n, tol=1e-10):
         t, z, anorm = _sector_schur(atoms, nbar, d, max_memory_gb)
-        levels, zero = _rate_levels(t, anorm)
         rates = -np.diag(t).real
-        gap = LEVEL_RTOL * max(anorm, 1e-300)
         previous = np.zeros_like(vec)
-        for level in levels:
-            cumulative = _spectral_part(t, z, rates <= level + 0.5 * gap, vec)
+        for rate, cut in _rate_levels(rates, anorm):
+            cumulative = _spectral_part(t, z, rates <= cut, vec)
             part = cumulative - previous
             previous = cumulative
-            yield d, (0.0 if level <= zero else float(level)), part
-            if stop_at_first and level > zero and np.linalg.norm(part) > EXCITED_RTOL * np.linalg.norm(vec):
+            yield d, rate, part
+            if stop_at_first and rate > 0 and np.linalg.norm(part) > EXCITED_RTOL * np.linalg.norm(vec):
                 break
 
 
