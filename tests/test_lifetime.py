@@ -111,3 +111,19 @@ def test_very_long_lifetimes_until_the_zero_threshold():
     assert tau * pair_slow_rate(1e-8, 1.0) == pytest.approx(1.0, rel=1e-3)
     # below the documented threshold (~1e10/||L||) the mode is indistinguishable from a zero mode
     assert coherence_lifetime(Atoms.pair(1 - 1e-12), Bath(1.0), ground_state(2)) == math.inf
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("temperature", [0.0, 0.7, 2.0])
+@pytest.mark.parametrize("initial", [InitialState(), InitialState("excited"), InitialState.thermal(0.7),
+                                     InitialState.thermal(3.0)], ids=["ground", "excited", "T0=0.7", "T0=3"])
+def test_dicke_closed_form_matches_the_spectral_route(n, temperature, initial):
+    atoms, bath = Atoms.dicke(n, dipolar=0.3), Bath(temperature)
+    closed = coherence_lifetime(atoms, bath, initial)  # InitialState in the Dicke limit: closed form
+    dense = coherence_lifetime(atoms, bath, initial.density_matrix(n))  # a matrix: Schur route
+    assert closed == pytest.approx(dense, rel=1e-10) if math.isfinite(dense) else closed == math.inf
+
+
+def test_dicke_closed_form_at_large_n():
+    assert coherence_lifetime(Atoms.dicke(10**5), Bath(1.0), InitialState()) == math.inf
+    assert coherence_lifetime(Atoms.dicke(50), Bath(0.0), InitialState("excited")) == pytest.approx(1 / 50)

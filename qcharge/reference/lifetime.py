@@ -29,11 +29,11 @@ from numpy.typing import ArrayLike
 
 from .._checks import check_real
 from ..exceptions import ConvergenceError, ParameterError
-from ..params import Atoms, Bath
+from ..params import Atoms, Bath, InitialState
 from ..states import thermal_state
 from .lindblad import _check_model, _check_state, _present_sectors, _sector_liouvillian, sector_indices
 
-__all__ = ["coherence_lifetime", "excited_rates"]
+__all__ = ["coherence_lifetime", "dicke_lifetime", "excited_rates"]
 
 # The dense Schur route holds ~5 D x D complex arrays (matrix, T, Z and the reordered copies).
 _SCHUR_ARRAYS = 5
@@ -164,6 +164,9 @@ def coherence_lifetime(atoms: Atoms, bath: Bath, rho0: ArrayLike, *, max_memory_
     below ``ZERO_RTOL`` :math:`\|\mathcal L\|_\infty` count as zero, so lifetimes beyond about
     :math:`10^{10}/\|\mathcal L\|_\infty` read as ``inf``.
 
+    Dicke limit with an :class:`~qcharge.params.InitialState` of kind ground, excited or thermal: closed
+    form, any N (:func:`dicke_lifetime`); pass the density matrix instead to force the spectral route.
+
     Example:
         >>> from qcharge import Atoms, Bath
         >>> from qcharge.states import ground_state
@@ -172,7 +175,9 @@ def coherence_lifetime(atoms: Atoms, bath: Bath, rho0: ArrayLike, *, max_memory_
         >>> round(coherence_lifetime(Atoms.pair(0.9999), Bath(1.0), ground_state(2)), 1)   # 1/(1e-4 * 2.6935)
         3712.6
     """
-    gibbs = thermal_state(atoms.n, Bath(bath.temperature, atoms.omega).temperature, atoms.omega)
+    if isinstance(rho0, InitialState) and rho0.kind in _PRODUCT_KINDS and isinstance(atoms, Atoms) and atoms.is_dicke:
+        return dicke_lifetime(atoms, bath, rho0)
+    gibbs = thermal_state(atoms.n, bath.temperature, atoms.omega)
     slowest = math.inf
     for d, rate, part in _walk_levels(atoms, bath, rho0, max_memory_gb, stop_at_first=True):
         rows, cols = sector_indices(atoms.n, d)
@@ -184,3 +189,47 @@ def coherence_lifetime(atoms: Atoms, bath: Bath, rho0: ArrayLike, *, max_memory_
         elif np.linalg.norm(part) > EXCITED_RTOL * ref:
             slowest = min(slowest, rate)
     return 1.0 / slowest if math.isfinite(slowest) else math.inf
+
+
+_PRODUCT_KINDS = ("ground", "excited", "thermal")
+
+
+def dicke_lifetime(atoms: Atoms, bath: Bath, initial: InitialState) -> float:
+    r"""Closed-form lifetime in the Dicke limit (uniform :math:`\gamma_{ij} = \gamma`, uniform :math:`\Omega`) from a
+    product state of excitation probability :math:`p_0` (ground, excited or thermal at :math:`T_0`), any N.
+
+    The weight of every J-multiplet is conserved (PHYSICS.md 1.3) and for N >= 2 it is a strictly monotonic
+    function of :math:`p_0(1-p_0)` (e.g. the singlet weight :math:`p_0(1-p_0)` of a pair), so the stationary
+    part is the Gibbs state only when :math:`p_0 \in \{p_T, 1 - p_T\}` with :math:`p_0 = p_T` meaning
+    :math:`\rho_0` *is* the Gibbs state (nothing decays). Hence :math:`\tau = \infty` except from
+    :math:`|e\ldots e\rangle` at T = 0, which cascades down the symmetric multiplet to :math:`|g\ldots g\rangle`
+    with rates :math:`\gamma(J+M)(J-M+1)`, the slowest :math:`N\gamma` (its two ends): :math:`\tau = 1/(N\gamma)`.
+    One atom: :math:`\tau = 1/(\gamma(2\bar n+1))` unless :math:`\rho_0` is the Gibbs state.
+
+    Example:
+        >>> from qcharge import Atoms, Bath, InitialState
+        >>> dicke_lifetime(Atoms.dicke(10**5), Bath(1.0), InitialState()), dicke_lifetime(
+        ...     Atoms.dicke(4), Bath(0.0), InitialState("excited"))
+        (inf, 0.25)
+    """
+    nbar = _check_model(atoms, bath)
+    if math.isinf(nbar):
+        raise ParameterError("Argument `bath.temperature` must be finite for a lifetime, but is inf (nbar = inf).")
+    if not atoms.is_dicke:
+        raise ParameterError("Argument `atoms` must be in the Dicke limit (uniform gamma_ij and Omega_ij), but is not.")
+    if initial.kind not in _PRODUCT_KINDS:
+        raise ParameterError(
+            f"Argument `initial` must be one of {list(_PRODUCT_KINDS)} for the closed form, but is {initial.kind!r}."
+        )
+    p0 = {"ground": 0.0, "excited": 1.0}.get(initial.kind)
+    if p0 is None:
+        is_gibbs = initial.temperature == bath.temperature
+    else:
+        is_gibbs = p0 == 0.0 and bath.temperature == 0.0
+    if is_gibbs:
+        return math.inf  # nothing to decay
+    if atoms.n == 1:
+        return 1.0 / (atoms.gamma * (2.0 * nbar + 1.0))
+    if initial.kind == "excited" and bath.temperature == 0.0:
+        return 1.0 / (atoms.n * atoms.gamma)
+    return math.inf
