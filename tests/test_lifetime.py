@@ -127,3 +127,14 @@ def test_dicke_closed_form_matches_the_spectral_route(n, temperature, initial):
 def test_dicke_closed_form_at_large_n():
     assert coherence_lifetime(Atoms.dicke(10**5), Bath(1.0), InitialState()) == math.inf
     assert coherence_lifetime(Atoms.dicke(50), Bath(0.0), InitialState("excited")) == pytest.approx(1 / 50)
+
+
+def test_triangle_outlives_chain_at_a_hundredth_of_a_wavelength():
+    r = 0.01
+    chain = Atoms.from_positions([[0, 0, 0], [r, 0, 0], [2 * r, 0, 0]], "z")
+    tri = Atoms.from_positions([[0, 0, 0], [r, 0, 0], [r / 2, r * math.sqrt(3) / 2, 0]], "z")
+    tau_chain = coherence_lifetime(chain, Bath(1.0), ground_state(3))
+    tau_tri = coherence_lifetime(tri, Bath(1.0), ground_state(3))
+    # eigenvalues of a 20 x 20 sector from a Schur form: ~1e-12 relative, far below the 0.1 printed here
+    assert tau_chain == pytest.approx(117.67, abs=0.1)
+    assert tau_tri == pytest.approx(481.44, abs=0.1)
