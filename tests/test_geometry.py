@@ -7,13 +7,11 @@ again (the module evaluates spherical Bessel functions), and their Taylor series
 
 from __future__ import annotations
 
-import doctest
 import math
 
 import numpy as np
 import pytest
 
-import qcharge.geometry
 import qcharge.params
 from qcharge import Atoms, Bath, ParameterError
 from qcharge.coherence import l1_coherence
@@ -157,8 +155,3 @@ def test_tetrahedron_is_never_uniform_for_a_common_dipole(dipole):
     spread_gamma, spread_omega = _uniform(Atoms.from_positions(tet, dipole))
     assert spread_omega > 100 and spread_gamma > 1e-5
 
-
-@pytest.mark.parametrize("module", [qcharge.geometry, qcharge.params])
-def test_doctests_run_and_pass(module):
-    result = doctest.testmod(module)
-    assert result.attempted > 0 and result.failed == 0

@@ -7,13 +7,11 @@ rate gamma (J + M)(J - M + 1), and the Krylov propagator of lindblad.evolve (a d
 
 from __future__ import annotations
 
-import doctest
 import math
 
 import numpy as np
 import pytest
 
-import qcharge.reference.lifetime
 from qcharge import Atoms, Bath, InitialState, ParameterError
 from qcharge.coherence import l1_coherence
 from qcharge.reference.lifetime import coherence_lifetime, excited_rates
@@ -98,10 +96,6 @@ def test_infinite_temperature_refused():
     with pytest.raises(ParameterError, match="finite"):
         coherence_lifetime(Atoms.dicke(2), Bath(math.inf), ground_state(2))
 
-
-def test_doctests_run_and_pass():
-    result = doctest.testmod(qcharge.reference.lifetime)
-    assert result.attempted > 0 and result.failed == 0
 
 
 def test_very_long_lifetimes_until_the_zero_threshold():

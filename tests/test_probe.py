@@ -8,8 +8,6 @@ Poisson-averaged probe dynamics with ``qutip.mesolve``.
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import math
 
 import numpy as np
@@ -698,10 +696,3 @@ def test_coupling_is_validated():
     with pytest.raises(ParameterError, match="`coupling`"):
         probe_collision_map(charged_pair(1.0), 0.5, coupling=[1, 1, 1])
 
-
-@pytest.mark.parametrize("module", ["qcharge.thermo", "qcharge.reference.probe", "qcharge.reference.harvest",
-                                    "qcharge.reference._superop"])
-def test_doctests_run_and_pass(module):
-    # The docstring examples are part of the documentation: run them with the suite.
-    result = doctest.testmod(importlib.import_module(module))
-    assert result.attempted > 0 and result.failed == 0
