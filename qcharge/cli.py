@@ -227,7 +227,8 @@ def _cmd_run_charge(args) -> int:
     table = (
         f"{res['mode']} on {res['backend']}: N = {res['atoms']}, T = {res['temperature']}, theta = {res['theta']}, "
         f"{res['ordering']}, {res['collisions']} collisions, t = n dt = {res['time']:.4f}\n"
-        + _table(["quantity", "master eq.", "twin", "circuit", "95% CI", "range if = twin", "agrees"], rows)
+        + _table(["quantity", "master eq.", "twin", "circuit", "95% CI (basic+est.)", "range if = twin", "agrees"], rows)
+        + (f"\nCI: {res['ci_method']}; range if = twin: {res['verdict_method']}" if "ci_method" in res else "")
         + f"\nfidelity to ME {res['fidelity']:.6f}, trace distance {res['trace_distance']:.3e}; verdict: "
         + ("agree" if res["agree"] else "DISAGREE")
         + f"\nresources per collision {res['resources']['per_collision']}, total {res['resources']['total']}"
@@ -261,7 +262,8 @@ def _cmd_run_harvest(args) -> int:
     table = (
         f"{res['mode']} on {res['backend']}: {res['cluster']} pairs, T = {res['temperature']}, theta = {res['theta']}, "
         f"r = {res['rate']}, t = {res['time']}, {res['instances']} instances ({res['mean_collisions']:.1f} collisions each)\n"
-        + _table(["quantity", "Poisson ME", "twin", "circuit", "95% CI"], rows)
+        + _table(["quantity", "Poisson ME", "twin", "circuit", "95% CI (basic+est.)"], rows)
+        + (f"\nCI: {c['ci_method']}" if "ci_method" in c else "")
         + "\nverdict: " + ("agree" if res["agree"] else "DISAGREE")
     )
     _emit(args, res, table)
