@@ -15,8 +15,8 @@ contains its estimate (must be 100 %) and covers the twin's value. A few real Ae
 configuration (``execute.run_counts``, the circuits of ``run_charge``) confirm that Aer's counts
 have the statistics of the multinomial draws.
 
-Run:  nice python benchmarks/bench_verdicts.py [--seeds 200] [--aer-seeds 8] [--out benchmarks/results/verdicts.json]
-(~4 min on the shared 2-core dev machine). Writes the JSON, a Markdown table next to it (``.md``)
+Run:  nice python benchmarks/bench_verdicts.py [--seeds 400] [--aer-seeds 8] [--out benchmarks/results/verdicts.json]
+(~4 min on the shared 2-core dev machine; ``--tables-only`` rewrites the tables from the JSON). Writes the JSON, a Markdown table next to it (``.md``)
 and the section "Verdict calibration" of ``benchmarks/README.md``; prints the table.
 """
 
@@ -91,7 +91,7 @@ def old_verdict(point_q: dict, null_values: np.ndarray) -> bool:
 
 def analyse(counts, meta, twin: np.ndarray, seed: int) -> dict:
     """One data set through run_charge's analysis; returns verdicts and interval checks."""
-    from qcharge.compare import NULL_RESAMPLES, QUANTITIES, compare_sampled, state_quantities
+    from qcharge.compare import NULL_RESAMPLES, compare_sampled, quantity_table, state_quantities
     from qcharge.tomography import bootstrap_states, fit_state
 
     point = fit_state(counts, meta)
@@ -99,7 +99,7 @@ def analyse(counts, meta, twin: np.ndarray, seed: int) -> dict:
     null = bootstrap_states(counts, meta, n_resamples=NULL_RESAMPLES, seed=seed + 1, state=twin)
     res = compare_sampled(point, boot, null, twin, twin, level=LEVEL)
     twin_q = state_quantities(twin)
-    old_null = np.array([[f(r) for f in QUANTITIES.values()] for r in null[:OLD_NULL]])
+    old_null = quantity_table(null[:OLD_NULL])
     return {
         "agree": res["agree"],
         "old_agree": old_verdict(res["circuit"], old_null),
@@ -171,6 +171,12 @@ def markdown(results: list[dict]) -> str:
             f"({r['false_disagree']}) | [{lo:.3f}, {hi:.3f}] | {r['stated_level']:.2f} | "
             f"{r['old_rule_false_disagree_rate']:.3f} | {r['aer_false_disagree']} of {r['aer_runs']} |"
         )
+    k = sum(r["false_disagree"] for r in results)
+    n = sum(r["seeds"] for r in results)
+    old = sum(r["old_rule_false_disagree_rate"] * r["seeds"] for r in results) / n
+    lo, hi = clopper_pearson(k, n)
+    lines.append(f"| all | | {n} | {k / n:.3f} ({k}) | [{lo:.3f}, {hi:.3f}] | {1 - LEVEL:.2f} | {old:.3f} | "
+                 f"{sum(r['aer_false_disagree'] for r in results)} of {sum(r['aer_runs'] for r in results)} |")
     names = list(results[0]["interval_covers_twin"])
     lines += ["", "Interval (95 %, basic widened to the estimate, clipped): covers the twin's value / contains "
               "the estimate", "", "| collisions | shots | " + " | ".join(names) + " |",
@@ -187,7 +193,7 @@ def write_readme(results: list[dict], machine: str, minutes: float) -> None:
     section = f"""{README_START}
 ## Verdict calibration
 
-`nice python benchmarks/bench_verdicts.py [--seeds 200] [--aer-seeds 8]` → `results/verdicts.json`,
+`nice python benchmarks/bench_verdicts.py [--seeds 400] [--aer-seeds 8]` → `results/verdicts.json`,
 `results/verdicts.md` ({minutes:.0f} min on {machine}). N = 2, T = ω, θ = {THETA}, palindromic, purified
 ancilla, from the ground state. Under the null hypothesis (circuit = twin) each seed's counts are drawn
 multinomially from the twin and analysed as `run_charge` does (200 bootstrap refits, 2000 null refits).
@@ -221,11 +227,20 @@ calibrated 5 % test flags.
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=200, help="multinomial data sets per configuration (>= 100)")
+    parser.add_argument("--seeds", type=int, default=400, help="multinomial data sets per configuration (>= 100)")
     parser.add_argument("--aer-seeds", type=int, default=8, help="real Aer runs per configuration")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "verdicts.json"))
     parser.add_argument("--no-readme", action="store_true", help="do not update benchmarks/README.md")
+    parser.add_argument("--tables-only", action="store_true", help="rewrite the .md and README from the JSON")
     args = parser.parse_args(argv)
+    out = Path(args.out)
+    if args.tables_only:
+        data = json.loads(out.read_text())
+        out.with_suffix(".md").write_text(markdown(data["results"]) + "\n")
+        if not args.no_readme:
+            write_readme(data["results"], "the shared 2-core dev machine", data["minutes"])
+        print(markdown(data["results"]))
+        return 0
     t0 = time.perf_counter()
     results = []
     for n, shots in CONFIGS:
@@ -235,7 +250,6 @@ def main(argv: list[str] | None = None) -> int:
         results.append(r)
     minutes = (time.perf_counter() - t0) / 60
     machine = f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"machine": machine, "minutes": round(minutes, 1), "results": results}, indent=1) + "\n")
     table = markdown(results)

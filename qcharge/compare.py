@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike
 from qiskit.quantum_info import DensityMatrix, state_fidelity
 
 from .coherence import heat_exchange_coherence, l1_coherence, relative_entropy_coherence
-from .states import partial_trace
+from .states import excitation_numbers, partial_trace
 from .thermo import energy
 from .exceptions import ParameterError
 from .tomography import INTERVAL_METHOD, estimate_interval
@@ -35,6 +35,7 @@ __all__ = [
     "VERDICT_METHOD",
     "rho_eg_ge",
     "state_quantities",
+    "quantity_table",
     "quantity_range",
     "fidelity",
     "trace_distance",
@@ -76,6 +77,41 @@ def state_quantities(rho: ArrayLike) -> dict[str, float]:
     return {name: float(f(np.asarray(rho))) for name, f in QUANTITIES.items()}
 
 
+def _entropy_terms(p: np.ndarray) -> np.ndarray:
+    # -p ln p with the 1e-15 cut of coherence.von_neumann_entropy / relative_entropy_coherence.
+    keep = p > 1e-15
+    return -np.where(keep, p * np.log(np.where(keep, p, 1.0)), 0.0).sum(axis=-1)
+
+
+def quantity_table(rhos: ArrayLike) -> np.ndarray:
+    r"""Every quantity of :data:`QUANTITIES` for a batch of states, shape ``(B, len(QUANTITIES))``.
+
+    The same formulas as the scalar functions, vectorised over the batch (one batched ``eigvalsh``
+    for :math:`C_{re}`): the verdict needs them on :data:`NULL_RESAMPLES` refits, where a loop of
+    Python calls cost ~10x the fits. Agrees with :func:`state_quantities` to round-off (tested).
+
+    >>> from qcharge.states import basis_state
+    >>> quantity_table([basis_state("10")]).tolist()   # C_l1, Δn=0 part, C_re, energy, Re rho_eg,ge
+    [[0.0, 0.0, 0.0, 1.0, 0.0]]
+    """
+    rho = np.asarray(rhos, dtype=complex)
+    d = rho.shape[-1]
+    n = int(round(np.log2(d)))
+    mag = np.abs(rho)
+    diag = np.diagonal(rho, axis1=-2, axis2=-1)
+    exc = excitation_numbers(n)
+    same_n = (exc[:, None] == exc[None, :]) & ~np.eye(d, dtype=bool)
+    l1 = mag.sum(axis=(-2, -1)) - np.abs(diag).sum(axis=-1)
+    heat_exchange = (mag * same_n).sum(axis=(-2, -1))
+    c_re = np.maximum(0.0, _entropy_terms(diag.real) - _entropy_terms(np.linalg.eigvalsh(rho)))
+    energy_ = diag.real @ exc
+    # Atoms 0 and 1 are the two left-most factors: trace the rest out of (B, 4, r, 4, r).
+    r = d // 4
+    pair = np.einsum("bikjk->bij", rho.reshape(-1, 4, r, 4, r))
+    table = np.stack([l1, heat_exchange, c_re, energy_, pair[:, 0b10, 0b01].real], axis=-1)
+    return table
+
+
 def quantity_range(name: str, dim: int) -> tuple[float, float]:
     r"""The values a quantity of a :math:`d`-dimensional state (``d = 2^n``) can take.
 
@@ -110,6 +146,19 @@ def trace_distance(rho: ArrayLike, sigma: ArrayLike) -> float:
     r""":math:`\tfrac12\|\rho-\sigma\|_1`."""
     diff = np.asarray(rho, dtype=complex) - np.asarray(sigma, dtype=complex)
     return float(0.5 * np.abs(np.linalg.eigvalsh(0.5 * (diff + diff.conj().T))).sum())
+
+
+def _fidelity_to(rhos: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    # Batched Uhlmann fidelity with one fixed state: F = (sum_i sqrt(eig_i(sqrt(ref) rho sqrt(ref))))^2.
+    lam, vec = np.linalg.eigh(0.5 * (ref + ref.conj().T))
+    root = (vec * np.sqrt(np.clip(lam, 0.0, None))) @ vec.conj().T
+    mu = np.linalg.eigvalsh(root @ rhos @ root)
+    return np.sqrt(np.clip(mu, 0.0, None)).sum(axis=-1) ** 2
+
+
+def _trace_distance_to(rhos: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    diff = rhos - ref
+    return 0.5 * np.abs(np.linalg.eigvalsh(0.5 * (diff + np.conj(np.swapaxes(diff, -1, -2))))).sum(axis=-1)
 
 
 def acceptance_ranges(null_values: ArrayLike, level: float = 0.95) -> list[tuple[float, float]]:
@@ -213,23 +262,26 @@ def compare_sampled(
     me = state_quantities(me_rho)
     dim = np.asarray(point_rho).shape[0]
     names = list(QUANTITIES)
-    ranges = acceptance_ranges([[QUANTITIES[k](r) for k in names] for r in null], level)
+    ranges = acceptance_ranges(quantity_table(null), level)
     accept = dict(zip(names, ranges))
+    boot_table = quantity_table(boot)
     cis = {
-        k: estimate_interval(circ[k], [QUANTITIES[k](b) for b in boot], level=level, bounds=quantity_range(k, dim))
-        for k in names
+        k: estimate_interval(circ[k], boot_table[:, i], level=level, bounds=quantity_range(k, dim))
+        for i, k in enumerate(names)
     }
     verdicts = {k: bool(accept[k][0] <= circ[k] <= accept[k][1]) for k in names}
     out: dict = {
         "circuit": circ, "twin": twin, "reference": me, "ci": cis, "acceptance": accept, "verdicts": verdicts,
         "level": level, "ci_method": INTERVAL_METHOD, "verdict_method": VERDICT_METHOD,
     }
+    boot_c = boot.astype(complex)
     for label, ref in (("", me_rho), ("twin_", twin_rho)):
-        for name, f in (("fidelity", fidelity), ("trace_distance", trace_distance)):
+        ref = np.asarray(ref, dtype=complex)
+        for name, f, batched in (("fidelity", fidelity, _fidelity_to), ("trace_distance", trace_distance, _trace_distance_to)):
             value = f(point_rho, ref)
             out[label + name] = value
             out[label + name + "_ci"] = estimate_interval(
-                value, [f(b, ref) for b in boot], level=level, bounds=quantity_range(name, dim)
+                value, batched(boot_c, ref), level=level, bounds=quantity_range(name, dim)
             )
     out["agree"] = bool(all(verdicts.values()))
     return out

@@ -13,6 +13,7 @@ from qcharge.compare import (
     compare_sampled,
     fidelity,
     quantity_range,
+    quantity_table,
     rho_eg_ge,
     state_quantities,
     trace_distance,
@@ -183,3 +184,31 @@ def test_intervals_cover_unbiased_quantities_at_the_nominal_rate():
             lo, hi = estimate_interval(q[name], [QUANTITIES[name](b) for b in boot], bounds=quantity_range(name, 4))
             hits[name] += lo <= exact[name] <= hi
     assert min(hits.values()) >= 70, hits
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_quantity_table_is_state_quantities_batched(n):
+    # Same formulas, batched: agreement to round-off (1e-12 for O(1) sums of <= 256 terms).
+    rng = np.random.default_rng(40 + n)
+    d = 2**n
+    g = rng.normal(size=(5, d, d)) + 1j * rng.normal(size=(5, d, d))
+    rhos = g @ np.conj(np.swapaxes(g, -1, -2))
+    rhos /= np.trace(rhos, axis1=-2, axis2=-1)[:, None, None]
+    rhos[0] = np.diag(np.eye(d)[0])  # a pure product state: entropy cut-offs at 0
+    table = quantity_table(rhos)
+    for row, rho in zip(table, rhos):
+        assert np.allclose(row, list(state_quantities(rho).values()), rtol=0, atol=1e-12)
+
+
+def test_batched_fidelity_and_trace_distance_match_the_scalar_ones():
+    # The intervals use batched versions; qiskit's state_fidelity is the reference. sqrt of eigenvalues
+    # near 0 turns ~1e-16 round-off into ~1e-8, hence 1e-7.
+    from qcharge.compare import _fidelity_to, _trace_distance_to
+
+    rng = np.random.default_rng(3)
+    g = rng.normal(size=(4, 4, 4)) + 1j * rng.normal(size=(4, 4, 4))
+    rhos = g @ np.conj(np.swapaxes(g, -1, -2))
+    rhos /= np.trace(rhos, axis1=-2, axis2=-1)[:, None, None]
+    for ref in (pair(0.12), pair(0.122364), rhos[0]):  # full rank, rank 3, random
+        assert np.allclose(_fidelity_to(rhos, ref), [fidelity(r, ref) for r in rhos], rtol=0, atol=1e-7)
+        assert np.allclose(_trace_distance_to(rhos, ref), [trace_distance(r, ref) for r in rhos], rtol=0, atol=1e-12)
