@@ -16,8 +16,9 @@ configuration (``execute.run_counts``, the circuits of ``run_charge``) confirm t
 have the statistics of the multinomial draws.
 
 Run:  nice python benchmarks/bench_verdicts.py [--seeds 400] [--aer-seeds 8] [--out benchmarks/results/verdicts.json]
-(~4 min on the shared 2-core dev machine; ``--tables-only`` rewrites the tables from the JSON). Writes the JSON, a Markdown table next to it (``.md``)
-and the section "Verdict calibration" of ``benchmarks/README.md``; prints the table.
+(~4 min on the shared 2-core dev machine; ``--tables-only`` rewrites the tables from the JSON).
+Writes the JSON, a Markdown table next to it (``.md``) and the section "Verdict calibration" of
+``benchmarks/README.md``; prints the table.
 """
 
 from __future__ import annotations

@@ -22,9 +22,9 @@ from numpy.typing import ArrayLike
 from qiskit.quantum_info import DensityMatrix, state_fidelity
 
 from .coherence import heat_exchange_coherence, l1_coherence, relative_entropy_coherence
+from .exceptions import ParameterError
 from .states import excitation_numbers, partial_trace
 from .thermo import energy
-from .exceptions import ParameterError
 from .tomography import INTERVAL_METHOD, estimate_interval
 
 __all__ = [
@@ -46,8 +46,8 @@ __all__ = [
 
 EXACT_ATOL = 1e-8
 # Refits of counts drawn from the twin behind each sampled verdict. The simultaneous ranges cut
-# ~0.5 % per side and quantity: 2000 samples put ~10 beyond each cut, so the level is resolved to
-# ~0.5 % (benchmarks/bench_verdicts.py); 200 left only the extreme order statistics.
+# ~0.5-1 % per side and quantity: 2000 samples put 10-20 beyond each cut, and the level is resolved
+# to ~0.5 % (benchmarks/bench_verdicts.py); 200 left only the extreme order statistics.
 NULL_RESAMPLES = 2000
 VERDICT_METHOD = "simultaneous Monte Carlo ranges of the estimate if the circuit were its twin"
 
@@ -277,7 +277,8 @@ def compare_sampled(
     boot_c = boot.astype(complex)
     for label, ref in (("", me_rho), ("twin_", twin_rho)):
         ref = np.asarray(ref, dtype=complex)
-        for name, f, batched in (("fidelity", fidelity, _fidelity_to), ("trace_distance", trace_distance, _trace_distance_to)):
+        pairs = (("fidelity", fidelity, _fidelity_to), ("trace_distance", trace_distance, _trace_distance_to))
+        for name, f, batched in pairs:
             value = f(point_rho, ref)
             out[label + name] = value
             out[label + name + "_ci"] = estimate_interval(

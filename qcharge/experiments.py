@@ -170,10 +170,12 @@ def _harvest_cluster(kind: str, bath: Bath, initial: InitialState, seed: int):
 def _teff_interval(pe_ci: tuple[float, float], omega: float, pe_hat: float) -> list[float]:
     # T_eff(p_e) increases monotonically on [0, 1/2); past 1/2 it jumps to negative values, so an
     # interval straddling 1/2 maps to two rays: the one on the estimate's branch is reported,
-    # [T(lo), inf] for p_e < 1/2, [-inf, T(hi)] above.
+    # [T(lo), inf] for p_e <= 1/2, [-inf, T(hi)] above.
     lo, hi = (min(max(p, 0.0), 1.0) for p in pe_ci)
     if hi >= 0.5 > lo:
-        return [effective_temperature(lo, omega), math.inf] if pe_hat < 0.5 else [-math.inf, effective_temperature(hi, omega)]
+        if pe_hat <= 0.5:
+            return [effective_temperature(lo, omega), math.inf]
+        return [-math.inf, effective_temperature(hi, omega)]
     return sorted([effective_temperature(lo, omega), effective_temperature(hi, omega)])
 
 
