@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from ._checks import check_int, check_real
-from .compare import basic_interval, compare_exact, compare_sampled
+from .compare import NULL_RESAMPLES, acceptance_ranges, compare_exact, compare_sampled
 from .exceptions import ParameterError
 from .params import Atoms, Bath, Collision, Harvest, InitialState
 from .records import RecordStore
@@ -179,7 +179,7 @@ def run_charge(
         meta = [(j[0] if isinstance(j, list) else j).metadata for j in jobs]
         rho = fit_state(counts, meta)
         boot = bootstrap_states(counts, meta, n_resamples=n_resamples, seed=seed)
-        null = bootstrap_states(counts, meta, n_resamples=n_resamples, seed=seed + 1, state=twin_rho)
+        null = bootstrap_states(counts, meta, n_resamples=NULL_RESAMPLES, seed=seed + 1, state=twin_rho)
         cmp = compare_sampled(rho, boot, null, twin_rho, me_rho, level=level)
         out.update(mode="state tomography", shots=shots, coherence_l1_ci=cmp["ci"]["coherence_l1"], **cmp)
     out["resources"] = _collision_resources(atoms, bath, initial, collision, n_collisions, backend)
@@ -205,12 +205,15 @@ def _harvest_cluster(kind: str, bath: Bath, initial: InitialState, seed: int):
     return rho, rho
 
 
-def _teff_interval(pe_ci: tuple[float, float], omega: float) -> list[float]:
+def _teff_interval(pe_ci: tuple[float, float], omega: float, pe_hat: float) -> list[float]:
     # T_eff(p_e) increases monotonically on [0, 1/2); past 1/2 it jumps to negative values, so an
-    # interval straddling 1/2 maps to "|T_eff| > bound": reported as [lo, inf].
+    # interval straddling 1/2 maps to two rays: the one on the estimate's branch is reported,
+    # [T(lo), inf] for p_e <= 1/2, [-inf, T(hi)] above.
     lo, hi = (min(max(p, 0.0), 1.0) for p in pe_ci)
     if hi >= 0.5 > lo:
-        return [effective_temperature(lo, omega), math.inf]
+        if pe_hat <= 0.5:
+            return [effective_temperature(lo, omega), math.inf]
+        return [-math.inf, effective_temperature(hi, omega)]
     return sorted([effective_temperature(lo, omega), effective_temperature(hi, omega)])
 
 
@@ -239,7 +242,7 @@ def run_harvest(
     (verdict: every instance equals its twin to 1e-8; on a noisy backend the exact noisy states of
     the transpiled circuits, which the noise moves off the twin); else one-qubit probe tomography with
     ``shots`` per setting and instance (verdict: the estimate inside the sampling
-    distribution it would have if each instance were its twin; ``*_ci``: basic bootstrap).
+    distribution it would have if each instance were its twin; ``*_ci``: see ``ci_method``).
     The gap between ``twin`` and ``reference`` is the finite-instance sampling of the
     Poisson process, reported with ``instances_std_error``. ``job_store`` as in :func:`run_charge`.
     """
@@ -267,7 +270,7 @@ def run_harvest(
         mode = "exact density matrix per instance" if backend == "aer" else "exact noisy density matrix per instance"
     else:
         from .execute import run_counts
-        from .tomography import bootstrap_interval, bootstrap_states, fit_state, tomography_circuits
+        from .tomography import INTERVAL_METHOD, bootstrap_states, estimate_interval, fit_state, tomography_circuits
 
         shots = check_int("shots", shots, minimum=1)
         # One ensemble per tomography setting: counts are pooled over the instances.
@@ -279,20 +282,21 @@ def run_harvest(
         # Pooled counts are sums of multinomials with instance-dependent probabilities: their
         # variance is at most the multinomial one, so both resamplings below are conservative.
         boot = bootstrap_states(counts, meta, n_resamples=n_resamples, seed=seed)[:, 1, 1].real
-        pe_ci = basic_interval(pe_hat, boot, level)
+        pe_ci = estimate_interval(pe_hat, boot, level=level, bounds=(0.0, 1.0))
         # Verdict as in compare.compare_sampled: the estimate inside the sampling distribution it
         # would have if every instance were exactly its twin.
-        null = bootstrap_states(counts, meta, n_resamples=n_resamples, seed=seed + 1, state=twin_states.mean(axis=0))
-        accept = bootstrap_interval(null[:, 1, 1].real, level=level)
+        null = bootstrap_states(counts, meta, n_resamples=NULL_RESAMPLES, seed=seed + 1, state=twin_states.mean(axis=0))
+        accept = acceptance_ranges(null[:, 1, 1].real, level)[0]
         agree = bool(accept[0] <= pe_hat <= accept[1])
         mode = "probe tomography"
     n_coll = [len(c.metadata["collision_times"]) for c in circuits]
     circuit = {"teff": effective_temperature(pe_hat, omega), "probe_excited_population": pe_hat}
     if pe_ci is not None:
         circuit.update(
-            teff_ci=_teff_interval(pe_ci, omega),
+            teff_ci=_teff_interval(pe_ci, omega, pe_hat),
             probe_excited_population_ci=list(pe_ci),
             probe_excited_population_acceptance=list(accept),
+            ci_method=INTERVAL_METHOD,
         )
     return {
         "cluster": cluster,
