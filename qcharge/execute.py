@@ -418,7 +418,6 @@ def run_counts(
             raise ParameterError(f"Argument `noise_model` needs an Aer backend, but backend is {_backend_name(be)!r}.")
         be = AerSimulator(noise_model=noise_model)
     pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=be, seed_transpiler=seed)
-    sampler = _make_sampler(be, shots, seed)
     store = _JobStore(job_store) if job_store is not None else None
     settings = f"{_backend_name(be)}|{shots}|{seed}|{optimization_level}"
 
@@ -426,7 +425,12 @@ def run_counts(
     starts = list(range(0, len(flat), max_circuits_per_job))
     for j in _progress(starts, progress, len(starts), f"jobs on {_backend_name(be)}"):
         chunk = flat[j:j + max_circuits_per_job]
-        key = _fingerprint(chunk, settings)
+        # Every job gets its own simulator seed: with one seed for all jobs, Aer repeats the same
+        # random numbers in every job, so equal circuits in different jobs (1-shot coin instances)
+        # gave identical outcomes. Job 0 keeps `seed` itself (single-job runs are unchanged).
+        job_seed = seed if seed is None or j == 0 else int(np.random.SeedSequence([seed, j]).generate_state(1)[0])
+        sampler = _make_sampler(be, shots, job_seed)
+        key = _fingerprint(chunk, settings if j == 0 else f"{settings}|job{j}")
         job = None
         if store is not None and (rec := store.get(key)) is not None:
             job = _retrieve_job(be, rec["job_id"])
