@@ -17,6 +17,7 @@ from qiskit.transpiler import generate_preset_pass_manager
 from .circuits.charging import charging_circuit
 from .circuits.harvesting import harvesting_circuit
 from .params import Atoms, Bath, Collision, Harvest, InitialState
+from .protocol import charging_plan
 from .records import dumps
 
 __all__ = ["canonical_circuits", "export_circuits"]
@@ -31,7 +32,8 @@ def canonical_circuits() -> dict:
     out = {}
     for n_atoms in (2, 3, 4):
         for n in (1, 24):
-            qc = charging_circuit(Atoms.dicke(n_atoms), bath, ground, Collision(_THETA), n, seed=0, measure=True)
+            plan = charging_plan(Atoms.dicke(n_atoms), bath, ground, Collision(_THETA), n, seed=0)
+            qc = charging_circuit(plan, measure=True)
             out[f"charge_N{n_atoms}_palindromic_theta{_THETA}_n{n}"] = qc
     from .reference.harvest import make_cluster
 

@@ -18,6 +18,7 @@ from qiskit_aer import AerSimulator
 
 from qcharge import execute
 from qcharge.circuits.charging import charging_circuit
+from qcharge.protocol import charging_plan
 from qcharge.circuits.collisions import append_save_marker
 from qcharge.exceptions import BackendError, ParameterError
 from qcharge.execute import get_backend, prepare_for_aer, resources, run_counts, run_density_matrix
@@ -28,8 +29,9 @@ from .conftest import SEED
 
 
 def _charging(n=2, n_coll=5, ordering="palindromic", method="purify", initial=None, measure=True, **kw):
-    return charging_circuit(Atoms(n), Bath(1.0), initial or InitialState(), Collision(0.4, ordering, method), n_coll,
-                            seed=SEED, measure=measure, **kw)
+    plan = charging_plan(Atoms(n), Bath(1.0), initial or InitialState(), Collision(0.4, ordering, method), n_coll,
+                         seed=SEED, **kw)
+    return charging_circuit(plan, measure=measure)
 
 
 # --------------------------------------------------------------------------------------------- density matrices

@@ -10,7 +10,8 @@ from qiskit_aer import AerSimulator
 
 from qcharge import Atoms, Bath, Collision, InitialState
 from qcharge.export import export_circuits
-from qcharge.reference.collision import charging_trajectory
+from qcharge.protocol import charging_plan
+from qcharge.reference.twin import charging_trajectory
 
 
 def test_export_round_trip(tmp_path):
@@ -23,8 +24,8 @@ def test_export_round_trip(tmp_path):
     qc = qasm3.loads((tmp_path / "charge_N2_palindromic_theta0.3_n24.qasm").read_text())
     # Exact outcome probabilities of the reloaded circuit (density-matrix method, many shots would only add noise).
     probs = AerSimulator(method="density_matrix").run(qc, shots=200_000, seed_simulator=1).result().get_counts()
-    _, states = charging_trajectory(Atoms.dicke(2), Bath(1.0), InitialState("ground"), Collision(0.3), 24, seed=0,
-                                    save_every=24)
+    _, states = charging_trajectory(charging_plan(Atoms.dicke(2), Bath(1.0), InitialState("ground"), Collision(0.3), 24,
+                                                  seed=0))
     pops = np.real(np.diag(states[-1]))  # QuTiP order: index = 2*s0 + s1; count keys read "s1 s0"
     for key, count in probs.items():
         s1, s0 = int(key[0]), int(key[1])

@@ -44,8 +44,8 @@ from ..exceptions import ParameterError
 from ..params import ANCILLA_METHODS, ORDERINGS, Atoms, Bath, Collision, Harvest, InitialState
 from ..states import excited_probability, mean_occupation
 from ..records import to_jsonable
-from .charging import _check_inputs, resolve_seed
-from .collisions import append_collision, append_save_marker, collision_schedule, exchange_gate
+from ..protocol import _check_inputs, resolve_seed, trotter_schedule
+from .collisions import append_collision, append_save_marker, exchange_gate
 from .thermal import append_density_matrix, append_initial_state, append_thermal_ancilla, initial_aux_qubits_needed, purifier_count
 
 __all__ = ["ChargedCluster", "harvesting_circuit", "harvesting_instances", "damping_angle", "poisson_times"]
@@ -195,9 +195,9 @@ def harvesting_circuit(
         regs.append(ClassicalRegister(1, "meas"))
     qc = QuantumCircuit(*regs, name=f"harvesting_K{k}_{ordering}_{len(times)}coll")
 
-    probe_schedule = collision_schedule(k, ordering, len(times), seed)
+    probe_schedule = trotter_schedule(k, ordering, len(times), seed)
     if kind == "charged":
-        charge_schedule = collision_schedule(k, payload.collision.ordering, payload.n_collisions, payload.seed)
+        charge_schedule = trotter_schedule(k, payload.collision.ordering, payload.n_collisions, payload.seed)
         p_e_charge = payload.bath.excited_probability
 
     def prepare_cluster() -> None:
