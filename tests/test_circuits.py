@@ -446,3 +446,26 @@ def test_harvesting_instances_are_seeded_poisson(rng):
         se = states.std(axis=0, ddof=1) / np.sqrt(len(states))
         assert np.all(np.abs(states.mean(axis=0) - want[i]) <= 5 * se + 1e-12)
     assert np.abs(run_density_matrix([a])[0]["probe_1"] - states.mean(axis=0)).max() < 1e-14
+
+
+def test_closed_form_pair_preparation_is_the_charged_pair():
+    # The triplet mixture from closed-form angles (used by `qcharge export`) equals the charged pair
+    # and the isometry preparation: exact channels on both sides, tolerance EXACT.
+    from qcharge.circuits.thermal import append_symmetric_pair, symmetric_pair_populations
+    from qcharge.reference.harvest import make_cluster
+
+    rho = make_cluster("charged", Bath(1.0), InitialState("ground"))
+    pops = symmetric_pair_populations(rho)
+    assert pops is not None and abs(sum(pops) - 1) < EXACT
+    qc = QuantumCircuit(3)
+    append_symmetric_pair(qc, pops, [0, 1], 2)
+    append_save_marker(qc, "pair", [0, 1])
+    assert np.abs(run_density_matrix([qc])[0]["pair"] - rho).max() < EXACT
+    assert symmetric_pair_populations(random_density_matrix(4, np.random.default_rng(SEED))) is None
+    h = Harvest(theta=0.5, probe_gamma=0.3, probe_temperature=0.5)
+    a, b = (harvesting_circuit(h, rho, [0.4, 1.1], 1.5, ordering="palindromic", seed=0, closed_form_pair=flag)
+            for flag in (True, False))
+    sa, sb = run_density_matrix([a, b])
+    assert np.abs(sa["probe_0"] - sb["probe_0"]).max() < EXACT
+    with pytest.raises(ParameterError, match="closed_form_pair"):
+        harvesting_circuit(h, np.eye(4) / 4 + 0.1 * np.diag([1, 0, 0, -1]), [0.4], 1.0, closed_form_pair=True)
