@@ -51,20 +51,21 @@ README_END = "<!-- bench_verdicts:end -->"
 
 def twin_state(n_collisions: int) -> np.ndarray:
     from qcharge.params import Atoms, Bath, Collision, InitialState
-    from qcharge.reference.collision import charging_trajectory
+    from qcharge.protocol import charging_plan
+    from qcharge.reference.twin import charging_trajectory
 
-    atoms = Atoms(2)
-    _, states = charging_trajectory(atoms, Bath(TEMPERATURE), InitialState("ground"), Collision(THETA), n_collisions,
-                                    seed=7, save_every=n_collisions)
-    return states[-1]
+    plan = charging_plan(Atoms(2), Bath(TEMPERATURE), InitialState("ground"), Collision(THETA), n_collisions, seed=7)
+    return charging_trajectory(plan)[1][-1]
 
 
 def charge_jobs(n_collisions: int):
     from qcharge.circuits.charging import charging_circuit
     from qcharge.params import Atoms, Bath, Collision, InitialState
+    from qcharge.protocol import charging_plan
     from qcharge.tomography import tomography_circuits
 
-    qc = charging_circuit(Atoms(2), Bath(TEMPERATURE), InitialState("ground"), Collision(THETA), n_collisions, seed=7)
+    qc = charging_circuit(charging_plan(Atoms(2), Bath(TEMPERATURE), InitialState("ground"), Collision(THETA),
+                                        n_collisions, seed=7))
     return tomography_circuits(qc, qc.metadata["atom_qubits"])
 
 

@@ -48,6 +48,7 @@ from qcharge.states import (
 from qcharge.thermo import effective_temperature
 
 from . import systems
+from .systems import charged_ground_cluster, charged_pair
 from .conftest import random_density_matrix
 
 # Exact-vs-exact comparisons of matrices of dimension <= 64: float64 round-off ~1e-16 per entry,
@@ -69,26 +70,6 @@ def _vec(rho):
 
 def _unvec(v, d):
     return np.asarray(v).reshape(d, d, order="F")
-
-
-def charged_pair(temperature: float, initial_temperature: float = 0.0) -> np.ndarray:
-    """Dicke-limit long-time state of a pair, built from PHYSICS.md 2.4 (independent of dicke.py)."""
-    x = math.exp(-1.0 / temperature)
-    pe0 = excited_probability(initial_temperature)
-    p_a = pe0 * (1 - pe0)
-    z = 1 + x + x * x
-    rho = np.zeros((4, 4), dtype=complex)
-    rho[0, 0] = (1 - p_a) / z
-    rho[3, 3] = (1 - p_a) * x * x / z
-    rho += (1 - p_a) * x / z * np.outer(S_VEC, S_VEC) + p_a * np.outer(A_VEC, A_VEC)
-    return rho
-
-
-def charged_ground_cluster(k: int, temperature: float) -> np.ndarray:
-    """PHYSICS.md 2.3: from |g...g>, sum_k x^k |D_k><D_k| normalised."""
-    x = math.exp(-1.0 / temperature)
-    rho = sum(x**m * dicke_state(k, m) for m in range(k + 1))
-    return rho / np.trace(rho)
 
 
 def random_dn0_cluster(k: int, rng) -> np.ndarray:

@@ -33,7 +33,8 @@ from ..exceptions import ConvergenceError, ParameterError
 from ..params import Atoms, Bath, Harvest, InitialState, check_coupling
 from ..states import NUMBER, SIGMA_MINUS, SIGMA_PLUS, collective_lowering, local_operator, mean_occupation
 from ..thermo import TEFF_RATIO_RTOL, temperature_from_ratio
-from ._superop import _MAX_COLLISION_ATOMS, _collective_unitary, _dissipator, _n_qubits, _spre_spost, _unvec, _vec
+from ..protocol import MAX_COLLISION_ATOMS, collective_unitary
+from ._superop import _dissipator, _n_qubits, _spre_spost, _unvec, _vec
 
 __all__ = [
     "MAX_CLUSTER_ATOMS",
@@ -51,7 +52,7 @@ __all__ = [
     "teff_closed_form_pair",
 ]
 
-MAX_CLUSTER_ATOMS = _MAX_COLLISION_ATOMS  # the probe-cluster collision is a dense 2^(K+1) unitary
+MAX_CLUSTER_ATOMS = MAX_COLLISION_ATOMS  # the probe-cluster collision is a dense 2^(K+1) unitary
 
 # Relative size of the second-smallest singular value of a generator below which its kernel is
 # treated as degenerate (fixed point not unique). Every generator here is a handful of O(1)
@@ -68,9 +69,9 @@ _MOMENT_ATOL = 1e-12
 def _cluster(rho_cluster: ArrayLike, name: str = "rho_cluster") -> tuple[np.ndarray, int]:
     rho = check_density_matrix(name, rho_cluster)
     k = _n_qubits(rho.shape[0])
-    if k > _MAX_COLLISION_ATOMS:
+    if k > MAX_COLLISION_ATOMS:
         raise ParameterError(
-            f"Argument `{name}` must have at most {_MAX_COLLISION_ATOMS} atoms (dense collision unitary), "
+            f"Argument `{name}` must have at most {MAX_COLLISION_ATOMS} atoms (dense collision unitary), "
             f"but has {k}."
         )
     return rho, k
@@ -99,7 +100,7 @@ def _coupled_unitary_eigh(g: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]
 def _unitary(k: int, theta: float, g: np.ndarray | None) -> np.ndarray:
     r""":math:`\exp[-i\theta(\sigma_+^p J_-^{(g)} + \mathrm{h.c.})]`, probe = left-most factor."""
     if g is None:
-        return _collective_unitary(k, theta)
+        return collective_unitary(k, theta)
     w, vecs = _coupled_unitary_eigh(tuple(float(x) for x in g))
     return (vecs * np.exp(-1j * theta * w)) @ vecs.conj().T
 
