@@ -252,8 +252,6 @@ def _dask_client(dask: Any, workers: int | None):
         cluster = distributed.LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1,
                                            processes=True, dashboard_address=None)
         return distributed.Client(cluster), True
-    if workers is not None:
-        raise ParameterError(f"Argument `workers` must not be given with a scheduler address (its cluster has its own workers), but is {workers}.")
     try:
         return distributed.Client(dask, timeout="10s"), True
     except (OSError, TimeoutError) as exc:
@@ -295,12 +293,17 @@ def run_sweep(
 
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ParameterError(f"Argument `workers` must be a positive integer, but is {workers!r}.")
+    if workers is not None and dask is not None and not (isinstance(dask, str) and dask == "local"):
+        raise ParameterError(
+            f"Argument `workers` must not be given with a Dask scheduler address or client (its cluster has its own "
+            f"workers), but is {workers}."
+        )
     start = time.perf_counter()
     store = RunDirectory(out)
     points = spec.points()
     todo = {p.key: p for p in points if not store.done(p.inputs)}  # a repeated point runs once
     reused = len(points) - sum(1 for p in points if p.key in todo)
-    bar = tqdm(total=len(todo), desc="points", unit="pt", disable=not progress)
+    bar = tqdm(total=len(points), initial=reused, desc="points", unit="pt", disable=not progress)
     try:
         if todo and dask is None:
             _run_local(todo, store, workers, point_function, bar)

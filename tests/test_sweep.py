@@ -89,6 +89,17 @@ def test_every_point_is_parsed_before_any_runs(tmp_path):
                     "grid": {"temperature": [1.0]}}).points()
 
 
+def test_run_verbs_and_flags_become_the_verbs_argv():
+    spec = parse_spec({"command": "run charge", "fixed": {"atoms": 2, "theta": 0.3, "collisions": 3, "exact": True},
+                       "grid": {"temperature": [1, -0.5]}})
+    first, second = spec.points()  # parsing a point runs nothing: a circuit run costs seconds
+    assert first.argv == ["run", "charge", "--atoms=2", "--theta=0.3", "--collisions=3", "--exact", "--temperature=1"]
+    assert first.inputs["exact"] is True and first.inputs["temperature"] == 1.0 and first.inputs["seed"] == 7
+    assert second.argv[-1] == "--temperature=-0.5"  # `=`: a negative value is not read as an option
+    with pytest.raises(ParameterError, match="`exact` must be true or false"):
+        parse_spec({"command": "run charge", "fixed": {"exact": "yes"}, "grid": {"temperature": [1]}}).points()
+
+
 def test_cli_bad_spec_is_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("bad.toml").write_text('command = "charge"\n[grid]\ntemperature = 1.0\n')
@@ -176,6 +187,8 @@ def test_dask_local_cluster_gives_identical_records(tmp_path):
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
         with distributed.Client(cluster) as client:
             on_dask = run_sweep(spec, tmp_path / "dask", dask=client)
+            with pytest.raises(ParameterError, match="`workers` must not be given with a Dask scheduler"):
+                run_sweep(spec, tmp_path / "dask", dask=client, workers=2)
     assert (on_dask.computed, on_dask.reused) == (6, 0)
     assert on_dask.records == local.records  # same function, inputs and machine: identical floats
 
