@@ -15,7 +15,7 @@ The points are the Cartesian product of the grid lists (3 x 2 = 6 here). Each po
 turned into the verb's own argument list and parsed by the verb's own parser, so a point runs
 exactly the code path of ``qcharge charge ...`` and every option the verb has is a valid key.
 A point is keyed by the hash of its *resolved* arguments (defaults filled in, types
-converted: ``1`` and ``1.0`` give the same point), and its record is written to the output
+converted: ``1`` and ``1.0`` give the same point; options left unset are left out), and its record is written to the output
 folder as soon as it finishes, so an interrupted sweep resumes without recomputing finished
 points. Points run in local worker processes (:class:`concurrent.futures.ProcessPoolExecutor`)
 or on Dask (a :class:`distributed.LocalCluster`, or any scheduler by address): the same spec
@@ -155,7 +155,13 @@ class SweepSpec:
                 ns = parser.parse_args(argv[len(self.command.split()):])
             except ParameterError as exc:
                 raise ParameterError(f"Sweep point {_label(values)} is not valid for `{self.command}`: {exc}") from None
-            inputs = {"command": self.command, **{d: to_jsonable(getattr(ns, d)) for d in options}}
+            # Unset options (None, a switch left off) stay out of the key: a release that adds an
+            # option keeps the stored records of older sweeps valid.
+            inputs = {"command": self.command}
+            for d, action in options.items():
+                v = getattr(ns, d)
+                if v is not None and not (v is False and isinstance(action, argparse._StoreTrueAction)):
+                    inputs[d] = to_jsonable(v)
             out.append(Point(values, argv, inputs, input_hash(inputs)))
         return out
 

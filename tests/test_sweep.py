@@ -122,6 +122,10 @@ def test_key_is_the_hash_of_resolved_arguments():
     # 1 and 1.0, a default left out or stated, name the same computation: same key.
     assert key() == key(theta=0.5) == key(rate=1)
     assert key(theta=0.6) != key()
+    # Unset options are not in the inputs (a new optional flag in a later release keeps old keys).
+    inputs = parse_spec({"command": "harvest", "fixed": {"cluster": "charged"}, "grid": {"temperature": [1]}}).points()[0].inputs
+    assert inputs == {"command": "harvest", "cluster": "charged", "temperature": 1.0, "omega": 1.0,
+                      "cluster_size": 2, "theta": 0.5, "rate": 1.0}
     pts = parse_spec(HARVEST).points()
     assert len({p.key for p in pts}) == 6
     assert [p.values for p in pts][:2] == [{"cluster": "charged", "temperature": 0.5, "theta": 0.3},
