@@ -193,6 +193,9 @@ def test_dask_local_cluster_gives_identical_records(tmp_path):
             on_dask = run_sweep(spec, tmp_path / "dask", dask=client)
             with pytest.raises(ParameterError, match="`workers` must not be given with a Dask scheduler"):
                 run_sweep(spec, tmp_path / "dask", dask=client, workers=2)
+        # --dask ADDRESS: a Client of our own to the running scheduler (closed again by the sweep).
+        by_address = run_sweep(spec, tmp_path / "address", dask=cluster.scheduler_address)
+        assert by_address.records == local.records
     assert (on_dask.computed, on_dask.reused) == (6, 0)
     assert on_dask.records == local.records  # same function, inputs and machine: identical floats
 
