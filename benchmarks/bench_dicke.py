@@ -36,7 +36,6 @@ import numpy as np  # noqa: E402
 
 from qcharge import Atoms, Bath, InitialState  # noqa: E402
 from qcharge.reference.dicke import (  # noqa: E402
-    _certified_l1_long_time,
     block_probabilities,
     certified_coherence_l1,
     dicke_density_matrix,
@@ -44,6 +43,7 @@ from qcharge.reference.dicke import (  # noqa: E402
     multiplet_degeneracies,
     solve_dicke,
 )
+from qcharge.reference.dicke.certified_l1 import _certified_l1_long_time  # noqa: E402
 from qcharge.states import excitation_numbers, excited_probability, mean_occupation  # noqa: E402
 
 __all__ = ["baseline_coherence_l1", "main"]

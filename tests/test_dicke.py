@@ -15,12 +15,6 @@ from hypothesis import strategies as st
 from qcharge import Atoms, Bath, InitialState, ParameterError
 from qcharge.coherence import l1_coherence, relative_entropy_coherence, von_neumann_entropy
 from qcharge.reference.dicke import (
-    _certified_l1_generic,
-    _certified_l1_long_time,
-    _chain_evolve,
-    _chain_generator,
-    _dynamics,
-    _nonnegative_propagator,
     block_probabilities,
     certified_coherence_l1,
     dicke_density_matrix,
@@ -30,6 +24,8 @@ from qcharge.reference.dicke import (
     multiplet_degeneracies,
     solve_dicke,
 )
+from qcharge.reference.dicke.certified_l1 import _certified_l1_generic, _certified_l1_long_time
+from qcharge.reference.dicke.dynamics import _chain_evolve, _chain_generator, _dynamics, _nonnegative_propagator
 from qcharge.states import (
     collective_lowering,
     excitation_numbers,
