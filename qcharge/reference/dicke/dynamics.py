@@ -197,6 +197,37 @@ def _dynamics(
     return q, err
 
 
+def _dynamics_observables(
+    n: int, x: float, pe0: float, gamma_t: np.ndarray, nbar: float, progress: bool = False, prune: float = 0.0
+):
+    r"""Reductions of the block probabilities without storing them: O(n_t N) memory.
+
+    Returns ``(w, s_rho, q_sym, err_sym)``: :math:`W_k(t)` (shape (n_t, N+1)), the anchored
+    :math:`-\sum_{j,k} q_{j,k}(\ln q_{j,k} - \ln d_J + A)` per time (see :func:`_observables_from_q`), and
+    the symmetric multiplet's q and error estimate (j = 0, shape (n_t, N+1)).
+    """
+    from tqdm import tqdm
+
+    u = _u_of_x(x)
+    tables = _log_tables(n, pe0)
+    ld, lw = tables.ld + tables.c, tables.lw
+    w = np.zeros((gamma_t.size, n + 1))
+    s_rho = np.zeros(gamma_t.size)
+    q_sym = err_sym = np.zeros((gamma_t.size, n + 1))
+    for j in tqdm(range(n // 2 + 1), desc="multiplets", disable=not progress, leave=False):
+        length = n - 2 * j + 1
+        q0 = np.exp(ld[j] + lw[j : j + length])
+        if float(q0.sum()) <= prune:
+            continue
+        qj, ej = _chain_evolve(q0, gamma_t, nbar, u)
+        w[:, j : j + length] += qj
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s_rho -= np.sum(np.where(qj > 0, qj * (np.log(qj) - tables.ld[j]), 0.0), axis=1)
+        if j == 0:
+            q_sym, err_sym = qj, ej
+    return w, s_rho, q_sym, err_sym
+
+
 def block_probabilities(n: int, x: float, pe0: float, gamma_t: ArrayLike, nbar: float) -> np.ndarray:
     r"""Block probabilities :math:`q_{j,k}(t)` from the multiplet birth-death chains (2.7-2.8).
 

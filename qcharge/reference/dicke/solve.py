@@ -2,6 +2,7 @@ r"""The Dicke-limit API: :func:`solve_dicke` and :class:`DickeResult` (PHYSICS.m
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +14,8 @@ from ...params import Atoms, Bath, InitialState
 from ...states import excited_probability
 from .certified_l1 import _certified_l1_generic, _certified_l1_long_time, _l1_fields, _log_beta
 from .combinatorics import _log_tables, _LogTables, _logsumexp
-from .dynamics import _dynamics
+from .dynamics import _dynamics, _dynamics_observables
+from .symmetric_l1 import symmetric_l1_backward, symmetric_l1_estimate, symmetric_l1_uniformised
 from .long_time import _long_time_summary
 
 __all__ = ["DickeResult", "solve_dicke"]
@@ -35,6 +37,10 @@ class DickeResult:
         coherence_l1_relative_error_bound: the same bound divided by the value (``inf`` if the value is 0
             and the bound is not).
         excitation_probabilities: shape ``(n_times, N+1)``, :math:`W_k(t) = \sum_j q_{j,k}(t)`.
+        coherence_l1_status: per time, ``'certified'`` (the bound is rigorous and below the value),
+            ``'estimate'`` (the bound is an a-priori estimate, or exceeds the value: an uncertified
+            estimate, never to be read as exact) or ``'not computed'`` (nan: above ``l1_max_atoms`` or the
+            finite-time thermal range, see :func:`solve_dicke`).
     """
 
     times: np.ndarray
@@ -46,6 +52,7 @@ class DickeResult:
     coherence_l1_error_bound: np.ndarray
     coherence_l1_relative_error_bound: np.ndarray
     excitation_probabilities: np.ndarray
+    coherence_l1_status: tuple = ()
 
 
 
@@ -82,9 +89,40 @@ def _physical_inputs(atoms: Atoms, bath: Bath, initial: InitialState) -> tuple[i
 
 
 # ----------------------------------------------------------------------------------------- observables
-# Beyond this N a float64 q(t) cannot resolve C_l1(t) (the cancellation in (2.7) exceeds 1e16 from
-# N ~ 60 on), so finite-time C_l1 is not evaluated (nan, bound inf); the long-time value is always exact.
+# Beyond this N a float64 q(t) of a thermal state cannot resolve C_l1(t) (the cancellation in (2.7)
+# exceeds 1e16 from N ~ 60 on), so its finite-time C_l1 is not evaluated (nan, 'not computed'); the
+# long-time value is always exact, and from ground / excited states C_l1(t) is a positive sum at any N.
 _FINITE_L1_MAX_ATOMS = 200
+# float64 arrays of length N+1 the solver holds at once besides the per-time ones (log tables, chain
+# work arrays, long-time reductions); measured peak / (8 (N+1)) at N = 10^5-10^6 is ~40, 64 leaves a margin.
+_WORK_VECTORS = 64
+
+
+def _physical_memory() -> float:
+    """Bytes of physical memory of this machine (inf where the OS does not say)."""
+    import os
+
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return math.inf
+
+
+def _check_memory(n: int, n_times: int, full_q: bool) -> None:
+    r"""Raise before allocating when the call needs more than the machine's physical memory.
+
+    Need: :math:`8(N+1)(8 n_t + 64)` bytes (W_k, the symmetric chain and work vectors), plus
+    :math:`16 n_t(\lfloor N/2\rfloor+1)(N+1)` when the block probabilities are kept for the finite-time C_l1.
+    """
+    need = 8.0 * (n + 1) * (8 * n_times + _WORK_VECTORS)
+    if full_q:
+        need += 16.0 * n_times * (n // 2 + 1) * (n + 1)
+    have = _physical_memory()
+    if need > have:
+        raise ParameterError(
+            f"Argument `atoms` must be small enough for this machine's memory ({have / 1e9:.3g} GB), but N = {n} "
+            f"with {n_times} time(s) would need {need / 1e9:.3g} GB."
+        )
 
 
 def _observables_from_q(n: int, q: np.ndarray, tables: _LogTables) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -134,7 +172,7 @@ def solve_dicke(
     :math:`\dot\rho = -i[H_0 + H_\Omega, \rho] + \gamma(\bar n+1)D[J_-]\rho + \gamma\bar n D[J_+]\rho`
     reduces to one birth-death chain per multiplet (2.7-2.8); the long-time state is (2.1). Energies,
     heat and :math:`C_{re}` are float64 (positive sums; O(N) closed forms at t = inf, so N = 10^5 is
-    fast); :math:`C_{l1}` comes with a certified bound (exact integers, see :func:`certified_coherence_l1`).
+    fast); :math:`C_{l1}` comes with a bound and a status (``'certified'``, ``'estimate'``, ``'not computed'``).
 
     Args:
         atoms: Dicke-limit atoms (uniform :math:`\gamma_{ij}`; a uniform :math:`\Omega` has no effect).
@@ -144,16 +182,20 @@ def solve_dicke(
         times: times in units of 1/gamma (rates :math:`\gamma(\bar n+1)` and :math:`\gamma\bar n`), >= 0;
             ``np.inf`` entries give the long-time state.
         long_time: append the long-time state (t = inf) after ``times``.
-        rel_tol: target relative accuracy of :math:`C_{l1}`.
+        rel_tol: target relative accuracy of the certified :math:`C_{l1}`.
         progress: show tqdm progress bars.
-        l1_max_atoms: skip :math:`C_{l1}` (nan, bound inf) above this N (the exact evaluation is
-            O(N^2) big-integer work: ~2 s at N = 1000).
+        l1_max_atoms: skip the certified long-time :math:`C_{l1}` (nan, ``'not computed'``) above this N
+            (O(N^2) big-integer work: ~2 s at N = 1000).
 
     Returns:
-        :class:`DickeResult`. At finite t > 0 the :math:`C_{l1}` bound is the certified evaluation bound for
-        the computed q(t) plus an a-priori estimate (not a proof) of the float64 error of q(t); finite-time
-        :math:`C_{l1}` is only evaluated for N <= 200 and is meaningful (small relative bound) for N up to
-        ~40-60. At t = 0 and t = inf the bound is rigorous for the float inputs x, p_e0.
+        :class:`DickeResult`. :math:`C_{l1}` at finite t > 0: from ground / excited states, certified by
+        non-negative uniformisation where :math:`\lambda\gamma t` is moderate (early times, small N), else an
+        estimate from the float64 chain (the positive sum (2.3), any N); from thermal states, for
+        N <= 200, the certified evaluation for the computed q(t) plus an a-priori estimate (not a proof)
+        of its float64 error: an estimate. At t = 0 and t = inf the bound is rigorous for the float inputs.
+
+    Raises:
+        ParameterError: bad inputs, or more memory needed than the machine has (checked before allocating).
     """
     from tqdm import tqdm
 
@@ -173,6 +215,12 @@ def solve_dicke(
     static = (initial.kind == "thermal" and initial.temperature == bath.temperature) or (
         initial.kind == "ground" and x == 0.0
     )
+    idx_dyn = np.nonzero(finite & (ts > 0))[0]
+    idx_zero = np.nonzero(ts == 0)[0]
+    idx_inf = np.nonzero(~finite)[0]
+    pure = initial.kind in ("ground", "excited")  # only the symmetric multiplet is populated
+    full_q = bool(idx_dyn.size) and not static and not pure and n <= min(l1_max_atoms, _FINITE_L1_MAX_ATOMS)
+    _check_memory(n, ts.size, full_q)
     n_t = ts.size
     energy = np.zeros(n_t)
     c_re = np.zeros(n_t)
@@ -180,34 +228,59 @@ def solve_dicke(
     l1 = np.zeros(n_t)
     l1_abs = np.zeros(n_t)
     l1_rel = np.zeros(n_t)
+    status = ["certified"] * n_t
     wk = np.zeros((n_t, n + 1))
     omega = atoms.omega
 
-    idx_dyn = np.nonzero(finite & (ts > 0))[0]
-    idx_zero = np.nonzero(ts == 0)[0]
-    idx_inf = np.nonzero(~finite)[0]
+    def skip(idx) -> None:
+        log10_l1[idx], l1[idx], l1_abs[idx], l1_rel[idx] = np.nan, np.nan, np.inf, np.inf
+        for it in idx:
+            status[it] = "not computed"
+
     if idx_zero.size:
         tab = _log_tables(n, pe0)
         wk[idx_zero] = np.exp(tab.lc + tab.lw + tab.c)
         energy[idx_zero] = omega * n * pe0
     if idx_dyn.size:
-        want_l1 = not static and n <= min(l1_max_atoms, _FINITE_L1_MAX_ATOMS)
-        # Without C_l1(t), multiplets of weight < 1e-30 cannot change any reported digit: skip them.
-        q, err = _dynamics(n, x, pe0, atoms.gamma * ts[idx_dyn], nbar, progress, 0.0 if want_l1 else 1e-30)
-        w, mean, cre = _observables_from_q(n, q, _log_tables(n, pe0))
+        gts = atoms.gamma * ts[idx_dyn]
+        tables = _log_tables(n, pe0)
+        if full_q:
+            q, err = _dynamics(n, x, pe0, gts, nbar, progress)
+            w, mean, cre = _observables_from_q(n, q, tables)
+        else:
+            # Without C_l1(t), multiplets of weight < 1e-30 cannot change any reported digit: skip them.
+            w, s_rho, q_sym, err_sym = _dynamics_observables(n, x, pe0, gts, nbar, progress, 0.0 if pure else 1e-30)
+            mean, cre = _mean_and_cre(n, w, s_rho, tables)
         wk[idx_dyn], energy[idx_dyn], c_re[idx_dyn] = w, omega * mean, cre
-        if not static:
-            if want_l1:
-                ks = np.arange(1, n)
-                lbeta = _log_beta(n, ks)
-                for pos, it in enumerate(tqdm(idx_dyn, desc="C_l1(t)", disable=not progress, leave=False)):
-                    res = _certified_l1_generic(n, q[pos], rel_tol)
-                    with np.errstate(divide="ignore"):
-                        dyn = _logsumexp(np.log(err[pos][:, ks]) + lbeta)
-                    log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = _l1_fields(res, dyn)
-            else:
-                log10_l1[idx_dyn], l1[idx_dyn] = np.nan, np.nan
-                l1_abs[idx_dyn], l1_rel[idx_dyn] = np.inf, np.inf
+        if static:
+            pass
+        elif full_q:
+            ks = np.arange(1, n)
+            lbeta = _log_beta(n, ks)
+            for pos, it in enumerate(tqdm(idx_dyn, desc="C_l1(t)", disable=not progress, leave=False)):
+                res = _certified_l1_generic(n, q[pos], rel_tol)
+                with np.errstate(divide="ignore"):
+                    dyn = _logsumexp(np.log(err[pos][:, ks]) + lbeta)
+                log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = _l1_fields(res, dyn)
+                status[it] = "estimate"  # the float64 error of q(t) enters as an estimate
+        elif pure:
+            certified = symmetric_l1_uniformised(n, nbar, pe0 == 1.0, gts)
+            backward = [None] * gts.size
+            if pe0 == 0.0 and any(c is None for c in certified):
+                backward = symmetric_l1_backward(n, nbar, gts)
+            with np.errstate(divide="ignore"):
+                log_q = np.log(q_sym)
+            for pos, it in enumerate(idx_dyn):
+                if certified[pos] is not None:
+                    value, bound = certified[pos]
+                else:
+                    value, bound = symmetric_l1_estimate(n, log_q[pos], err_sym[pos])
+                    if backward[pos] is not None and backward[pos][1] - backward[pos][0] < bound - value:
+                        value, bound = backward[pos]
+                    status[it] = "estimate"
+                log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = _log_fields(value, bound)
+        else:
+            skip(idx_dyn)
     if idx_inf.size:
         summary = _long_time_summary(n, x, pe0)
         wk[idx_inf], energy[idx_inf] = summary["w"], omega * summary["mean_excitations"]
@@ -219,7 +292,10 @@ def solve_dicke(
             for it in idx_inf:
                 log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = fields
         else:
-            log10_l1[idx_inf], l1[idx_inf], l1_abs[idx_inf], l1_rel[idx_inf] = np.nan, np.nan, np.inf, np.inf
+            skip(idx_inf)
+    for it in range(n_t):
+        if status[it] == "certified" and not l1_rel[it] < 1.0:
+            status[it] = "estimate"  # a bound that does not separate the value from 0 certifies nothing
     heat = energy - omega * n * pe0
     return DickeResult(
         times=ts,
@@ -231,5 +307,29 @@ def solve_dicke(
         coherence_l1_error_bound=l1_abs,
         coherence_l1_relative_error_bound=l1_rel,
         excitation_probabilities=wk,
+        coherence_l1_status=tuple(status),
     )
 
+
+def _mean_and_cre(n: int, w: np.ndarray, s_rho: np.ndarray, tables: _LogTables) -> tuple[np.ndarray, np.ndarray]:
+    r""":math:`\langle\hat N\rangle` and :math:`C_{re} = S(\Delta\rho) - S(\rho)` from W_k and the anchored S(rho) (2.2)."""
+    mean = w @ np.arange(n + 1, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_deph = -np.sum(np.where(w > 0, w * (np.log(w) - tables.lc[None, :]), 0.0), axis=1)
+    return mean, np.maximum(s_deph - s_rho, 0.0)
+
+
+def _log_fields(log_value: float, log_bound: float) -> tuple[float, float, float, float]:
+    """(log10 value, value, absolute bound, relative bound) from natural logs (inf on overflow)."""
+    log10_v = log_value / math.log(10.0)
+    value = 10.0**log10_v if log10_v < 308 else np.inf
+    with np.errstate(over="ignore"):
+        abs_bound = float(np.exp(log_bound)) if np.isfinite(log_bound) else 0.0
+    if not np.isfinite(log_bound):
+        rel = 0.0
+    elif not np.isfinite(log_value) or log_bound >= log_value:
+        rel = np.inf
+    else:
+        r = math.exp(log_bound - log_value)
+        rel = r / (1.0 - r)  # relative to the smallest value the bound allows, as in _l1_fields
+    return log10_v, value, abs_bound, rel
