@@ -54,19 +54,17 @@ def _log_c_minus_1(n: int) -> np.ndarray:
     return out
 
 
-def symmetric_l1_estimate(n: int, log_p: np.ndarray, err: np.ndarray) -> tuple[float, float]:
-    r"""``(ln C_l1, ln of the error estimate)`` from :math:`\ln p_k` and absolute errors :math:`\delta_k` (k = 0..N).
+def symmetric_l1_estimate(n: int, log_p: np.ndarray, log_err: np.ndarray) -> tuple[float, float]:
+    r"""``(ln C_l1, ln of the error estimate)`` from :math:`\ln p_k` and :math:`\ln\delta_k` of absolute errors (k = 0..N).
 
     Example:
         >>> import numpy as np
-        >>> lv, le = symmetric_l1_estimate(2, np.log([0.5, 0.5, 1e-300]), np.zeros(3))
+        >>> lv, le = symmetric_l1_estimate(2, np.log([0.5, 0.5, 1e-300]), np.full(3, -np.inf))
         >>> round(float(np.exp(lv)), 12)  # p_1 (C(2,1) - 1) = 0.5
         0.5
     """
     lcm1 = _log_c_minus_1(n)
-    with np.errstate(divide="ignore"):
-        log_err = np.log(np.asarray(err, dtype=float))
-    return _logsumexp(log_p + lcm1), _logsumexp(log_err + lcm1)
+    return _logsumexp(log_p + lcm1), _logsumexp(np.asarray(log_err, dtype=float) + lcm1)
 
 
 def symmetric_l1_uniformised(n: int, nbar: float, excited: bool, gamma_t: np.ndarray) -> list:
