@@ -11,7 +11,7 @@ import pytest
 from qcharge import Atoms, Bath, InitialState, ParameterError
 from qcharge.coherence import l1_coherence
 from qcharge.reference.charging import charge
-from qcharge.reference.dicke import solve_dicke
+from qcharge.reference.dicke import default_times, solve_dicke
 from qcharge.reference.dicke.certified_l1 import _certified_l1_long_time
 from qcharge.reference.dicke.dynamics import _chain_rates
 from qcharge.reference.lindblad import evolve
@@ -150,3 +150,12 @@ def test_charge_passes_the_status_through():
     out = charge(Atoms.dicke(20), BATH, InitialState("ground"), [0.5], long_time=True)
     assert out["coherence_l1_status"] == ["certified"]
     assert out["long_time"]["coherence_l1_status"] == "certified"
+
+
+def test_default_times_resolve_the_superradiant_scale():
+    # N = 500 from T0 = 0.5: t = 0.5 and t = 2 print the same values (relaxed); 0.1/(N gamma) does not.
+    times = default_times(500)
+    assert times[0] == 0.0 and times[1] == pytest.approx(0.1 / 500, rel=1e-15) and times[-1] == 20.0
+    assert np.all(np.diff(times) > 0)
+    res = solve_dicke(Atoms.dicke(500), BATH, InitialState.thermal(0.5), times[1:3], finite_time_l1=False)
+    assert abs(res.heat[1] - res.heat[0]) > 1e-3  # the first two default times see different states

@@ -18,7 +18,7 @@ from .dynamics import _dynamics, _dynamics_observables
 from .symmetric_l1 import symmetric_l1_backward, symmetric_l1_estimate, symmetric_l1_uniformised
 from .long_time import _long_time_summary, _u_of_x
 
-__all__ = ["DickeResult", "solve_dicke"]
+__all__ = ["DickeResult", "solve_dicke", "default_times"]
 
 
 # ----------------------------------------------------------------------------------------- results
@@ -154,6 +154,23 @@ def _check_times(times: ArrayLike) -> np.ndarray:
     if np.any(np.isnan(arr)) or np.any(arr < 0):
         raise ParameterError(f"Argument `times` must be >= 0 (np.inf = long-time state), but is {arr.tolist()}.")
     return arr
+
+
+def default_times(n: int, count: int = 8, last: float = 20.0) -> np.ndarray:
+    r"""Times (units of 1/γ) that show the dynamics: 0, then geometric from :math:`0.1/(N\gamma)` to ``last``.
+
+    Collective rates grow like :math:`N\gamma` (the superradiant scale :math:`1/(N\gamma)`), so fixed
+    times 1, 5, 20 all show the relaxed state at large N (N = 500: t = 0.5 and 2 printed the same values).
+
+    Example:
+        >>> default_times(100, count=4).round(4).tolist()
+        [0.0, 0.001, 0.1414, 20.0]
+    """
+    n = check_int("n", n, minimum=1)
+    count = check_int("count", count, minimum=2)
+    last = check_real("last", last, minimum=0.0, strict_min=True)
+    first = min(0.1 / n, last)
+    return np.concatenate([[0.0], np.geomspace(first, last, count - 1)])
 
 
 def solve_dicke(

@@ -85,7 +85,7 @@ def symmetric_l1_uniformised(n: int, nbar: float, excited: bool, gamma_t: np.nda
         >>> from qcharge.reference.dicke.dynamics import _chain_evolve
         >>> q, _ = _chain_evolve(np.eye(3)[0], np.array([0.1]), 1.0, math.log(2.0))  # N = 2, nbar = 1
         >>> ((lv, lb),) = symmetric_l1_uniformised(2, 1.0, False, [0.1])
-        >>> abs(math.exp(lv) - q[0, 1]) < 1e-12  # C_l1 = p_1 (C(2,1) - 1) = p_1
+        >>> bool(abs(math.exp(lv) - q[0, 1]) < 1e-12)  # C_l1 = p_1 (C(2,1) - 1) = p_1
         True
     """
     gamma_t = np.asarray(gamma_t, dtype=float)
