@@ -35,9 +35,9 @@ from .combinatorics import _log_binom, _logsumexp
 __all__ = ["symmetric_l1_backward", "symmetric_l1_estimate", "symmetric_l1_uniformised"]
 
 _EPS = np.finfo(float).eps
-# Uniformisation is used while the number of Poisson terms stays below this (cost: ~10 vector operations
-# of length N+1 per term; 20000 terms at N = 1000 take ~1 s).
-UNIFORMISATION_MAX_TERMS = 20000
+# Uniformisation (certified) is used while the Poisson terms needed stay below this (cost ~10 vector operations;
+# 600 keeps N = 10-40 at PIQS speed, and covers N = 100 up to gamma t ~ 0.02); later times: the backward estimate.
+UNIFORMISATION_MAX_TERMS = 600
 # Terms whose contribution is below e^-60 (1e-26) of the running sum are not accumulated (their exact
 # contribution is added to the bound instead).
 _LOG_NEGLIGIBLE = -60.0
@@ -100,7 +100,10 @@ def symmetric_l1_uniformised(n: int, nbar: float, excited: bool, gamma_t: np.nda
     log_factor = _log_c_minus_1(n) - _log_binom(n, k)
     log_cmax = float(_log_binom(n, np.array([n // 2]))[0])
     mu = lam * gamma_t
-    n_cap = mu + 40.0 * np.sqrt(mu) + log_cmax + 100.0  # generous: the actual cut is decided on the fly
+    # Terms needed (Chernoff: the Poisson tail beyond mu + a is below e^{-a^2/(2(mu + a))}, which must beat
+    # 1e-17 / max C(N,k)); only a budget estimate: the actual cut is decided on the fly.
+    c = log_cmax + 45.0
+    n_cap = mu + np.sqrt(2.0 * mu * c) + 2.0 * c
     active = [i for i in range(gamma_t.size) if n_cap[i] <= UNIFORMISATION_MAX_TERMS]
     if not active:
         return out
@@ -110,37 +113,46 @@ def symmetric_l1_uniformised(n: int, nbar: float, excited: bool, gamma_t: np.nda
     v = np.zeros(n + 1)
     v[n if excited else 0] = 1.0
     log_scale = 0.0
-    acc = {i: np.zeros(n + 1) for i in active}
-    acc_log = {i: -np.inf for i in active}  # acc_i * e^{acc_log_i} = sum of accepted terms
-    dropped = {i: -np.inf for i in active}  # ln of the sum of the terms not accumulated
-    done: dict[int, int] = {}
-    log_mu = {i: (math.log(mu[i]) if mu[i] > 0 else -np.inf) for i in active}
+    act = np.array(active)
+    mu_a = mu[act]
+    with np.errstate(divide="ignore"):
+        log_mu = np.log(mu_a)
+    acc = np.zeros((act.size, n + 1))
+    acc_log = np.full(act.size, -np.inf)  # acc[i] * e^{acc_log[i]} = sum of the accumulated terms
+    dropped = np.full(act.size, -np.inf)  # ln of the sum of the terms not accumulated (and of the tail)
+    done = np.zeros(act.size, dtype=bool)
+    n_done = np.zeros(act.size, dtype=int)
     n_term = 0
-    while len(done) < len(active):
+    while True:
         log_v_sum = math.log(float(v.sum())) + log_scale
-        for i in active:
-            if i in done:
-                continue
-            lw = (-mu[i] + n_term * log_mu[i] - gammaln(n_term + 1.0)) if mu[i] > 0 else (0.0 if n_term == 0 else -np.inf)
-            total = acc_log[i] + math.log(float(acc[i].sum())) if np.isfinite(acc_log[i]) else -np.inf
-            contrib = lw + log_v_sum
-            if contrib < total + _LOG_NEGLIGIBLE:
-                dropped[i] = np.logaddexp(dropped[i], contrib)
-            else:
-                lt = lw + log_scale
-                if lt > acc_log[i]:
-                    acc[i] *= math.exp(acc_log[i] - lt) if np.isfinite(acc_log[i]) else 0.0
-                    acc_log[i] = lt
-                acc[i] += v * math.exp(lt - acc_log[i])
-            # Stop once past the mode and the whole remaining tail (geometric bound of the Poisson tail,
-            # times max_k C(N,k)) is negligible against the running sum.
-            if n_term > mu[i]:
-                ratio = mu[i] / (n_term + 1.0)
-                log_tail = lw + (math.log(ratio) if ratio > 0 else -np.inf) - math.log1p(-ratio) + log_cmax
-                if log_tail < total + math.log(1e-17) or mu[i] == 0:
-                    done[i] = n_term
-                    dropped[i] = np.logaddexp(dropped[i], log_tail)
-        if len(done) == len(active) or n_term >= UNIFORMISATION_MAX_TERMS:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lw = np.where(mu_a > 0, -mu_a + n_term * log_mu - gammaln(n_term + 1.0), 0.0 if n_term == 0 else -np.inf)
+            total = np.where(np.isfinite(acc_log), acc_log + np.log(acc.sum(axis=1)), -np.inf)
+        contrib = lw + log_v_sum
+        small = ~done & (contrib < total + _LOG_NEGLIGIBLE)
+        dropped[small] = np.logaddexp(dropped[small], contrib[small])
+        add = ~done & ~small
+        if np.any(add):
+            lt = lw[add] + log_scale
+            new_log = np.maximum(acc_log[add], lt)
+            with np.errstate(invalid="ignore"):
+                keep = np.where(np.isfinite(acc_log[add]), np.exp(acc_log[add] - new_log), 0.0)
+            acc[add] = acc[add] * keep[:, None] + v[None, :] * np.exp(lt - new_log)[:, None]
+            acc_log[add] = new_log
+            total[add] = acc_log[add] + np.log(acc[add].sum(axis=1))
+        # Stop once past the mode and the whole remaining tail (geometric bound of the Poisson tail,
+        # times max_k C(N,k)) is negligible against the running sum.
+        past = ~done & (n_term > mu_a)
+        if np.any(past):
+            ratio = mu_a[past] / (n_term + 1.0)
+            with np.errstate(divide="ignore"):
+                log_tail = lw[past] + np.log(ratio) - np.log1p(-ratio) + log_cmax
+            fin = (log_tail < total[past] + math.log(1e-17)) | (mu_a[past] == 0)
+            idx = np.nonzero(past)[0][fin]
+            done[idx] = True
+            n_done[idx] = n_term
+            dropped[idx] = np.logaddexp(dropped[idx], log_tail[fin])
+        if np.all(done) or n_term >= UNIFORMISATION_MAX_TERMS:
             break
         nxt = diag * v
         nxt[1:] += sub * v[:-1]
@@ -149,14 +161,14 @@ def symmetric_l1_uniformised(n: int, nbar: float, excited: bool, gamma_t: np.nda
         v = nxt / top
         log_scale += math.log(top)
         n_term += 1
-    for i in active:
-        if i not in done:
+    for pos, i in enumerate(act):
+        if not done[pos]:
             continue
-        log_y = acc_log[i] + np.log(np.maximum(acc[i], 0.0), where=acc[i] > 0, out=np.full(n + 1, -np.inf))
+        log_y = acc_log[pos] + np.log(acc[pos], where=acc[pos] > 0, out=np.full(n + 1, -np.inf))
         value = _logsumexp(log_y + log_factor)
         # Rounding: <= 6 eps relative per step and entry, 4 eps (mu + n) in the Poisson weights' logs.
-        rel = (6.0 * done[i] + 16.0) * _EPS + 4.0 * _EPS * (mu[i] + done[i] + 1.0)
-        bound = np.logaddexp(value + math.log(rel), dropped[i]) if np.isfinite(value) else dropped[i]
+        rel = (6.0 * n_done[pos] + 16.0) * _EPS + 4.0 * _EPS * (mu[i] + n_done[pos] + 1.0)
+        bound = np.logaddexp(value + math.log(rel), dropped[pos]) if np.isfinite(value) else dropped[pos]
         out[i] = (value, bound)
     return out
 
