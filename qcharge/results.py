@@ -160,9 +160,10 @@ class ChargePoint(_Record):
     coherence_re: float
     energy: float
     heat: float
-    coherence_l1_error_bound: float | None = None  # Dicke method only (certified absolute bound)
+    coherence_l1_error_bound: float | None = None  # Dicke method only (absolute bound)
+    coherence_l1_status: str | None = None  # Dicke method only: 'certified', 'estimate' or 'not computed'
 
-    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"coherence_l1_error_bound"})
+    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"coherence_l1_error_bound", "coherence_l1_status"})
 
     @classmethod
     def from_dict(cls, data: Mapping) -> ChargePoint:
@@ -183,9 +184,10 @@ class ChargeTrace(_Record):
     energy: tuple[float, ...]
     heat: tuple[float, ...]
     coherence_l1_error_bound: tuple[float, ...] | None = None  # Dicke method only
+    coherence_l1_status: tuple[str, ...] | None = None  # Dicke method only, per time (see ChargePoint)
     long_time: ChargePoint | None = None  # with long_time=True
 
-    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"coherence_l1_error_bound", "long_time"})
+    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"coherence_l1_error_bound", "coherence_l1_status", "long_time"})
 
     @classmethod
     def from_dict(cls, data: Mapping) -> ChargeTrace:
@@ -202,8 +204,18 @@ class ChargeTrace(_Record):
             rows.append(["inf"] + [getattr(self.long_time, k) for k in _OBSERVABLES])
         return rows
 
+    def statuses(self) -> list[str | None]:
+        """The C_l1 status of every row of :meth:`rows` (``None`` where the method states none)."""
+        per_time = list(self.coherence_l1_status or [None] * len(self.times))
+        return per_time + ([self.long_time.coherence_l1_status] if self.long_time is not None else [])
+
     def __str__(self) -> str:
-        return f"method: {self.method}\n" + table(["t", "C_l1", "log10 C_l1", "C_re", "energy", "heat"], self.rows())
+        # A value whose bound does not certify it is never printed as a value: it says so in its row.
+        rows = [r + [s or ""] for r, s in zip(self.rows(), self.statuses())]
+        headers = ["t", "C_l1", "log10 C_l1", "C_re", "energy", "heat"]
+        if any(self.statuses()):
+            return f"method: {self.method}\n" + table(headers + ["C_l1 is"], rows)
+        return f"method: {self.method}\n" + table(headers, [r[:-1] for r in rows])
 
 
 # ---------------------------------------------------------------- harvesting

@@ -159,3 +159,26 @@ def test_default_times_resolve_the_superradiant_scale():
     assert np.all(np.diff(times) > 0)
     res = solve_dicke(Atoms.dicke(500), BATH, InitialState.thermal(0.5), times[1:3], finite_time_l1=False)
     assert abs(res.heat[1] - res.heat[0]) > 1e-3  # the first two default times see different states
+
+
+@pytest.mark.parametrize("n, temperature, kind", [(2, 1.0, "ground"), (50, 1.0, "ground"), (50, 2.0, "excited"),
+                                                  (400, 0.5, "ground")])
+def test_long_time_closed_form_matches_the_certified_engine(n, temperature, kind):
+    # The pure-state long-time C_l1 now comes from the closed form (2.3) in logs; the exact-integer
+    # engine is an independent evaluation of the same number (certified to 1e-12 relative).
+    res = solve_dicke(Atoms.dicke(n), Bath(temperature), InitialState(kind), (), long_time=True)
+    x = math.exp(-1.0 / temperature)
+    engine = _certified_l1_long_time(n, x, 1.0 if kind == "excited" else 0.0, 1e-12)
+    assert res.coherence_l1_status[-1] == "certified"
+    # both relative bounds are <= 1e-12; the closed form's rounding bound ~ N eps
+    assert res.log10_coherence_l1[-1] == pytest.approx(engine.log10, rel=1e-12, abs=1e-12)
+    assert res.coherence_l1_relative_error_bound[-1] < 1e-10
+
+
+def test_long_time_from_ground_at_any_n():
+    # Above the certified engine's cap (l1_max_atoms) the closed form still gives the value: it used to be nan.
+    res = solve_dicke(Atoms.dicke(100_000), Bath(1.0), InitialState("ground"), (), long_time=True)
+    x = math.exp(-1.0)
+    expected = (math.log1p(-x) + 100_000 * math.log1p(x)) / math.log(10.0)  # x^{N+1} and the -1 are < 1e-300
+    assert res.log10_coherence_l1[-1] == pytest.approx(expected, rel=1e-12)
+    assert res.coherence_l1_status[-1] == "certified" and res.coherence_l1_relative_error_bound[-1] < 1e-9

@@ -86,17 +86,16 @@ def test_plan_is_frozen_and_validates():
 def test_coin_run_agrees_with_its_twin(seed):
     # `run charge --ancilla coin` gave C_l1 0.72 against a twin of 0.236 and DISAGREE in 4 of 6 seeds:
     # its 1-shot instance circuits were split into 100-circuit jobs that all reused one simulator
-    # seed, so the "shots" were a few hundred outcomes repeated. Now every coherence verdict (95%
-    # acceptance region of the twin's sampling distribution) holds on each seed tried, and the
-    # estimate's |rho_eg,ge| lies within 5 sigma of the twin's: |rho_eg,ge| = |<XX> + <YY>|/4 with
-    # each Pauli mean over `shots` outcomes in [-1, 1], so sigma <= sqrt(2)/(4 sqrt(shots)).
+    # seed, so the "shots" were a few hundred outcomes repeated. Now the estimate's rho_eg,ge lies
+    # within 5 sigma of the twin's on every seed: rho_eg,ge = (<XX> + <YY>)/4 with each Pauli mean
+    # over `shots` outcomes in [-1, 1], so sigma <= sqrt(2)/(4 sqrt(shots)) (pooled coin instances
+    # vary less than one multinomial). The joint verdict is calibrated at 5 % per run
+    # (benchmarks/bench_verdicts.py), so it is not asserted seed by seed.
     from qcharge.experiments import run_charge
 
     shots = 800
     out = run_charge(Atoms(2), Bath(1.0), InitialState(), Collision(0.3, "palindromic", "coin"), 5,
                      shots=shots, seed=seed, n_resamples=100)
     assert out["coin_instances"] * out["coin_shots_per_instance"] == shots
-    for key in ("coherence_l1", "heat_exchange_coherence", "rho_eg_ge"):
-        assert out["verdicts"][key], (key, out["circuit"][key], out["twin"][key], out["acceptance"][key])
     gap = abs(out["circuit"]["rho_eg_ge"] - out["twin"]["rho_eg_ge"])
     assert gap < 5 * np.sqrt(2) / (4 * np.sqrt(shots))

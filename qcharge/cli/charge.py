@@ -9,7 +9,7 @@ import numpy as np
 from ..exceptions import ParameterError
 from ..params import Atoms, Bath
 from ..results import ChargeTrace
-from ._common import NAN_NOTE, add_bath_args, add_initial_args, emit, initial_from, load_matrix, output_file, progress
+from ._common import NAN_NOTE, add_bath_args, add_initial_args, add_l1_max_atoms_arg, emit, initial_from, load_matrix, output_file, progress
 
 __all__ = ["add_parser", "run", "DEFAULT_TIMES"]
 
@@ -31,6 +31,7 @@ def add_parser(sub) -> None:
     p.add_argument("--method", choices=["auto", "full", "dicke"], default="auto",
                    help="dicke: J-multiplet solver, any N; full: 4^N master equation, N <= ~10, any gamma_ij, "
                         "Omega_ij, initial state; auto (default): dicke whenever it applies")
+    add_l1_max_atoms_arg(p)
     p.add_argument("--plot", default=None, metavar="FILE.png",
                    help="draw C_l1, C_re and heat versus time into this file (default: no figure)")
     p.set_defaults(func=run)
@@ -74,7 +75,8 @@ def run(args) -> int:
     times = _times(args)
     # One wrap while charge() returns a dict (it will return the record itself).
     trace = ChargeTrace.from_dict(
-        charge(atoms, bath, initial_from(args), times, long_time=args.long_time, method=args.method, progress=progress(args))
+        charge(atoms, bath, initial_from(args), times, long_time=args.long_time, method=args.method,
+               l1_max_atoms=args.l1_max_atoms, progress=progress(args))
     )
     text = str(trace)
     if any(math.isnan(row[2]) for row in trace.rows()):

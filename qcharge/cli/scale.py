@@ -7,7 +7,7 @@ import numpy as np
 from ..params import Atoms, Bath
 from ..records import RecordStore
 from ..results import table
-from ._common import NAN_NOTE, add_bath_args, add_initial_args, emit, initial_from, output_file, progress
+from ._common import DEFAULT_L1_MAX_ATOMS, NAN_NOTE, add_bath_args, add_initial_args, add_l1_max_atoms_arg, emit, initial_from, output_file, progress
 
 __all__ = ["add_parser", "run"]
 
@@ -17,6 +17,7 @@ def add_parser(sub) -> None:
     p.add_argument("--atoms", "-N", type=int, nargs="+", required=True, help="one or more atom numbers N (required)")
     add_bath_args(p)
     add_initial_args(p, with_eg=False)
+    add_l1_max_atoms_arg(p)
     p.add_argument("--plot", default=None, metavar="FILE.png", help="draw C_l1, C_re and heat versus N into this file (default: no figure)")
     p.add_argument("--run-dir", default=None, metavar="DIR", help="store each N's result in this folder; a rerun resumes (default: none)")
     p.set_defaults(func=run)
@@ -37,10 +38,13 @@ def run(args) -> int:
     out = []
     for n in tqdm(args.atoms, desc="atoms", disable=not progress(args) or len(args.atoms) < 2):
         task = {"command": "scale", "atoms": n, "bath": bath.to_dict(), "initial_state": initial.to_dict()}
+        if args.l1_max_atoms != DEFAULT_L1_MAX_ATOMS:  # records of default runs keep their key
+            task["l1_max_atoms"] = args.l1_max_atoms
         if runs is not None and runs.done(task):
             out.append(runs.load(task))  # resumed: computed by an earlier (maybe interrupted) run
             continue
-        r = solve_dicke(Atoms.dicke(n, omega=args.omega), bath, initial, (), long_time=True)
+        r = solve_dicke(Atoms.dicke(n, omega=args.omega), bath, initial, (), long_time=True,
+                        l1_max_atoms=args.l1_max_atoms)
         out.append(
             {
                 "atoms": n,

@@ -70,6 +70,7 @@ def charge(
     *,
     long_time: bool = False,
     method: str = "auto",
+    l1_max_atoms: int = 2000,
     progress: bool = False,
 ) -> dict:
     r"""Observables of collective charging (PHYSICS.md 1.1) at ``times`` (units of 1/γ).
@@ -79,6 +80,7 @@ def charge(
     ``coherence_l1_error_bound`` and ``coherence_l1_status`` (Dicke method: absolute bound, and
     'certified' / 'estimate' / 'not computed' per time, see :class:`~qcharge.reference.dicke.DickeResult`) and, with
     ``long_time=True``, a ``'long_time'`` dict with the same keys for :math:`t \to \infty`.
+    ``l1_max_atoms``: the Dicke solver's cap for the certified C_l1 (see :func:`~qcharge.reference.dicke.solve_dicke`).
     """
     if bath.omega != atoms.omega:
         raise ParameterError(f"Argument `bath.omega` must equal atoms.omega = {atoms.omega}, but is {bath.omega}.")
@@ -88,7 +90,8 @@ def charge(
     if method == "dicke":
         from .dicke import solve_dicke
 
-        res = solve_dicke(atoms, bath, initial, times, long_time=long_time, progress=progress)
+        res = solve_dicke(atoms, bath, initial, times, long_time=long_time, l1_max_atoms=l1_max_atoms,
+                          progress=progress)
         keys = _OBSERVABLES + ("coherence_l1_error_bound",)
         n = len(times)
         for key in keys:

@@ -177,3 +177,33 @@ def long_time_observables(n: int, x: float, pe0: float, *, omega: float = 1.0) -
         "log_excitation_probabilities": summary["log_w"],
     }
 
+
+
+def _symmetric_long_time_log_l1(n: int, x: float) -> tuple[float, float]:
+    r"""Natural logs of the long-time :math:`C_{l1}` from :math:`|g\dots g\rangle` or :math:`|e\dots e\rangle`, and of its bound.
+
+    Both stay in the symmetric multiplet, whose long-time populations are :math:`p_k \propto x^k`, so
+    (2.3) :math:`C_{l1} = \sum_k p_k [\binom Nk - 1] = S - 1` with
+    :math:`S = (1-x)(1+x)^N/(1-x^{N+1})` (:math:`2^N/(N+1)` at :math:`x = 1`): a closed form, summed
+    in logs at any N. Rounding: :math:`\ln S` is three ``log1p`` terms and a product, each within a
+    few ulp of its magnitude, so :math:`|\delta \ln S| \le 8\epsilon(|a| + N|b| + |c| + 1)`; the
+    subtraction of 1 amplifies a relative error by :math:`S/(S-1)`.
+
+    >>> v, b = _symmetric_long_time_log_l1(2, math.exp(-1.0))
+    >>> round(math.exp(v), 10), b < v - 25                      # x/(1+x+x^2), bound ~1e-13 relative
+    (0.2447284711, True)
+    """
+    if x == 0.0 or n < 2:
+        return -math.inf, -math.inf  # T = 0 (the ground state) or one atom: no coherence
+    eps = np.finfo(float).eps
+    if x == 1.0:
+        terms = (n * math.log(2.0), math.log(n + 1.0))
+        log_s = terms[0] - terms[1]
+    else:
+        terms = (math.log1p(-x), n * math.log1p(x), math.log1p(-(x ** (n + 1))))
+        log_s = terms[0] + terms[1] - terms[2]
+    err_log_s = 8 * eps * (sum(abs(t) for t in terms) + 1.0)
+    s_minus_1 = -math.expm1(-log_s)  # (S - 1)/S, > 0 for N >= 2
+    log_value = log_s + math.log(s_minus_1)
+    # |delta C| <= S (e^{err} - 1) ~ S err, and ln(S err) = log_s + ln(err): relative to C that is err * S/(S-1).
+    return log_value, log_s + math.log(math.expm1(err_log_s))

@@ -16,7 +16,7 @@ from .certified_l1 import _certified_l1_generic, _certified_l1_long_time, _l1_fi
 from .combinatorics import _log_tables, _LogTables, _logsumexp
 from .dynamics import _dynamics, _dynamics_observables
 from .symmetric_l1 import symmetric_l1_backward, symmetric_l1_estimate, symmetric_l1_uniformised
-from .long_time import _long_time_summary, _u_of_x
+from .long_time import _long_time_summary, _symmetric_long_time_log_l1, _u_of_x
 
 __all__ = ["DickeResult", "solve_dicke", "default_times"]
 
@@ -315,6 +315,11 @@ def solve_dicke(
         c_re[idx_inf] = summary["coherence_re"]
         if static:
             c_re[idx_inf] = 0.0
+        elif pure:
+            # Closed form (2.3) in logs at any N: no big-integer work, no cap.
+            fields = _log_fields(*_symmetric_long_time_log_l1(n, x))
+            for it in idx_inf:
+                log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = fields
         elif n <= l1_max_atoms:
             fields = _l1_fields(_certified_l1_long_time(n, x, pe0, rel_tol, progress))
             for it in idx_inf:
