@@ -597,15 +597,32 @@ def test_infinite_temperature():
 
 def test_too_many_atoms():
     bath = Bath(T_BATH)
-    with pytest.raises(ParameterError, match=r"atoms = 14 needs about \d+ GB \(limit 2 GB\); use method='dicke'"):
+    with pytest.raises(ParameterError, match=r"max_memory_gb = 2 GB, but atoms = 14 needs about \d+ GB.*'dicke'"):
         evolve(Atoms.dicke(14), bath, np.eye(2), [1.0])
     with pytest.raises(ParameterError, match="atoms = 11"):
         long_time_state(Atoms.dicke(11), bath, np.eye(2))
-    with pytest.raises(ParameterError, match=r"limit 0.001 GB"):
+    with pytest.raises(ParameterError, match=r"max_memory_gb = 0.001 GB"):
         evolve(Atoms.dicke(6), bath, ground_state(6), [1.0], max_memory_gb=0.001)
-    # N = 10 fits the default 2 GB, N = 11 does not
+    # N = 10 fits the default 2 GB, N = 11 does not; N = 12 fits a 24 GB machine (issue 9)
     assert memory_estimate_gb(10, n_times=5) < 2.0 < memory_estimate_gb(11)
-    assert all(memory_estimate_gb(n) < memory_estimate_gb(n + 1) for n in range(1, 14))
+    assert memory_estimate_gb(12, n_times=4) < 24.0
+    assert all(memory_estimate_gb(n) < memory_estimate_gb(n + 1) for n in range(1, 60))
+
+
+def test_size_checked_before_allocating():
+    # Issue 6: `charge -N 1000000000 --method full` spent 17 s building the 2^N ground state, then raised
+    # a bare ValueError. The estimate is now cheap at any N (inf beyond float range) and runs first.
+    from qcharge.reference.charging import charge
+
+    assert memory_estimate_gb(10**9) == math.inf
+    assert memory_estimate_gb(400) < math.inf
+    with pytest.raises(ParameterError, match=r"Argument `atoms`.*atoms = 1000000000 needs about 10\^60205999\d\.\d GB"):
+        charge(Atoms.dicke(10**9), Bath(T_BATH), InitialState(), [1.0], method="full")
+    with pytest.raises(ParameterError, match=r"atoms = 20 needs about \d\.\d\de\+06 GB"):
+        charge(Atoms.dicke(20), Bath(T_BATH), InitialState(), [1.0], method="full")
+    # the cap is the caller's: N = 8 refused at 1 MB, accepted at the default
+    with pytest.raises(ParameterError, match="max_memory_gb = 0.001 GB"):
+        charge(Atoms.dicke(8), Bath(T_BATH), InitialState(), [1.0], method="full", max_memory_gb=0.001)
 
 
 def test_other_bad_arguments():

@@ -71,6 +71,7 @@ def charge(
     long_time: bool = False,
     method: str = "auto",
     progress: bool = False,
+    max_memory_gb: float = 2.0,
 ) -> dict:
     r"""Observables of collective charging (PHYSICS.md 1.1) at ``times`` (units of 1/γ).
 
@@ -78,6 +79,7 @@ def charge(
     'energy', 'heat'}`` (lists over ``times``; heat :math:`\Delta Q = E(t) - E(0)`), plus
     ``coherence_l1_error_bound`` (Dicke method: certified absolute bound) and, with
     ``long_time=True``, a ``'long_time'`` dict with the same keys for :math:`t \to \infty`.
+    ``max_memory_gb`` caps the full-space solver (checked before anything is allocated).
     """
     if bath.omega != atoms.omega:
         raise ParameterError(f"Argument `bath.omega` must equal atoms.omega = {atoms.omega}, but is {bath.omega}.")
@@ -97,12 +99,18 @@ def charge(
                 out.setdefault("long_time", {})[key] = float(values[n])
         return out
 
-    from .lindblad import evolve, long_time_state
+    from .lindblad import check_memory, evolve, long_time_state
 
+    # before the 2^N x 2^N initial state is built (N = 1e9 used to spend 17 s there, then fail)
+    check_memory(atoms.n, max(len(times), 2 if long_time else 0), max_memory_gb)
     rho0 = initial.density_matrix(atoms.n, atoms.omega)
-    states = evolve(atoms, bath, rho0, times, progress=progress) if len(times) else np.empty((0,) + rho0.shape)
+    states = (
+        evolve(atoms, bath, rho0, times, progress=progress, max_memory_gb=max_memory_gb)
+        if len(times)
+        else np.empty((0,) + rho0.shape)
+    )
     out.update(_full_observables(states, rho0, atoms.omega))
     if long_time:
-        rho_inf = long_time_state(atoms, bath, rho0)
+        rho_inf = long_time_state(atoms, bath, rho0, max_memory_gb=max_memory_gb)
         out["long_time"] = {k: v[0] for k, v in _full_observables(rho_inf[None], rho0, atoms.omega).items()}
     return out

@@ -58,6 +58,7 @@ __all__ = [
     "liouvillian",
     "sector_indices",
     "memory_estimate_gb",
+    "check_memory",
     "KRYLOV_DIM",
 ]
 
@@ -69,6 +70,8 @@ _BYTES_PER_NNZ = 16 + 4
 # Entries of the largest block row while it is assembled (COO with int64 indices + CSR copy).
 _BYTES_PER_BUILD_ENTRY = 16 + 8 + 8 + _BYTES_PER_NNZ
 _FRAMES = ("lab", "rotating")
+# Above this N, memory_estimate_gb counts the two largest terms in floats (a lower bound, > 1e18 GB).
+_EXACT_ESTIMATE_MAX_N = 40
 
 
 # ---------------------------------------------------------------------------------------------
@@ -483,14 +486,29 @@ def _check_times(times: ArrayLike) -> np.ndarray:
     return arr
 
 
-def _check_memory(n: int, n_times: int, max_memory_gb: float) -> None:
+def check_memory(n_atoms: int, n_times: int = 1, max_memory_gb: float = 2.0) -> None:
+    """Raise :class:`ParameterError` (naming ``atoms``) when the full-space solver would exceed the limit.
+
+    Cheap at any N (a few float operations for N > 40), so callers run it before building any state.
+    """
     limit = check_real("max_memory_gb", max_memory_gb, minimum=0.0, strict_min=True, allow_inf=True)
+    n = check_int("atoms", n_atoms, minimum=1)
     need = memory_estimate_gb(n, n_times=n_times)
     if need > limit:
         raise ParameterError(
-            f"Argument `atoms` is too large: full-space method for atoms = {n} needs about {need:.3g} GB "
-            f"(limit {limit:g} GB); use method='dicke' for the Dicke limit."
+            f"Argument `atoms` must be small enough for the full-space method within max_memory_gb = {limit:g} GB, "
+            f"but atoms = {n} needs about {_format_gb(n, n_times, need)} GB; raise max_memory_gb if the machine "
+            "has it, or use method='dicke' (Dicke limit) or 'permutation' (uniform gamma_ij, Omega_ij)."
         )
+
+
+def _format_gb(n: int, n_times: int, need: float) -> str:
+    """``need`` as text; beyond float range, the larger of the two terms of the estimate as a power of ten."""
+    if math.isfinite(need):
+        return f"{need:.3g}"
+    log_dense = math.log(16.0 * (n_times + 3)) + 2 * n * math.log(2.0)
+    log_csr = math.lgamma(2 * n + 1) - 2 * math.lgamma(n + 1) + math.log((n * n + 1.0) * _BYTES_PER_NNZ)
+    return f"10^{max(log_dense, log_csr) / math.log(10.0) - 9.0:.1f}"
 
 
 def _check_state(rho0, atoms: Atoms) -> np.ndarray:
@@ -511,10 +529,27 @@ def memory_estimate_gb(n_atoms: int, *, n_times: int = 1, krylov_dim: int = KRYL
     Counts the CSR Liouvillian of the largest sector (:math:`\Delta n = 0`, :math:`\binom{2N}{N}` rows,
     :math:`N^2+1` entries per row), the largest block row while it is assembled, the Krylov basis, the
     sector index maps and the dense :math:`2^N\times 2^N` input/output states (``n_times`` of them),
-    i.e. the arrays of the algorithm, not the interpreter (~0.1 GB).
+    i.e. the arrays of the algorithm, not the interpreter (~0.1 GB). Above N = 40 only the sector CSR and
+    the dense states are counted, in floats (already > 1e18 GB; ``inf`` beyond float range), so the
+    estimate is cheap at any N.
+
+    Example:
+        >>> round(memory_estimate_gb(10, n_times=4), 2)
+        0.93
+        >>> memory_estimate_gb(10**9)
+        inf
     """
     n = check_int("atoms", n_atoms, minimum=1)
     n_times = check_int("n_times", n_times, minimum=0)
+    # 4^N overflows a float beyond N = 511: then the answer is inf
+    dense = (n_times + 3) * 16.0 * 4.0**n if n <= 511 else math.inf
+    if n > _EXACT_ESTIMATE_MAX_N:
+        # The exact count below costs O(N) big binomials (minutes at N = 1e9): count the CSR of the
+        # Delta n = 0 sector (C(2N, N) rows, N^2 + 1 entries each, in floats) and the dense states only.
+        log_dim0 = math.lgamma(2 * n + 1) - 2 * math.lgamma(n + 1)
+        log_csr = log_dim0 + math.log(n * n + 1.0) + math.log(_BYTES_PER_NNZ)
+        csr = math.exp(log_csr) if log_csr < 700 else math.inf
+        return (csr + dense) / 1e9
     dim0 = math.comb(2 * n, n)
     nnz0 = _sector_nnz_bound(n, 0)
     half = n // 2
@@ -525,7 +560,7 @@ def memory_estimate_gb(n_atoms: int, *, n_times: int = 1, krylov_dim: int = KRYL
         + block_row * _BYTES_PER_BUILD_ENTRY
         + (krylov_dim + 3) * dim0 * 16
         + 4 * dim0 * 8
-        + (n_times + 3) * 4**n * 16
+        + dense
     )
     return total / 1e9
 
@@ -569,7 +604,7 @@ def liouvillian(
                 f"{need:.3g} GB (limit {limit:g} GB); pass `delta_n` for one sector."
             )
     else:
-        _check_memory(n, 0, max_memory_gb)
+        check_memory(n, 0, max_memory_gb)
     phase = atoms.omega if frame == "lab" else 0.0
     if delta_n is not None:
         d = check_int("delta_n", delta_n, minimum=-n, maximum=n)
@@ -649,7 +684,7 @@ def evolve(
     nbar = _check_model(atoms, bath)
     times = _check_times(times)
     n = atoms.n
-    _check_memory(n, len(times), max_memory_gb)
+    check_memory(n, len(times), max_memory_gb)
     tol = check_real("tol", tol, minimum=0.0, strict_min=True)
     rho0 = _check_state(rho0, atoms)
     dim = 2**n
@@ -716,7 +751,7 @@ def long_time_state(
     """
     nbar = _check_model(atoms, bath)
     n = atoms.n
-    _check_memory(n, 2, max_memory_gb)
+    check_memory(n, 2, max_memory_gb)
     tol = check_real("tol", tol, minimum=0.0, strict_min=True)
     max_time = check_real("max_time", max_time, minimum=0.0, strict_min=True)
     first = check_real("first_checkpoint", first_checkpoint, minimum=0.0, strict_min=True)
