@@ -1,8 +1,10 @@
 r"""Collective charging, one entry point for both exact engines.
 
 ``method='dicke'`` uses the J-multiplet solver (any N, product thermal initial states,
-uniform Γ and Ω); ``method='full'`` the full-space master equation (1.1) (any Γ, Ω and
-initial state, N <= ~10); ``'auto'`` picks Dicke whenever it applies.
+uniform Γ and Ω); ``method='permutation'`` the permutation-invariant solver (uniform off-diagonal
+:math:`\gamma_{ij}` and :math:`\Omega_{ij}`, product thermal initial states, N up to ~100);
+``method='full'`` the full-space master equation (1.1) (any Γ, Ω and initial state, N <= ~12);
+``'auto'`` picks Dicke, then permutation, whenever they apply.
 """
 
 from __future__ import annotations
@@ -20,22 +22,32 @@ from ..thermo import energy
 
 __all__ = ["METHODS", "choose_method", "charge"]
 
-METHODS = ("auto", "full", "dicke")
+METHODS = ("auto", "full", "dicke", "permutation")
 _OBSERVABLES = ("coherence_l1", "log10_coherence_l1", "coherence_re", "energy", "heat")
 
 
 def choose_method(atoms: Atoms, initial: InitialState, method: str = "auto") -> str:
-    """Resolve ``method`` ('auto' -> 'dicke' when the atoms are Dicke and the state product thermal)."""
+    """Resolve ``method``: 'auto' -> 'dicke' (Dicke atoms), else 'permutation' (uniform off-diagonal Γ, Ω), else 'full'."""
+    from .permutation import is_permutation_invariant
+
     if method not in METHODS:
         raise ParameterError(f"Argument `method` must be one of {list(METHODS)}, but is {method!r}.")
-    dicke_ok = atoms.is_dicke and initial.kind in ("ground", "excited", "thermal")
+    product = initial.kind in ("ground", "excited", "thermal")
+    dicke_ok = atoms.is_dicke and product
+    perm_ok = product and is_permutation_invariant(atoms)
     if method == "auto":
-        return "dicke" if dicke_ok else "full"
+        return "dicke" if dicke_ok else "permutation" if perm_ok else "full"
     if method == "dicke" and not dicke_ok:
         raise ParameterError(
             "Argument `method` = 'dicke' needs uniform gamma_ij and Omega_ij and a ground, excited or "
             f"thermal initial state, but got is_dicke={atoms.is_dicke}, initial_state={initial.kind!r}; "
             "use method='full'."
+        )
+    if method == "permutation" and not perm_ok:
+        raise ParameterError(
+            "Argument `method` = 'permutation' needs uniform off-diagonal gamma_ij and Omega_ij and a ground, "
+            f"excited or thermal initial state, but got initial_state={initial.kind!r} and "
+            f"permutation-invariant atoms = {is_permutation_invariant(atoms)}; use method='full'."
         )
     return method
 
@@ -97,6 +109,15 @@ def charge(
             out[key] = values[:n].tolist()
             if long_time:
                 out.setdefault("long_time", {})[key] = float(values[n])
+        return out
+    if method == "permutation":
+        from .permutation import solve_permutation
+
+        res = solve_permutation(atoms, bath, initial, times, long_time=long_time, max_memory_gb=max_memory_gb)
+        for key in _OBSERVABLES:
+            out[key] = list(getattr(res, key))
+        if long_time:
+            out["long_time"] = dict(res.long_time)
         return out
 
     from .lindblad import check_memory, evolve, long_time_state
