@@ -609,6 +609,20 @@ def test_too_many_atoms():
     assert all(memory_estimate_gb(n) < memory_estimate_gb(n + 1) for n in range(1, 60))
 
 
+def test_chunked_assembly_equals_one_piece(monkeypatch):
+    # Issue 9 (N = 12 within 24 GB): block rows are assembled in chunks of rows. Chunks of a few rows
+    # must give the same matrix as one piece (same entries, same arithmetic: 1e-15 is round-off slack).
+    from qcharge.reference import lindblad
+
+    atoms = Atoms(4, gamma_matrix=np.full((4, 4), 0.6) + 0.4 * np.eye(4), dipolar_matrix=0.3 * (np.ones((4, 4)) - np.eye(4)))
+    whole = {d: liouvillian(atoms, Bath(0.9), delta_n=d).toarray() for d in (0, 1, 2)}
+    monkeypatch.setattr(lindblad, "_BUILD_CHUNK_ENTRIES", 40)  # 1-2 rows of rho_{k,k'} per chunk
+    for d, ref in whole.items():
+        assert np.abs(liouvillian(atoms, Bath(0.9), delta_n=d).toarray() - ref).max() < 1e-15
+    # and the estimate counts a chunk, not the whole block row, once that is larger (N = 12: 17.7 -> 12.3 GB)
+    assert memory_estimate_gb(12, n_times=4) < 13.0
+
+
 def test_size_checked_before_allocating():
     # Issue 6: `charge -N 1000000000 --method full` spent 17 s building the 2^N ground state, then raised
     # a bare ValueError. The estimate is now cheap at any N (inf beyond float range) and runs first.
