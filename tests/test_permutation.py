@@ -180,3 +180,27 @@ def test_bad_input():
     with pytest.raises(ParameterError, match=r"atoms = 1000000000 needs about [\d.e+]+ GB"):
         solve_permutation(Atoms.dicke(10**9), Bath(1.0), InitialState(), [1.0])
     assert memory_estimate_gb(40) < 0.01
+
+
+@pytest.mark.parametrize("n,g12,dipolar,temperature", [(2, 0.8, 0.3, 1.0), (4, 0.9, -0.5, 0.5), (5, -0.2, 0.4, 2.0)])
+def test_coherent_product_state_all_sectors(n, g12, dipolar, temperature):
+    # rho_1^(x)N with a coherent rho_1: every Delta n sector (C(N+3, 3) classes), where uniform Omega and the
+    # lab-frame phases do act; vs the full-space solver (FULL).
+    from functools import reduce
+
+    from qcharge.coherence import l1_coherence
+    from qcharge.reference.lindblad import evolve
+    from qcharge.thermo import energy
+
+    psi = np.array([math.cos(0.35), np.exp(0.4j) * math.sin(0.35)])
+    rho1 = 0.9 * np.outer(psi, psi.conj()) + 0.05 * np.eye(2)
+    atoms, bath = uniform_atoms(n, g12, dipolar), Bath(temperature)
+    times = [0.0, 0.3, 1.0, 4.0]
+    ours = solve_permutation(atoms, bath, rho1, times)
+    full = evolve(atoms, bath, reduce(np.kron, [rho1] * n), times)
+    assert ours.sector_dim == math.comb(n + 3, 3)
+    assert np.abs(np.subtract(ours.coherence_l1, [l1_coherence(r) for r in full])).max() < FULL
+    assert np.abs(np.subtract(ours.energy, [energy(r, atoms.omega) for r in full])).max() < FULL
+    assert all(math.isnan(c) for c in ours.coherence_re)  # documented: needs the multiplet spectrum
+    with pytest.raises(ParameterError, match="Argument `initial` must be an InitialState or a 2x2"):
+        solve_permutation(atoms, bath, np.eye(4) / 4, times)
