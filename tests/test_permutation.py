@@ -204,3 +204,13 @@ def test_coherent_product_state_all_sectors(n, g12, dipolar, temperature):
     assert all(math.isnan(c) for c in ours.coherence_re)  # documented: needs the multiplet spectrum
     with pytest.raises(ParameterError, match="Argument `initial` must be an InitialState or a 2x2"):
         solve_permutation(atoms, bath, np.eye(4) / 4, times)
+
+
+def test_work_checked_before_starting():
+    # N = 1000 to gamma t = 20 would run for days (dense Johnson tables, ~10^6 s of sparse propagation):
+    # refused up front, naming atoms and the estimated time; the overflow-prone weights are built in logs.
+    atoms = uniform_atoms(1000, 0.9)
+    with pytest.raises(ParameterError, match=r"Argument `atoms`.*atoms = 1000 needs about [\d.e+]+ s"):
+        solve_permutation(atoms, Bath(1.0), InitialState(), [20.0])
+    with pytest.raises(ParameterError, match="float range"):
+        solve_permutation(uniform_atoms(1100, 0.9), Bath(1.0), np.full((2, 2), 0.5), [1.0])

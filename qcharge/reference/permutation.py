@@ -81,6 +81,8 @@ _T11, _T10, _T01, _T00 = 0, 1, 2, 3
 _NNZ_PER_ROW = 19
 # Bytes per stored entry while building (COO int64 row/col + complex value + CSR copy).
 _BYTES_PER_ENTRY = 8 + 8 + 16 + 16 + 8
+# Work limit of one solve, estimated before it starts (_check_work).
+_MAX_SECONDS = 600.0
 # Largest sector propagated with dense exponentials (N = 88); above, sparse expm_multiply.
 _DENSE_MAX = 2025
 
@@ -256,13 +258,25 @@ def _initial_sectors(n: int, initial, omega: float) -> dict[int, np.ndarray]:
                 f"Argument `initial` must be an InitialState or a 2x2 one-atom density matrix, but has shape {rho1.shape}."
             )
     out = {}
-    for d in range(n + 1):
+    # a diagonal rho_1 (product thermal) has only Delta n = 0, and there only the b = c = 0 classes
+    for d in range(n + 1) if rho1[1, 0] != 0 else (0,):
         classes, _ = class_basis(n, d)
-        a, b, c, dd = classes.T
-        log_mult = gammaln(n + 1.0) - gammaln(classes + 1.0).sum(axis=1)
-        # complex powers, with 0^0 = 1 (numpy), and the multinomial in logs (no overflow)
-        x = rho1[1, 1] ** a * rho1[1, 0] ** b * rho1[0, 1] ** c * rho1[0, 0] ** dd
-        y = np.exp(log_mult) * x
+        log_y = gammaln(n + 1.0) - gammaln(classes + 1.0).sum(axis=1)  # multinomial, in logs
+        phase = np.ones(len(classes), dtype=complex)
+        zero = np.zeros(len(classes), dtype=bool)
+        for col, base in enumerate((rho1[1, 1], rho1[1, 0], rho1[0, 1], rho1[0, 0])):
+            e = classes[:, col]
+            if base == 0:
+                zero |= e > 0  # 0^0 = 1
+            else:
+                log_y = log_y + e * math.log(abs(base))
+                phase = phase * np.exp(1j * e * np.angle(base))
+        if np.max(np.where(zero, -np.inf, log_y)) > 700:
+            raise ParameterError(
+                f"Argument `initial` must keep the class weights within float range for atoms = {n}, but its "
+                f"coherences give weights of ~10^{np.max(log_y[~zero]) / math.log(10):.0f}."
+            )
+        y = np.where(zero, 0.0, np.exp(np.where(zero, 0.0, log_y)) * phase)
         if d == 0 or np.any(y != 0):
             out[d] = y
     return out
@@ -380,6 +394,8 @@ def solve_permutation(
         )
     sectors = _initial_sectors(n, initial, atoms.omega)
     with_re = set(sectors) == {0}
+    if len(times_arr) and times_arr[-1] > 0:
+        _check_work(atoms, bath, sectors, float(times_arr[-1]), len(np.unique(np.diff(times_arr))))
     obs0 = _observables(n, sectors, atoms.omega, with_re)
     results = []
     if len(times_arr):
@@ -438,6 +454,31 @@ def _propagate(gen: sp.csr_matrix, y0: np.ndarray, times: np.ndarray, *, real: b
             t_prev = float(t)
         out.append(y.copy())
     return out
+
+
+def _check_work(atoms: Atoms, bath: Bath, sectors: dict, t_final: float, n_steps: int) -> None:
+    """Refuse (ParameterError naming ``atoms``) a solve that would take far more than minutes, before it starts.
+
+    Dense sectors cost ~30 m^3 flops per distinct step (scaling and squaring, ~5 Gflop/s); sparse ones
+    ~2 nnz ||A||_1 t flops (Taylor degree ~ ||tA||_1, Al-Mohy & Higham; ~0.2 Gflop/s measured, overhead-bound);
+    the Johnson-scheme tables for C_re ~N^3/12 big-integer operations (~1e6/s). Rates measured on one core.
+    """
+    seconds = (atoms.n**3 / 12) / 1e6 if 0 in sectors and set(sectors) == {0} else 0.0
+    for d, y0 in sectors.items():
+        m = len(y0)
+        complex_factor = 1 if d == 0 else 4
+        if m <= _DENSE_MAX:
+            seconds += 30.0 * m**3 * max(n_steps, 1) * complex_factor / 5e9
+        else:
+            gen = class_generator(atoms, bath, d)
+            norm = float(abs(gen).sum(axis=0).max())
+            seconds += 2.0 * gen.nnz * norm * t_final * complex_factor / 2e8
+    if seconds > _MAX_SECONDS:
+        raise ParameterError(
+            f"Argument `atoms` must be small enough for the permutation-invariant solver to reach t = {t_final:g} "
+            f"within ~{_MAX_SECONDS / 60:.0f} min, but atoms = {atoms.n} needs about {seconds:.2g} s; use fewer atoms "
+            "or shorter times (the superradiant time scale is 1/(N gamma))."
+        )
 
 
 def _long_time(atoms: Atoms, bath: Bath, energy0: float) -> dict:
