@@ -29,7 +29,7 @@ def _reference_story() -> dict:
     pair = Atoms.dicke(2)
     times = np.linspace(0.0, 8.0, 81)
     ground = InitialState("ground")
-    ch = ChargeTrace.from_dict(charge(pair, bath, ground, times, long_time=True))  # one wrap while charge returns a dict
+    ch = charge(pair, bath, ground, times, long_time=True)
     story = {
         "charging": {
             "atoms": 2,

@@ -33,7 +33,7 @@ def test_charge_full_method_with_matrix_files(tmp_path, capsys):
     om = tmp_path / "omega.json"
     om.write_text(json.dumps([[0, 0.3], [0.3, 0]]))
     out = run_json(capsys, ["charge", "-N", "2", "-T", "1", "--initial-temperature", "0.5",
-                            "--gamma-matrix", str(gm), "--dipolar-matrix", str(om), "--times", "2", "--long-time"])
+                            "--gamma-matrix", str(gm), "--dipolar-matrix", str(om), "--times", "2", "--long-time", "--method", "full"])
     assert out["method"] == "full"
     # gamma12 < gamma: full-rank Gamma, unique Gibbs steady state, no long-time coherence (PHYSICS.md 1.2.2).
     assert out["long_time"]["coherence_l1"] == pytest.approx(0.0, abs=1e-8)

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..exceptions import ParameterError
 from ..params import Atoms, Bath
-from ..results import ChargeTrace
+from ..reference.charging import METHODS
 from ._common import NAN_NOTE, add_bath_args, add_initial_args, add_l1_max_atoms_arg, emit, initial_from, load_matrix, output_file, progress
 
 __all__ = ["add_parser", "run", "DEFAULT_TIMES"]
@@ -28,9 +28,12 @@ def add_parser(sub) -> None:
     p.add_argument("--times", type=float, nargs="+", default=None,
                    help="ascending times in units of 1/gamma (default 0 1 5 20; only 0 at T = inf)")
     p.add_argument("--long-time", action="store_true", help="also the t -> infinity state (after the --times rows)")
-    p.add_argument("--method", choices=["auto", "full", "dicke"], default="auto",
-                   help="dicke: J-multiplet solver, any N; full: 4^N master equation, N <= ~10, any gamma_ij, "
-                        "Omega_ij, initial state; auto (default): dicke whenever it applies")
+    p.add_argument("--method", choices=list(METHODS), default="auto",
+                   help="dicke: J-multiplet solver, any N; permutation: uniform off-diagonal gamma_ij, Omega_ij, "
+                        "O(N^3) space, N <= ~100; full: 4^N master equation, N <= ~12, any gamma_ij, Omega_ij, "
+                        "initial state; auto (default): dicke, else permutation, else full, whichever applies first")
+    p.add_argument("--max-memory-gb", type=float, default=2.0, metavar="GB",
+                   help="memory cap of the full-space and permutation solvers, checked before allocating (default 2)")
     add_l1_max_atoms_arg(p)
     p.add_argument("--plot", default=None, metavar="FILE.png",
                    help="draw C_l1, C_re and heat versus time into this file (default: no figure)")
@@ -73,11 +76,8 @@ def run(args) -> int:
         atoms = Atoms(args.atoms, omega=args.omega, gamma_matrix=gm, dipolar_matrix=om)
     bath = Bath(args.temperature, args.omega)
     times = _times(args)
-    # One wrap while charge() returns a dict (it will return the record itself).
-    trace = ChargeTrace.from_dict(
-        charge(atoms, bath, initial_from(args), times, long_time=args.long_time, method=args.method,
-               l1_max_atoms=args.l1_max_atoms, progress=progress(args))
-    )
+    trace = charge(atoms, bath, initial_from(args), times, long_time=args.long_time, method=args.method,
+                   l1_max_atoms=args.l1_max_atoms, max_memory_gb=args.max_memory_gb, progress=progress(args))
     text = str(trace)
     if any(math.isnan(row[2]) for row in trace.rows()):
         text += "\n" + NAN_NOTE

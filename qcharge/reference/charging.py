@@ -1,8 +1,10 @@
 r"""Collective charging, one entry point for both exact engines.
 
 ``method='dicke'`` uses the J-multiplet solver (any N, product thermal initial states,
-uniform Γ and Ω); ``method='full'`` the full-space master equation (1.1) (any Γ, Ω and
-initial state, N <= ~10); ``'auto'`` picks Dicke whenever it applies.
+uniform Γ and Ω); ``method='permutation'`` the permutation-invariant solver (uniform off-diagonal
+:math:`\gamma_{ij}` and :math:`\Omega_{ij}`, product thermal initial states, N up to ~100);
+``method='full'`` the full-space master equation (1.1) (any Γ, Ω and initial state, N <= ~12);
+``'auto'`` picks Dicke, then permutation, whenever they apply.
 """
 
 from __future__ import annotations
@@ -16,26 +18,37 @@ from .._checks import check_real
 from ..coherence import l1_coherence, relative_entropy_coherence
 from ..exceptions import ParameterError
 from ..params import Atoms, Bath, InitialState
+from ..results import ChargePoint, ChargeTrace
 from ..thermo import energy
 
 __all__ = ["METHODS", "choose_method", "charge"]
 
-METHODS = ("auto", "full", "dicke")
+METHODS = ("auto", "full", "dicke", "permutation")
 _OBSERVABLES = ("coherence_l1", "log10_coherence_l1", "coherence_re", "energy", "heat")
 
 
 def choose_method(atoms: Atoms, initial: InitialState, method: str = "auto") -> str:
-    """Resolve ``method`` ('auto' -> 'dicke' when the atoms are Dicke and the state product thermal)."""
+    """Resolve ``method``: 'auto' -> 'dicke' (Dicke atoms), else 'permutation' (uniform off-diagonal Γ, Ω), else 'full'."""
+    from .permutation import is_permutation_invariant
+
     if method not in METHODS:
         raise ParameterError(f"Argument `method` must be one of {list(METHODS)}, but is {method!r}.")
-    dicke_ok = atoms.is_dicke and initial.kind in ("ground", "excited", "thermal")
+    product = initial.kind in ("ground", "excited", "thermal")
+    dicke_ok = atoms.is_dicke and product
+    perm_ok = product and is_permutation_invariant(atoms)
     if method == "auto":
-        return "dicke" if dicke_ok else "full"
+        return "dicke" if dicke_ok else "permutation" if perm_ok else "full"
     if method == "dicke" and not dicke_ok:
         raise ParameterError(
             "Argument `method` = 'dicke' needs uniform gamma_ij and Omega_ij and a ground, excited or "
             f"thermal initial state, but got is_dicke={atoms.is_dicke}, initial_state={initial.kind!r}; "
             "use method='full'."
+        )
+    if method == "permutation" and not perm_ok:
+        raise ParameterError(
+            "Argument `method` = 'permutation' needs uniform off-diagonal gamma_ij and Omega_ij and a ground, "
+            f"excited or thermal initial state, but got initial_state={initial.kind!r} and "
+            f"permutation-invariant atoms = {is_permutation_invariant(atoms)}; use method='full'."
         )
     return method
 
@@ -50,7 +63,7 @@ def _times(times: ArrayLike) -> np.ndarray:
     return times
 
 
-def _full_observables(states: np.ndarray, rho0: np.ndarray, omega: float) -> dict:
+def _full_observables(states: np.ndarray, rho0: np.ndarray, omega: float) -> dict[str, list[float]]:
     e0 = energy(rho0, omega)
     l1 = [l1_coherence(r) for r in states]
     return {
@@ -62,6 +75,13 @@ def _full_observables(states: np.ndarray, rho0: np.ndarray, omega: float) -> dic
     }
 
 
+def _trace(method: str, times: np.ndarray, columns: dict, long_time: dict | None) -> ChargeTrace:
+    """The record from per-time columns (one list per observable) and the optional t -> inf point."""
+    values = {k: tuple(float(v) for v in col) if k != "coherence_l1_status" else tuple(col) for k, col in columns.items()}
+    return ChargeTrace(method=method, times=tuple(times.tolist()), long_time=None if long_time is None else
+                       ChargePoint(**long_time), **values)
+
+
 def charge(
     atoms: Atoms,
     bath: Bath,
@@ -71,45 +91,56 @@ def charge(
     long_time: bool = False,
     method: str = "auto",
     l1_max_atoms: int = 2000,
+    max_memory_gb: float = 2.0,
     progress: bool = False,
-) -> dict:
-    r"""Observables of collective charging (PHYSICS.md 1.1) at ``times`` (units of 1/γ).
+) -> ChargeTrace:
+    r"""Observables of collective charging (docs/physics.md §1.1) at ``times`` (units of 1/γ).
 
-    Returns ``{'method', 'times', 'coherence_l1', 'log10_coherence_l1', 'coherence_re',
-    'energy', 'heat'}`` (lists over ``times``; heat :math:`\Delta Q = E(t) - E(0)`), plus
-    ``coherence_l1_error_bound`` and ``coherence_l1_status`` (Dicke method: absolute bound, and
-    'certified' / 'estimate' / 'not computed' per time, see :class:`~qcharge.reference.dicke.DickeResult`) and, with
-    ``long_time=True``, a ``'long_time'`` dict with the same keys for :math:`t \to \infty`.
-    ``l1_max_atoms``: the Dicke solver's cap for the certified C_l1 (see :func:`~qcharge.reference.dicke.solve_dicke`).
+    Returns a :class:`~qcharge.results.ChargeTrace`: C_l1 (and its log10), C_re, energy and heat
+    :math:`\Delta Q = E(t) - E(0)` per time; the Dicke method adds the C_l1 error bound and status
+    ('certified' / 'estimate' / 'not computed', see :class:`~qcharge.reference.dicke.DickeResult`);
+    ``long_time=True`` adds the :math:`t \to \infty` point. ``l1_max_atoms``: the Dicke solver's cap
+    for the certified C_l1 of thermal states; ``max_memory_gb`` caps the full-space and permutation
+    solvers (checked before anything is allocated).
+
+    >>> trace = charge(Atoms.dicke(2), Bath(1.0), InitialState("ground"), [1.0], long_time=True)
+    >>> trace.method, round(trace.long_time.coherence_l1, 10)      # x/(1+x+x^2), x = e^-1
+    ('dicke', 0.2447284711)
     """
     if bath.omega != atoms.omega:
         raise ParameterError(f"Argument `bath.omega` must equal atoms.omega = {atoms.omega}, but is {bath.omega}.")
     method = choose_method(atoms, initial, method)
     times = _times(times)
-    out: dict = {"method": method, "times": times.tolist()}
+    n = len(times)
     if method == "dicke":
         from .dicke import solve_dicke
 
         res = solve_dicke(atoms, bath, initial, times, long_time=long_time, l1_max_atoms=l1_max_atoms,
                           progress=progress)
-        keys = _OBSERVABLES + ("coherence_l1_error_bound",)
-        n = len(times)
-        for key in keys:
-            values = np.asarray(getattr(res, key), dtype=float)
-            out[key] = values[:n].tolist()
-            if long_time:
-                out.setdefault("long_time", {})[key] = float(values[n])
-        out["coherence_l1_status"] = list(res.coherence_l1_status[:n])
-        if long_time:
-            out["long_time"]["coherence_l1_status"] = res.coherence_l1_status[n]
-        return out
+        keys = _OBSERVABLES + ("coherence_l1_error_bound", "coherence_l1_status")
+        columns = {k: list(getattr(res, k))[:n] for k in keys}
+        point = {k: (getattr(res, k)[n] if k == "coherence_l1_status" else float(getattr(res, k)[n]))
+                 for k in keys} if long_time else None
+        return _trace(method, times, columns, point)
+    if method == "permutation":
+        from .permutation import solve_permutation
 
-    from .lindblad import evolve, long_time_state
+        res = solve_permutation(atoms, bath, initial, times, long_time=long_time, max_memory_gb=max_memory_gb)
+        return _trace(method, times, {k: list(getattr(res, k)) for k in _OBSERVABLES},
+                      dict(res.long_time) if long_time else None)
 
+    from .lindblad import check_memory, evolve, long_time_state
+
+    # before the 2^N x 2^N initial state is built (N = 1e9 used to spend 17 s there, then fail)
+    check_memory(atoms.n, max(n, 2 if long_time else 0), max_memory_gb)
     rho0 = initial.density_matrix(atoms.n, atoms.omega)
-    states = evolve(atoms, bath, rho0, times, progress=progress) if len(times) else np.empty((0,) + rho0.shape)
-    out.update(_full_observables(states, rho0, atoms.omega))
+    states = (
+        evolve(atoms, bath, rho0, times, progress=progress, max_memory_gb=max_memory_gb)
+        if n
+        else np.empty((0,) + rho0.shape)
+    )
+    point = None
     if long_time:
-        rho_inf = long_time_state(atoms, bath, rho0)
-        out["long_time"] = {k: v[0] for k, v in _full_observables(rho_inf[None], rho0, atoms.omega).items()}
-    return out
+        rho_inf = long_time_state(atoms, bath, rho0, max_memory_gb=max_memory_gb)
+        point = {k: v[0] for k, v in _full_observables(rho_inf[None], rho0, atoms.omega).items()}
+    return _trace(method, times, _full_observables(states, rho0, atoms.omega), point)
