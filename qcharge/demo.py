@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from .params import Atoms, Bath, Collision, Harvest, InitialState
 from .records import dumps
-from .results import ChargeRun, ChargeTrace, HarvestRun, HarvestSummary
+from .results import ChargeRun, HarvestRun
 
 __all__ = ["build_story", "run_demo"]
 
@@ -57,7 +57,7 @@ def _reference_story() -> dict:
     for t in temps:
         for kind in ("charged", "dephased"):
             rho = make_cluster(kind, Bath(t), ground)
-            hv[f"teff_{kind}"].append(HarvestSummary.from_dict(harvest_summary(rho, harvest)).teff)
+            hv[f"teff_{kind}"].append(harvest_summary(rho, harvest).teff)
     story["harvesting"] = hv
     atoms = [2, 4, 8, 16, 32, 64, 128]
     sc = {"atoms": atoms, "log10_coherence_l1": {}, "heat": {}}

@@ -14,9 +14,9 @@ where the dict never had that key.
 * :class:`ChargeRun`, :class:`HarvestRun`: :func:`qcharge.experiments.run_charge` / ``run_harvest``.
 
 >>> s = HarvestSummary.from_dict({"teff": 1.0, "teff_second_order": 1.0, "probe_excited_population": 0.27,
-...     "coherence_l1": 0.24, "jp_jm": 0.6, "jm_jp": 1.6, "heat_current": 0.0})
+...     "coherence_l1": 0.24, "jp_jm": 0.6, "jm_jp": 1.6, "heat_current": 0.0, "heat_current_second_order": 0.0})
 >>> s.teff, s.heat_current_second_order
-(1.0, None)
+(1.0, 0.0)
 >>> HarvestSummary.from_dict(s.to_dict()) == s
 True
 """
@@ -229,10 +229,8 @@ class HarvestSummary(_Record):
     coherence_l1: float
     jp_jm: float
     jm_jp: float
-    heat_current: float
-    heat_current_second_order: float | None = None  # (4.6) at the steady state, beside the exact current
-
-    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"heat_current_second_order"})
+    heat_current: float  # exact heat flow into the probe, omega r [M(rho_p) - rho_p]_ee
+    heat_current_second_order: float  # (4.6) at the same steady state
 
     @classmethod
     def from_dict(cls, data: Mapping) -> HarvestSummary:

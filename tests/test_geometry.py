@@ -12,7 +12,6 @@ import math
 import numpy as np
 import pytest
 
-import qcharge.params
 from qcharge import Atoms, Bath, ParameterError
 from qcharge.coherence import l1_coherence
 from qcharge.geometry import dipole_vector, pair_matrices, pattern_f, pattern_g

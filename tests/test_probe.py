@@ -471,14 +471,14 @@ def test_maximally_mixed_cluster_gives_infinite_teff(k, theta):
     # The steady state lands within ~eps/theta^2 of p_e = 1/2 (0.5 +- 1.1e-16 at theta = 0.5, 3.7e-11
     # relative at theta = 0.001); the old code printed teff = -2.25e15 (K = 2) or 2.7e10 (K = 3, 0.001).
     res = harvest_summary(np.eye(2**k) / 2**k, Harvest(theta=theta, cluster_size=k))
-    assert res["teff"] == math.inf
-    assert res["teff_second_order"] == math.inf
+    assert res.teff == math.inf
+    assert res.teff_second_order == math.inf
 
 
 def test_charged_cluster_at_infinite_temperature_gives_infinite_teff():
     rho = make_cluster("charged", Bath(math.inf), InitialState(), 2)
     res = harvest_summary(rho, Harvest(theta=0.5))
-    assert res["teff"] == math.inf and res["teff_second_order"] == math.inf  # old: 2.25e15 and inf
+    assert res.teff == math.inf and res.teff_second_order == math.inf  # old: 2.25e15 and inf
 
 
 def test_rate_based_teff_uses_the_same_round_off_band():
@@ -518,11 +518,11 @@ def test_exact_heat_current_is_the_probe_energy_flow_and_the_bath_outflow(cluste
     fp = probe_fixed_point(rho_c, theta, probe_gamma=0.6, probe_nbar=nbar, rate=0.8)
     # omega r [M(rho_p) - rho_p]_ee with M rebuilt independently (scipy expm + qutip.ptrace)
     flow = omega * 0.8 * (_unvec(_qutip_probe_map(rho_c, theta) @ _vec(fp), 2)[1, 1] - fp[1, 1]).real
-    assert res["heat_current"] == pytest.approx(flow, abs=EXACT)
+    assert res.heat_current == pytest.approx(flow, abs=EXACT)
     assert heat_current(rho_c, fp, theta, 0.8, omega) == pytest.approx(flow, abs=EXACT)
     # first law at the steady state: what the clusters deliver, the probe's bath takes away
-    assert res["heat_current"] == pytest.approx(_probe_bath_outflow(fp, 0.6, nbar, omega), abs=EXACT)
-    assert abs(res["heat_current"]) > 1e-3  # a non-trivial current (the check above is not 0 = 0)
+    assert res.heat_current == pytest.approx(_probe_bath_outflow(fp, 0.6, nbar, omega), abs=EXACT)
+    assert abs(res.heat_current) > 1e-3  # a non-trivial current (the check above is not 0 = 0)
 
 
 # 2 theta^2 / sin^2(sqrt2 theta) = 1.1848 (the issue's "x1.19"), 2.0498 ("x2.05"), 1.0067 at theta = 0.5, 1, 0.1
@@ -536,7 +536,7 @@ def test_second_order_heat_current_overstates_the_exact_one_for_pairs(cluster, t
     res = harvest_summary(rho_c, h)
     ratio = 2 * theta**2 / math.sin(math.sqrt(2) * theta) ** 2
     assert ratio == pytest.approx(factor, abs=5e-5)  # half a unit of the 4th printed decimal
-    assert res["heat_current_second_order"] / res["heat_current"] == pytest.approx(ratio, rel=1e-10)
+    assert res.heat_current_second_order / res.heat_current == pytest.approx(ratio, rel=1e-10)
 
 
 def test_heat_current_of_the_issue_command():
@@ -544,17 +544,17 @@ def test_heat_current_of_the_issue_command():
     # the old `heat_current` printed the second-order 0.2083; the exact flow into the probe is 0.1016.
     rho_c = make_cluster("charged", Bath(1.0), InitialState(), 2)
     res = harvest_summary(rho_c, Harvest(theta=1.0, rate=0.5, probe_gamma=1.0, probe_temperature=0.1))
-    assert res["heat_current"] == pytest.approx(0.1016, abs=5e-5)  # 4 printed decimals
-    assert res["heat_current_second_order"] == pytest.approx(0.2083, abs=5e-5)
+    assert res.heat_current == pytest.approx(0.1016, abs=5e-5)  # 4 printed decimals
+    assert res.heat_current_second_order == pytest.approx(0.2083, abs=5e-5)
 
 
 def test_exact_heat_current_vanishes_at_the_undamped_fixed_point():
     rho_c = make_cluster("dephased", Bath(1.0), InitialState(), 2)
     res = harvest_summary(rho_c, Harvest(theta=0.7))
-    assert res["heat_current"] == pytest.approx(0.0, abs=EXACT)
+    assert res.heat_current == pytest.approx(0.0, abs=EXACT)
     # away from the fixed point it is the population change per collision times omega r
     j = heat_current(rho_c, np.diag([1.0, 0.0]), 0.7, 2.0, omega=3.0)
-    p0, p_s, p2 = rho_c[0, 0].real, rho_c[1, 1].real, rho_c[3, 3].real  # dephased: p_S = p_A = rho_ge,ge
+    p_s, p2 = rho_c[1, 1].real, rho_c[3, 3].real  # dephased: p_S = p_A = rho_ge,ge
     assert j == pytest.approx(3.0 * 2.0 * math.sin(math.sqrt(2) * 0.7) ** 2 * (p_s + p2), abs=EXACT)
     with pytest.raises(ParameterError, match="probe_state"):
         heat_current(rho_c, 0.3, 0.7, 2.0)
@@ -604,15 +604,15 @@ def test_single_atom_coupling_makes_the_coherence_invisible(theta):
     charged = make_cluster("charged", bath, InitialState())
     dephased = make_cluster("dephased", bath, InitialState())
     one = Harvest(theta=theta, coupling=[1.0, 0.0])
-    t_charged = harvest_summary(charged, one)["teff"]
-    t_dephased = harvest_summary(dephased, one)["teff"]
+    t_charged = harvest_summary(charged, one).teff
+    t_dephased = harvest_summary(dephased, one).teff
     # the issue's figure 0.763038 (= the dephased pair's collective T_eff, PHYSICS.md 4.1): the probe sees only
     # atom 1's reduced state, which dephasing leaves alone
     assert t_charged == pytest.approx(0.763038, abs=SIX_DIGITS)
     assert t_charged == pytest.approx(t_dephased, rel=TEFF_EXACT)
     assert teff_second_order(charged, coupling=[1.0, 0.0]) == pytest.approx(t_dephased, rel=TEFF_EXACT)
     # collective coupling: the charged pair brings the probe to the bath temperature
-    assert harvest_summary(charged, Harvest(theta=theta))["teff"] == pytest.approx(1.0, rel=TEFF_EXACT)
+    assert harvest_summary(charged, Harvest(theta=theta)).teff == pytest.approx(1.0, rel=TEFF_EXACT)
 
 
 def test_unequal_coupling_sees_part_of_the_coherence():
@@ -625,7 +625,7 @@ def test_unequal_coupling_sees_part_of_the_coherence():
     down = (g1**2 + g2**2) * (1 - pe) + 2 * g1 * g2 * c
     expected = 1.0 / math.log(down / up)
     assert teff_second_order(rho, coupling=[g1, g2]) == pytest.approx(expected, rel=TEFF_EXACT)
-    t = harvest_summary(rho, Harvest(theta=0.5, coupling=[g1, g2]))["teff"]
+    t = harvest_summary(rho, Harvest(theta=0.5, coupling=[g1, g2])).teff
     assert t == pytest.approx(expected, rel=TEFF_EXACT)  # Delta n = 0 pair: exact map ratio = second order
     assert 0.763038 < t < 1.0
 
@@ -643,16 +643,16 @@ def test_teff_versus_cluster_size_collective_and_single_atom(k):
     dephased = make_cluster("dephased", bath, InitialState(), k)
     one = [1.0] + [0.0] * (k - 1)
     dephased_collective, single = TEFF_VERSUS_K[k]
-    assert harvest_summary(charged, Harvest(cluster_size=k))["teff"] == pytest.approx(1.0, rel=TEFF_EXACT)
-    assert harvest_summary(dephased, Harvest(cluster_size=k))["teff"] == pytest.approx(
+    assert harvest_summary(charged, Harvest(cluster_size=k)).teff == pytest.approx(1.0, rel=TEFF_EXACT)
+    assert harvest_summary(dephased, Harvest(cluster_size=k)).teff == pytest.approx(
         dephased_collective, abs=SIX_DIGITS
     )
-    t_single = harvest_summary(charged, Harvest(cluster_size=k, coupling=one))["teff"]
+    t_single = harvest_summary(charged, Harvest(cluster_size=k, coupling=one)).teff
     assert t_single == pytest.approx(single, abs=SIX_DIGITS)
     # one atom is a qubit: its probe temperature is its own, omega / ln(p_g / p_e), coherence or not
     pe = float(np.real(np.trace(charged @ local_operator(SIGMA_PLUS @ SIGMA_MINUS, 0, k))))
     assert t_single == pytest.approx(1.0 / math.log((1 - pe) / pe), rel=TEFF_EXACT)
-    assert harvest_summary(dephased, Harvest(cluster_size=k, coupling=one))["teff"] == pytest.approx(
+    assert harvest_summary(dephased, Harvest(cluster_size=k, coupling=one)).teff == pytest.approx(
         t_single, rel=TEFF_EXACT
     )
 

@@ -30,13 +30,9 @@ from qcharge.states import (
     SIGMA_MINUS,
     SIGMA_PLUS,
     collective_lowering,
-    dicke_state,
     excitation_numbers,
-    excited_probability,
     ground_state,
     local_operator,
-    mean_occupation,
-    thermal_qubit,
     thermal_state,
 )
 

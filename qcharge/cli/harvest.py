@@ -7,7 +7,6 @@ import numpy as np
 from ..exceptions import ParameterError
 from ..params import Bath, Harvest
 from ..reference.probe import MAX_CLUSTER_ATOMS
-from ..results import HarvestSummary
 from ._common import add_bath_args, add_initial_args, emit, initial_from
 
 __all__ = ["add_parser", "run"]
@@ -65,6 +64,6 @@ def run(args) -> int:
         rho = check_density_matrix("cluster", rho, args.cluster_size)
     else:
         rho = make_cluster(args.cluster, bath, initial_from(args), args.cluster_size)
-    summary = HarvestSummary.from_dict(harvest_summary(rho, harvest, args.omega))  # one wrap while it returns a dict
+    summary = harvest_summary(rho, harvest, args.omega)
     emit(args, summary.to_dict(), str(summary))
     return 0

@@ -13,6 +13,7 @@ from .._checks import check_density_matrix, check_int
 from ..coherence import dephase, l1_coherence
 from ..exceptions import ParameterError
 from ..params import Bath, Harvest, InitialState
+from ..results import HarvestSummary
 from ..thermo import effective_temperature
 from .probe import (
     _check_cluster_size,
@@ -47,10 +48,10 @@ def make_cluster(kind: str, bath: Bath, initial: InitialState, cluster_size: int
     return rho if kind == "charged" else dephase(rho)
 
 
-def harvest_summary(rho_cluster: ArrayLike, harvest: Harvest, omega: float = 1.0) -> dict:
+def harvest_summary(rho_cluster: ArrayLike, harvest: Harvest, omega: float = 1.0) -> HarvestSummary:
     r"""Probe steady state of (4.3) with the exact collision map, and the second-order (4.5) T_eff.
 
-    Returns ``teff``, ``teff_second_order``, ``probe_excited_population``, the cluster's
+    Returns a :class:`~qcharge.results.HarvestSummary`: ``teff``, ``teff_second_order``, ``probe_excited_population``, the cluster's
     ``coherence_l1``, ``jp_jm`` = :math:`\langle J_+J_-\rangle`, ``jm_jp`` = :math:`\langle J_-J_+\rangle`,
     ``heat_current``, the exact heat flow into the probe :math:`\omega r[M(\rho_p) - \rho_p]_{ee}` at the
     steady state (= the heat the probe passes to its own bath; 0 without probe damping), and
@@ -60,11 +61,11 @@ def harvest_summary(rho_cluster: ArrayLike, harvest: Harvest, omega: float = 1.0
     Example:
         >>> from qcharge import Bath, Harvest, InitialState
         >>> bath = Bath(1.0)
-        >>> round(harvest_summary(make_cluster("charged", bath, InitialState()), Harvest(theta=0.5))["teff"], 6)
+        >>> round(harvest_summary(make_cluster("charged", bath, InitialState()), Harvest(theta=0.5)).teff, 6)
         1.0
         >>> s = harvest_summary(make_cluster("charged", bath, InitialState()),
         ...                     Harvest(theta=1.0, rate=0.5, probe_gamma=1.0, probe_temperature=0.1))
-        >>> round(s["heat_current"], 4), round(s["heat_current_second_order"], 4)
+        >>> round(s.heat_current, 4), round(s.heat_current_second_order, 4)
         (0.1016, 0.2083)
     """
     rho_cluster = check_density_matrix("cluster", rho_cluster)
@@ -80,12 +81,12 @@ def harvest_summary(rho_cluster: ArrayLike, harvest: Harvest, omega: float = 1.0
     )
     pe = float(np.real(probe[1, 1]))
     moments = cluster_moments(rho_cluster, coupling=harvest.coupling)
-    return {
+    return HarvestSummary(
         # the branch test at p_e = 1/2 allows for the steady state's round-off (~eps/theta^2)
-        "teff": effective_temperature(
+        teff=effective_temperature(
             pe, omega, rtol=_fixed_point_rtol(harvest.theta, harvest.rate, harvest.probe_gamma, nbar_p)
         ),
-        "teff_second_order": teff_second_order(
+        teff_second_order=teff_second_order(
             rho_cluster,
             rate=harvest.rate,
             theta=harvest.theta,
@@ -94,14 +95,14 @@ def harvest_summary(rho_cluster: ArrayLike, harvest: Harvest, omega: float = 1.0
             omega=omega,
             coupling=harvest.coupling,
         ),
-        "probe_excited_population": pe,
-        "coherence_l1": l1_coherence(rho_cluster),
-        "jp_jm": float(np.real(moments["jp_jm"])),
-        "jm_jp": float(np.real(moments["jm_jp"])),
-        "heat_current": heat_current(
+        probe_excited_population=pe,
+        coherence_l1=l1_coherence(rho_cluster),
+        jp_jm=float(np.real(moments["jp_jm"])),
+        jm_jp=float(np.real(moments["jm_jp"])),
+        heat_current=heat_current(
             rho_cluster, probe, harvest.theta, harvest.rate, omega, coupling=harvest.coupling
         ),
-        "heat_current_second_order": heat_current_second_order(
+        heat_current_second_order=heat_current_second_order(
             rho_cluster, pe, harvest.theta, harvest.rate, omega, coupling=harvest.coupling
         ),
-    }
+    )
