@@ -18,8 +18,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from ._checks import check_int, check_real
+from ._checks import check_density_matrix, check_int, check_real
 from .compare import basic_interval, compare_exact, compare_sampled
 from .exceptions import ParameterError
 from .params import Atoms, Bath, Collision, Harvest, InitialState
@@ -186,10 +187,14 @@ def run_charge(
     return out
 
 
-def _harvest_cluster(kind: str, bath: Bath, initial: InitialState, seed: int):
-    """(cluster for the builder, its exact density matrix for the reference)."""
+def _harvest_cluster(kind, bath: Bath, initial: InitialState, seed: int):
+    """(cluster for the builder, its exact density matrix for the reference); ``kind`` may be a pair state."""
     from .circuits.harvesting import ChargedCluster
     from .reference.harvest import make_cluster
+
+    if not isinstance(kind, str):
+        rho = check_density_matrix("cluster", kind, 2)
+        return rho, rho
 
     if kind == "pipeline":
         from .reference.collision import charging_trajectory
@@ -217,7 +222,7 @@ def _teff_interval(pe_ci: tuple[float, float], omega: float) -> list[float]:
 def run_harvest(
     bath: Bath,
     initial: InitialState,
-    cluster: str,
+    cluster: str | ArrayLike,
     harvest: Harvest,
     time: float,
     *,
@@ -295,7 +300,7 @@ def run_harvest(
             probe_excited_population_acceptance=list(accept),
         )
     return {
-        "cluster": cluster,
+        "cluster": cluster if isinstance(cluster, str) else "matrix",
         "temperature": bath.temperature,
         "theta": harvest.theta,
         "rate": harvest.rate,
