@@ -37,7 +37,8 @@ import numpy as np
 from qiskit import QuantumCircuit
 
 from qcharge.circuits.charging import charging_circuit
-from qcharge.circuits.collisions import append_collision, append_save_marker, collision_schedule
+from qcharge.circuits.collisions import append_collision, append_save_marker
+from qcharge.protocol import charging_plan, trotter_schedule
 from qcharge.circuits.thermal import thermal_angle
 from qcharge.execute import fake_backend, resources, run_counts, run_density_matrix
 from qcharge.params import Atoms, Bath, Collision, InitialState
@@ -52,15 +53,15 @@ SPAN = 4
 
 
 def charging(n: int, n_coll: int, *, measure: bool = False, ordering: str = "palindromic") -> QuantumCircuit:
-    return charging_circuit(Atoms(n), Bath(TEMPERATURE), InitialState(), Collision(THETA, ordering), n_coll,
-                            seed=1, measure=measure)
+    plan = charging_plan(Atoms(n), Bath(TEMPERATURE), InitialState(), Collision(THETA, ordering), n_coll, seed=1)
+    return charging_circuit(plan, measure=measure)
 
 
 def naive(n: int, n_coll: int, *, measure: bool = False) -> QuantumCircuit:
     """Fresh ancilla + partner qubits for every collision, no reset: width N + 2 n."""
     pe = Bath(TEMPERATURE).excited_probability
     qc = QuantumCircuit(n + 2 * n_coll, n if measure else 0)
-    sched = collision_schedule(n, "palindromic", n_coll)
+    sched = trotter_schedule(n, "palindromic", n_coll)
     for c in range(n_coll):
         a, b = n + 2 * c, n + 2 * c + 1
         qc.ry(thermal_angle(pe), a)

@@ -36,7 +36,6 @@ import numpy as np  # noqa: E402
 
 from qcharge import Atoms, Bath, InitialState  # noqa: E402
 from qcharge.reference.dicke import (  # noqa: E402
-    _certified_l1_long_time,
     block_probabilities,
     certified_coherence_l1,
     dicke_density_matrix,
@@ -44,6 +43,7 @@ from qcharge.reference.dicke import (  # noqa: E402
     multiplet_degeneracies,
     solve_dicke,
 )
+from qcharge.reference.dicke.certified_l1 import _certified_l1_long_time  # noqa: E402
 from qcharge.states import excitation_numbers, excited_probability, mean_occupation  # noqa: E402
 
 __all__ = ["baseline_coherence_l1", "main"]
@@ -318,6 +318,73 @@ def closed_forms_n1e5() -> list[dict]:
     return rows
 
 
+def _timed(fn):
+    """(result, wall seconds, peak traced MB) of fn()."""
+    import tracemalloc
+
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        out = fn()
+        wall = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+    return out, wall, peak
+
+
+def _plain_chain_bdf(n: int, bath: Bath) -> np.ndarray:
+    """A plain birth-death chain integrator (scipy BDF, sparse Jacobian) for the symmetric multiplet from ground."""
+    import scipy.sparse as sp
+    from scipy.integrate import solve_ivp
+
+    m = np.arange(n + 1, dtype=float)
+    up, down = bath.nbar * (n - m) * (m + 1), (bath.nbar + 1) * m * (n - m + 1)
+    gen = sp.diags([-(up + down), up[:-1], down[1:]], [0, -1, 1], format="csc")
+    q0 = np.eye(n + 1)[0]
+    sol = solve_ivp(lambda _t, q: gen @ q, (0, TIMES[-1]), q0, method="BDF", t_eval=TIMES, jac=gen,
+                    rtol=1e-10, atol=1e-14)
+    return sol.y.T
+
+
+def _fit_exponent(ns: list, walls: list) -> float | None:
+    """Least-squares slope of log(wall) against log(N)."""
+    pts = [(math.log(a), math.log(b)) for a, b in zip(ns, walls) if b]
+    if len(pts) < 2:
+        return None
+    return float(np.polyfit([p[0] for p in pts], [p[1] for p in pts], 1)[0])
+
+
+def scaling(quick: bool) -> dict:
+    """Ground state (21 times, T = 1) at N = 10^3..10^5, and a thermal state at N = 10^4 (skipped with --quick)."""
+    bath, rows = Bath(1.0), []
+    ns = (1000, 10_000, 100_000)
+    for n in ns:
+        row = {"atoms": n}
+        res, row["dynamics_s"], row["dynamics_peak_mb"] = _timed(
+            lambda n=n: solve_dicke(Atoms.dicke(n), bath, InitialState("ground"), TIMES, finite_time_l1=False))
+        row["energy_t20"] = float(res.energy[-1])
+        if n <= 10_000 or not quick:
+            res, row["with_l1_s"], row["with_l1_peak_mb"] = _timed(
+                lambda n=n: solve_dicke(Atoms.dicke(n), bath, InitialState("ground"), TIMES))
+            row["l1_status"] = list(res.coherence_l1_status)
+            row["log10_l1_t20"] = float(res.log10_coherence_l1[-1])
+        if n <= 1000:
+            q, row["plain_bdf_s"], row["plain_bdf_peak_mb"] = _timed(lambda n=n: _plain_chain_bdf(n, bath))
+            row["plain_bdf_max_dev_w"] = float(np.max(np.abs(q - res.excitation_probabilities)))
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    out = {"ground": rows, "exponent_dynamics": _fit_exponent(ns, [r["dynamics_s"] for r in rows]),
+           "exponent_with_l1": _fit_exponent([r["atoms"] for r in rows if "with_l1_s" in r],
+                                             [r["with_l1_s"] for r in rows if "with_l1_s" in r])}
+    if not quick:
+        res, wall, peak = _timed(lambda: solve_dicke(Atoms.dicke(10_000), bath, InitialState.thermal(0.5), TIMES))
+        out["thermal_n1e4"] = {"atoms": 10_000, "initial_temperature": 0.5, "wall_s": wall, "peak_mb": peak,
+                               "heat_t20": float(res.heat[-1])}
+        print(json.dumps(out["thermal_n1e4"]), flush=True)
+    return out
+
+
 # ----------------------------------------------------------------------------------------- report
 def markdown(results: dict) -> str:
     lines = ["| benchmark | N | case | ours | reference | ratio | accuracy |", "|---|---|---|---|---|---|---|"]
@@ -351,6 +418,21 @@ def markdown(results: dict) -> str:
         case = f"T0 = {r['initial_temperature']}, T = 1"
         acc = f"C_re = {r['coherence_re']:.8f}, heat - [n(T)-n(T0)] = {r['heat_minus_bosonic_limit']:.1e}"
         lines.append(f"| C_re, E, heat (t = inf) | 10^5 | {case} | {r['wall_s'] * 1e3:.0f} ms | | | {acc} |")
+    sc = results.get("scaling")
+    if sc:
+        for r in sc["ground"]:
+            l1 = f"{r['with_l1_s']:.2f} s ({r['with_l1_peak_mb']:.0f} MB) with C_l1" if "with_l1_s" in r else "C_l1 not run"
+            ref = f"plain BDF {r['plain_bdf_s']:.2f} s, max dW {r['plain_bdf_max_dev_w']:.0e}" if "plain_bdf_s" in r else ""
+            lines.append(
+                f"| dynamics, ground, T = 1, 21 pts | {r['atoms']} | without C_l1 | {r['dynamics_s']:.2f} s "
+                f"({r['dynamics_peak_mb']:.0f} MB) | {ref} | | {l1} |"
+            )
+        lines.append(f"| fitted cost exponent (ground) | 10^3-10^5 | | N^{sc['exponent_dynamics']:.2f} without C_l1 | | | "
+                     f"N^{sc['exponent_with_l1']:.2f} with C_l1 |")
+        th = sc.get("thermal_n1e4")
+        if th:
+            lines.append(f"| dynamics, thermal T0 = 0.5, T = 1, 21 pts | 10^4 | | {th['wall_s']:.1f} s "
+                         f"({th['peak_mb']:.0f} MB) | | | |")
     return "\n".join(lines)
 
 
@@ -379,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(results["certified_n1000"]), flush=True)
     results["closed_forms_n1e5"] = closed_forms_n1e5()
     print(json.dumps(results["closed_forms_n1e5"]), flush=True)
+    results["scaling"] = scaling(args.quick)
     table = markdown(results)
     results["markdown"] = table
     args.out.parent.mkdir(parents=True, exist_ok=True)

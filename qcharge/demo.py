@@ -80,14 +80,15 @@ def _circuit_story(story: dict, *, seed: int = 7) -> dict:
     from .compare import state_quantities
     from .execute import run_density_matrix
     from .experiments import run_charge, run_harvest
-    from .reference.collision import charging_trajectory
+    from .protocol import charging_plan
+    from .reference.twin import charging_trajectory
 
     T = story["charging"]["temperature"]
     bath, pair, ground = Bath(T), Atoms.dicke(2), InitialState("ground")
     collision = Collision(0.3, "palindromic")
     dt = collision.time_step(bath)
     n_total, every = round(8.0 / dt), round(1.0 / dt)
-    qc = charging_circuit(pair, bath, ground, collision, n_total, seed=seed, save_every=every)
+    qc = charging_circuit(charging_plan(pair, bath, ground, collision, n_total, seed=seed, save_every=every))
     saved = run_density_matrix([qc], seed=seed)[0]
     labels = sorted(saved, key=lambda s: int(s.split("_")[1]))
     exact_pts = {
@@ -96,7 +97,8 @@ def _circuit_story(story: dict, *, seed: int = 7) -> dict:
         "coherence_l1": [state_quantities(saved[lab])["coherence_l1"] for lab in labels],
         "coherence_l1_ci": None,  # exact: no interval
     }
-    times_tw, states_tw = charging_trajectory(pair, bath, ground, collision, n_total, seed=seed, save_every=4)
+    # The twin curve is denser than the circuit's save points: same inputs, more save points.
+    times_tw, states_tw = charging_trajectory(charging_plan(pair, bath, ground, collision, n_total, seed=seed, save_every=4))
     story["charging"].update(
         twin_times=times_tw.tolist(),
         twin_coherence_l1=[l1_coherence(r) for r in states_tw],

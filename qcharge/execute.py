@@ -584,14 +584,17 @@ def run_counts(
             raise ParameterError(f"Argument `noise_model` needs an Aer backend, but backend is {_backend_name(be)!r}.")
         be = AerSimulator(noise_model=noise_model)
     pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=be, seed_transpiler=seed)
-    sampler = _make_sampler(be, shots, seed) if device is None else None
     name = _backend_name(be) if device is None else f"aer_simulator_from({device.name})"
 
     counts: list[dict[str, int]] = []
     starts = list(range(0, len(flat), max_circuits_per_job))
     for j in _progress(starts, progress, len(starts), f"jobs on {name}"):
         chunk = flat[j:j + max_circuits_per_job]
-        inputs = {"record": "sampler job", "backend": name, "shots": shots, "seed": seed,
+        # Every job gets its own simulator seed: with one seed for all jobs, Aer repeats the same
+        # random numbers in every job, so equal circuits in different jobs (1-shot coin instances)
+        # gave identical outcomes. Job 0 keeps `seed` itself (single-job runs are unchanged).
+        job_seed = seed if seed is None or j == 0 else int(np.random.SeedSequence([seed, j]).generate_state(1)[0])
+        inputs = {"record": "sampler job", "backend": name, "shots": shots, "seed": job_seed,
                   "optimization_level": optimization_level, "circuits": _circuits_digest(chunk)}
         job = None
         if store is not None and (rec := store.get(inputs)) is not None:
@@ -605,7 +608,9 @@ def run_counts(
             transpiled = pm.run(chunk)
             if device is not None:
                 used = tuple(sorted({q for c in transpiled for q in _active_qubits(c)}))
-                sampler = _make_sampler(AerSimulator(noise_model=_cached_noise_model(device, used)), shots, seed)
+                sampler = _make_sampler(AerSimulator(noise_model=_cached_noise_model(device, used)), shots, job_seed)
+            else:
+                sampler = _make_sampler(be, shots, job_seed)
             job = sampler.run(transpiled, shots=shots)
             record = {"job_id": str(job.job_id()), "backend": name, "n_circuits": len(chunk),
                       "shots": shots, "first_circuit": j, "done": False,

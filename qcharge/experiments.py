@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._checks import check_density_matrix, check_int, check_real
-from .compare import basic_interval, compare_exact, compare_sampled
+from .compare import NULL_RESAMPLES, acceptance_ranges, compare_exact, compare_sampled
 from .exceptions import ParameterError
 from .params import Atoms, Bath, Collision, Harvest, InitialState
 from .records import RecordStore
@@ -52,14 +52,15 @@ def _collision_resources(atoms, bath, initial, collision, n_collisions, backend)
     """Width, depth, two-qubit gates: per collision (one-collision circuit) and total, before/after transpiling."""
     from .circuits.charging import charging_circuit
     from .execute import resources
+    from .protocol import charging_plan
 
     target = None if backend == "aer" else backend
 
     def first(c):
         return c[0] if isinstance(c, list) else c
 
-    one = first(charging_circuit(atoms, bath, InitialState("ground"), collision, 1, seed=0, n_instances=1))
-    full = first(charging_circuit(atoms, bath, initial, collision, n_collisions, seed=0, n_instances=1))
+    one = first(charging_circuit(charging_plan(atoms, bath, InitialState("ground"), collision, 1, seed=0, n_instances=1)))
+    full = first(charging_circuit(charging_plan(atoms, bath, initial, collision, n_collisions, seed=0, n_instances=1)))
     keys = ("qubits", "depth", "two_qubit_gates", "transpiled_depth", "transpiled_two_qubit_gates")
     per, tot = resources(one, target), resources(full, target)
     return {"backend": tot["backend"], "per_collision": {k: per[k] for k in keys}, "total": {k: tot[k] for k in keys}}
@@ -98,6 +99,18 @@ def _check_charge_size(atoms: Atoms, initial: InitialState, bath: Bath, exact: b
         )
 
 
+def _coin_split(shots: int) -> tuple[int, int]:
+    """(instances, shots per instance) for a coin run of ``shots`` per setting: the most instances
+    <= DEFAULT_COIN_INSTANCES that divide ``shots`` (so every setting gets exactly ``shots``), unless
+    that leaves fewer than 16: then DEFAULT_COIN_INSTANCES instances of ceil(shots / 64) shots."""
+    from .protocol import DEFAULT_COIN_INSTANCES
+
+    k = max(d for d in range(1, min(shots, DEFAULT_COIN_INSTANCES) + 1) if shots % d == 0)
+    if k < min(16, shots):
+        k = min(DEFAULT_COIN_INSTANCES, shots)
+    return k, -(-shots // k)
+
+
 def run_charge(
     atoms: Atoms,
     bath: Bath,
@@ -126,7 +139,8 @@ def run_charge(
     created and test-written before anything is computed.
     """
     from .circuits.charging import charging_circuit
-    from .reference.collision import charging_trajectory
+    from .protocol import charging_plan
+    from .reference.twin import charging_trajectory, coin_instance_states
 
     n_collisions = check_int("collisions", n_collisions, minimum=1)
     exact = exact or shots is None
@@ -137,11 +151,21 @@ def run_charge(
         )
     _check_charge_size(atoms, initial, bath, exact)
     store = _store(job_store)
-    dt = collision.time_step(bath, atoms.gamma)
+    coin = collision.ancilla == "coin" and not exact
+    if coin:
+        n_coin, coin_shots = _coin_split(check_int("shots", shots, minimum=1))
+    # One plan: the circuit(s) and the twin read the same schedule, save point and coin draws.
+    plan = charging_plan(atoms, bath, initial, collision, n_collisions, seed=seed,
+                         n_instances=n_coin if coin else None)
+    dt = plan.dt
     t = n_collisions * dt
     me_rho = charge_reference_state(atoms, bath, initial, t)
-    _, twin_states = charging_trajectory(atoms, bath, initial, collision, n_collisions, seed=seed, save_every=n_collisions)
-    twin_rho = twin_states[-1]
+    if coin:
+        # The coin circuits are a finite ensemble of plan.n_instances draws: their twin is the mean
+        # of the instances' exact states (the channel average is approached as 1/sqrt(instances)).
+        twin_rho = coin_instance_states(plan)[:, -1].mean(axis=0)
+    else:
+        twin_rho = charging_trajectory(plan)[1][-1]
     out = {
         "atoms": atoms.n,
         "temperature": bath.temperature,
@@ -153,11 +177,12 @@ def run_charge(
         "time": t,
         "backend": backend,
         "seed": seed,
+        "plan_id": plan.strong_id(),
     }
     if exact:
         from .execute import run_density_matrix
 
-        qc = charging_circuit(atoms, bath, initial, collision, n_collisions, seed=seed)
+        qc = charging_circuit(plan)
         rho = run_density_matrix([qc], backend=backend, seed=seed)[0][f"rho_{n_collisions}"]
         cmp = compare_exact(rho, twin_rho, me_rho)
         mode = "exact density matrix" if backend == "aer" else "exact noisy density matrix"
@@ -167,20 +192,23 @@ def run_charge(
         from .tomography import bootstrap_states, fit_state, tomography_circuits
 
         shots = check_int("shots", shots, minimum=1)
-        if collision.ancilla == "coin":
-            # One shot per coin instance: pooled counts are then exact multinomial samples of the
-            # averaged channel, so the parametric bootstrap below is valid.
-            inst = charging_circuit(atoms, bath, initial, collision, n_collisions, seed=seed, n_instances=shots)
+        if coin:
+            # plan.n_instances coin draws with coin_shots shots each (benchmarks: ~20x faster than one
+            # 1-shot circuit per shot). Pooled counts are sums of multinomials of the instances'
+            # states, whose mean is twin_rho: their variance is at most the multinomial one, so the
+            # bootstrap intervals and the verdict below are conservative.
+            inst = charging_circuit(plan)
             per_setting = list(zip(*(tomography_circuits(c, c.metadata["atom_qubits"]) for c in inst)))
-            jobs, per_shot = [list(s) for s in per_setting], 1
+            jobs, per_shot = [list(s) for s in per_setting], coin_shots
+            out.update(coin_instances=plan.n_instances, coin_shots_per_instance=coin_shots)
         else:
-            qc = charging_circuit(atoms, bath, initial, collision, n_collisions, seed=seed)
+            qc = charging_circuit(plan)
             jobs, per_shot = tomography_circuits(qc, qc.metadata["atom_qubits"]), shots
         counts = run_counts(jobs, backend=backend, shots=per_shot, seed=seed, job_store=store, progress=progress)
         meta = [(j[0] if isinstance(j, list) else j).metadata for j in jobs]
         rho = fit_state(counts, meta)
         boot = bootstrap_states(counts, meta, n_resamples=n_resamples, seed=seed)
-        null = bootstrap_states(counts, meta, n_resamples=n_resamples, seed=seed + 1, state=twin_rho)
+        null = bootstrap_states(counts, meta, n_resamples=NULL_RESAMPLES, seed=seed + 1, state=twin_rho)
         cmp = compare_sampled(rho, boot, null, twin_rho, me_rho, level=level)
         out.update(mode="state tomography", shots=shots, coherence_l1_ci=cmp["ci"]["coherence_l1"], **cmp)
     out["resources"] = _collision_resources(atoms, bath, initial, collision, n_collisions, backend)
@@ -197,12 +225,13 @@ def _harvest_cluster(kind, bath: Bath, initial: InitialState, seed: int):
         return rho, rho
 
     if kind == "pipeline":
-        from .reference.collision import charging_trajectory
+        from .protocol import charging_plan
+        from .reference.twin import charging_trajectory
 
         pair = Atoms.dicke(2, omega=bath.omega)
         n = max(1, round(PIPELINE_TIME / PIPELINE_COLLISION.time_step(bath, pair.gamma)))
         cluster = ChargedCluster(pair, bath, initial, PIPELINE_COLLISION, n, seed)
-        _, states = charging_trajectory(pair, bath, initial, PIPELINE_COLLISION, n, seed=seed, save_every=n)
+        _, states = charging_trajectory(charging_plan(pair, bath, initial, PIPELINE_COLLISION, n, seed=seed))
         return cluster, states[-1]
     if kind not in HARVEST_CLUSTERS:
         raise ParameterError(f"Argument `cluster` must be one of {list(HARVEST_CLUSTERS)}, but is {kind!r}.")
@@ -210,12 +239,15 @@ def _harvest_cluster(kind, bath: Bath, initial: InitialState, seed: int):
     return rho, rho
 
 
-def _teff_interval(pe_ci: tuple[float, float], omega: float) -> list[float]:
+def _teff_interval(pe_ci: tuple[float, float], omega: float, pe_hat: float) -> list[float]:
     # T_eff(p_e) increases monotonically on [0, 1/2); past 1/2 it jumps to negative values, so an
-    # interval straddling 1/2 maps to "|T_eff| > bound": reported as [lo, inf].
+    # interval straddling 1/2 maps to two rays: the one on the estimate's branch is reported,
+    # [T(lo), inf] for p_e <= 1/2, [-inf, T(hi)] above.
     lo, hi = (min(max(p, 0.0), 1.0) for p in pe_ci)
     if hi >= 0.5 > lo:
-        return [effective_temperature(lo, omega), math.inf]
+        if pe_hat <= 0.5:
+            return [effective_temperature(lo, omega), math.inf]
+        return [-math.inf, effective_temperature(hi, omega)]
     return sorted([effective_temperature(lo, omega), effective_temperature(hi, omega)])
 
 
@@ -244,7 +276,7 @@ def run_harvest(
     (verdict: every instance equals its twin to 1e-8; on a noisy backend the exact noisy states of
     the transpiled circuits, which the noise moves off the twin); else one-qubit probe tomography with
     ``shots`` per setting and instance (verdict: the estimate inside the sampling
-    distribution it would have if each instance were its twin; ``*_ci``: basic bootstrap).
+    distribution it would have if each instance were its twin; ``*_ci``: see ``ci_method``).
     The gap between ``twin`` and ``reference`` is the finite-instance sampling of the
     Poisson process, reported with ``instances_std_error``. ``job_store`` as in :func:`run_charge`.
     """
@@ -272,7 +304,7 @@ def run_harvest(
         mode = "exact density matrix per instance" if backend == "aer" else "exact noisy density matrix per instance"
     else:
         from .execute import run_counts
-        from .tomography import bootstrap_interval, bootstrap_states, fit_state, tomography_circuits
+        from .tomography import INTERVAL_METHOD, bootstrap_states, estimate_interval, fit_state, tomography_circuits
 
         shots = check_int("shots", shots, minimum=1)
         # One ensemble per tomography setting: counts are pooled over the instances.
@@ -284,20 +316,21 @@ def run_harvest(
         # Pooled counts are sums of multinomials with instance-dependent probabilities: their
         # variance is at most the multinomial one, so both resamplings below are conservative.
         boot = bootstrap_states(counts, meta, n_resamples=n_resamples, seed=seed)[:, 1, 1].real
-        pe_ci = basic_interval(pe_hat, boot, level)
+        pe_ci = estimate_interval(pe_hat, boot, level=level, bounds=(0.0, 1.0))
         # Verdict as in compare.compare_sampled: the estimate inside the sampling distribution it
         # would have if every instance were exactly its twin.
-        null = bootstrap_states(counts, meta, n_resamples=n_resamples, seed=seed + 1, state=twin_states.mean(axis=0))
-        accept = bootstrap_interval(null[:, 1, 1].real, level=level)
+        null = bootstrap_states(counts, meta, n_resamples=NULL_RESAMPLES, seed=seed + 1, state=twin_states.mean(axis=0))
+        accept = acceptance_ranges(null[:, 1, 1].real, level)[0]
         agree = bool(accept[0] <= pe_hat <= accept[1])
         mode = "probe tomography"
     n_coll = [len(c.metadata["collision_times"]) for c in circuits]
     circuit = {"teff": effective_temperature(pe_hat, omega), "probe_excited_population": pe_hat}
     if pe_ci is not None:
         circuit.update(
-            teff_ci=_teff_interval(pe_ci, omega),
+            teff_ci=_teff_interval(pe_ci, omega, pe_hat),
             probe_excited_population_ci=list(pe_ci),
             probe_excited_population_acceptance=list(accept),
+            ci_method=INTERVAL_METHOD,
         )
     return {
         "cluster": cluster if isinstance(cluster, str) else "matrix",

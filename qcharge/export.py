@@ -17,6 +17,7 @@ from qiskit.transpiler import generate_preset_pass_manager
 from .circuits.charging import charging_circuit
 from .circuits.harvesting import harvesting_circuit
 from .params import Atoms, Bath, Collision, Harvest, InitialState
+from .protocol import charging_plan
 from .records import dumps
 
 __all__ = ["canonical_circuits", "export_circuits"]
@@ -26,18 +27,26 @@ _THETA = 0.3  # palindromic charging angle: Dicke plateau to ~1e-3 (PHYSICS.md 5
 
 def canonical_circuits() -> dict:
     """Name -> circuit: one collision and n = 24 collisions (t ~ 1/gamma) for N = 2, 3, 4 at T = omega,
-    and one harvesting instance (probe + charged pair prepared directly, three collisions)."""
+    and one harvesting instance (probe + charged pair prepared directly, three palindromic collisions).
+
+    Every gate angle is a closed form of the parameters, so the exported files are byte-identical
+    on every machine (no numerical synthesis, whose last bits depend on the BLAS build)."""
     bath, ground = Bath(1.0), InitialState("ground")
     out = {}
     for n_atoms in (2, 3, 4):
         for n in (1, 24):
-            qc = charging_circuit(Atoms.dicke(n_atoms), bath, ground, Collision(_THETA), n, seed=0, measure=True)
+            plan = charging_plan(Atoms.dicke(n_atoms), bath, ground, Collision(_THETA), n, seed=0)
+            qc = charging_circuit(plan, measure=True)
             out[f"charge_N{n_atoms}_palindromic_theta{_THETA}_n{n}"] = qc
     from .reference.harvest import make_cluster
 
     pair = make_cluster("charged", bath, ground)
+    # Closed-form angles only (pair preparation and palindromic exchange gates): a numerical
+    # synthesis (isometry, 8x8 unitary) depends on the BLAS build and made the export differ
+    # between machines (3 lines of this file, up to 3 CX of its resource count).
     out["harvest_charged_pair_3_collisions"] = harvesting_circuit(
-        Harvest(theta=0.5), pair, [1.0, 2.0, 3.0], 3.0, seed=0, measure=True
+        Harvest(theta=0.5), pair, [1.0, 2.0, 3.0], 3.0, seed=0, measure=True, ordering="palindromic",
+        closed_form_pair=True,
     )
     return out
 

@@ -25,6 +25,7 @@ from numpy.typing import ArrayLike
 
 from ._checks import check_density_matrix, check_int, check_real, check_square
 from .exceptions import ParameterError
+from .geometry import pair_matrices
 from .states import (
     boltzmann_factor,
     eg_state,
@@ -35,7 +36,7 @@ from .states import (
     thermal_state,
 )
 
-__all__ = ["Atoms", "Bath", "InitialState", "Collision", "Harvest", "ORDERINGS", "ANCILLA_METHODS"]
+__all__ = ["Atoms", "Bath", "InitialState", "Collision", "Harvest", "check_coupling", "ORDERINGS", "ANCILLA_METHODS"]
 
 ORDERINGS = ("palindromic", "exact", "forward", "alternating", "random")
 ANCILLA_METHODS = ("purify", "measure", "coin")
@@ -125,6 +126,24 @@ class Atoms:
         if abs(g12) > gamma:
             raise ParameterError(f"Argument `gamma12` must satisfy |gamma12| <= gamma = {gamma}, but is {g12}.")
         return cls(2, gamma, omega, [[gamma, g12], [g12, gamma]], [[0, dipolar], [dipolar, 0]])
+
+    @classmethod
+    def from_positions(
+        cls, positions: ArrayLike, dipole: str | ArrayLike = "z", gamma: float = 1.0, omega: float = 1.0
+    ) -> Atoms:
+        r"""Atoms at ``positions`` (in wavelengths) with a common dipole, in free space.
+
+        :math:`\gamma_{ij} = \gamma F(k r_{ij})`, :math:`\Omega_{ij} = \gamma G(k r_{ij})`
+        (Lehmberg / Ficek–Tanaś, :mod:`qcharge.geometry`).
+
+        Example:
+            >>> a = Atoms.from_positions([[0, 0, 0], [0.01, 0, 0]])   # 0.01 lambda, dipoles along z
+            >>> round(float(a.gamma_matrix[0, 1]), 6)
+            0.999211
+        """
+        f, g = pair_matrices(positions, dipole)
+        gamma = check_real("gamma", gamma, minimum=0.0, strict_min=True)
+        return cls(f.shape[0], gamma, omega, gamma * f, gamma * g)
 
     @property
     def is_dicke(self) -> bool:
@@ -302,17 +321,50 @@ class Collision:
 @dataclass(frozen=True)
 class Harvest:
     r"""Probe–cluster harvesting: exchange angle θ, Poisson collision rate r, cluster size K,
-    optional probe damping :math:`\gamma_p` to its own bath at :math:`T_p`."""
+    optional probe damping :math:`\gamma_p` to its own bath at :math:`T_p`, and the probe's relative
+    coupling :math:`g_i` to each atom, :math:`V = \sigma_+^p J_-^{(g)} + \mathrm{h.c.}`,
+    :math:`J_-^{(g)} = \sum_i g_i\sigma_-^i` (``None``: all ones, the collective :math:`J_\pm` of the paper).
+
+    ``coupling`` is stored as a tuple of K floats (not all zero).
+    """
 
     theta: float = 0.5
     rate: float = 1.0
     cluster_size: int = 2
     probe_gamma: float = 0.0
     probe_temperature: float = 0.0
+    coupling: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         check_real("theta", self.theta, minimum=0.0, strict_min=True, maximum=np.pi)
         check_real("rate", self.rate, minimum=0.0, strict_min=True)
-        check_int("cluster_size", self.cluster_size, minimum=1)
+        k = check_int("cluster_size", self.cluster_size, minimum=1)
         check_real("probe_gamma", self.probe_gamma, minimum=0.0)
         check_real("probe_temperature", self.probe_temperature, minimum=0.0, allow_inf=True)
+        object.__setattr__(self, "coupling", check_coupling(self.coupling, k))
+
+
+def check_coupling(coupling: ArrayLike | None, cluster_size: int) -> tuple[float, ...]:
+    """The probe coupling vector as a tuple of ``cluster_size`` finite reals, not all zero (``None``: all ones).
+
+    Example:
+        >>> check_coupling(None, 3), check_coupling([1, 0], 2)
+        ((1.0, 1.0, 1.0), (1.0, 0.0))
+    """
+    if coupling is None:
+        return (1.0,) * cluster_size
+    try:
+        g = np.asarray(coupling, dtype=float)
+    except (TypeError, ValueError):
+        raise ParameterError(
+            f"Argument `coupling` must be a list of {cluster_size} real numbers (one per atom), but is {coupling!r}."
+        ) from None
+    if g.shape != (cluster_size,):
+        raise ParameterError(
+            f"Argument `coupling` must have one entry per atom ({cluster_size}), but has shape {g.shape}."
+        )
+    if not np.all(np.isfinite(g)):
+        raise ParameterError(f"Argument `coupling` must be finite, but is {g.tolist()}.")
+    if not np.any(g):
+        raise ParameterError("Argument `coupling` must not be all zero (the probe would be decoupled), but is.")
+    return tuple(float(x) for x in g)

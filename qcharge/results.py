@@ -345,14 +345,19 @@ class ChargeRun(_Record):
     coherence_l1_ci: Interval | None
     comparison: Comparison
     resources: Mapping[str, Any]
+    plan_id: str | None = None  # protocol.ChargingPlan.strong_id() of the circuit and its twin
+    coin_instances: int | None = None  # coin ancilla: coin draws, each run with coin_shots_per_instance shots
+    coin_shots_per_instance: int | None = None
 
     _HEAD: ClassVar[tuple[str, ...]] = (
         "atoms", "temperature", "theta", "ordering", "ancilla", "collisions", "dt", "time", "backend", "seed",
         "mode", "shots", "coherence_l1_ci",
     )
+    _OPTIONAL: ClassVar[tuple[str, ...]] = ("plan_id", "coin_instances", "coin_shots_per_instance")
 
     def to_dict(self) -> dict:
         out = {k: _plain(getattr(self, k)) for k in self._HEAD}
+        out.update({k: getattr(self, k) for k in self._OPTIONAL if getattr(self, k) is not None})
         out.update(self.comparison.to_dict())  # flat, as run_charge always returned it
         out["resources"] = _plain(self.resources)
         return out
@@ -366,15 +371,18 @@ class ChargeRun(_Record):
         if missing:
             raise ParameterError(f"Argument `data` must have the keys of ChargeRun, but lacks {missing}.")
         head["coherence_l1_ci"] = _interval(head["coherence_l1_ci"])
-        rest = {k: v for k, v in data.items() if k not in cls._HEAD and k != "resources"}
+        head.update({k: data[k] for k in cls._OPTIONAL if k in data})
+        rest = {k: v for k, v in data.items() if k not in cls._HEAD + cls._OPTIONAL and k != "resources"}
         return cls(**head, comparison=Comparison.from_dict(rest), resources=data["resources"])
 
     def __str__(self) -> str:
         res = self.resources
         return (
             f"{self.mode} on {self.backend}: N = {self.atoms}, T = {self.temperature}, theta = {self.theta}, "
-            f"{self.ordering}, {self.collisions} collisions, t = n dt = {self.time:.4f}\n"
-            + str(self.comparison)
+            f"{self.ordering}, {self.collisions} collisions, t = n dt = {self.time:.4f}"
+            + (f", {self.coin_instances} coin draws x {self.coin_shots_per_instance} shots"
+               if self.coin_instances is not None else "")
+            + "\n" + str(self.comparison)
             + f"\nresources per collision {res['per_collision']}, total {res['total']}"
         )
 

@@ -86,6 +86,8 @@ __all__ = [
     "fit_state",
     "bootstrap_states",
     "bootstrap_interval",
+    "INTERVAL_METHOD",
+    "estimate_interval",
     "estimate_with_interval",
     "expected_counts",
 ]
@@ -560,6 +562,51 @@ def bootstrap_interval(samples: ArrayLike, *, level: float = 0.95) -> tuple[floa
     return float(lo), float(hi)
 
 
+INTERVAL_METHOD = "basic bootstrap, widened to the estimate, clipped to the range"
+
+
+def estimate_interval(
+    value: float,
+    samples: ArrayLike,
+    *,
+    level: float = 0.95,
+    bounds: tuple[float, float] = (-math.inf, math.inf),
+) -> tuple[float, float]:
+    r"""Interval for a bootstrapped estimate that contains it and respects the quantity's range.
+
+    With :math:`q_a` the :math:`a`-quantile of the bootstrap values and :math:`\alpha = 1 - `
+    ``level``, the basic interval :math:`[2\hat q - q_{1-\alpha/2},\, 2\hat q - q_{\alpha/2}]`
+    (it assumes :math:`\hat q - q \sim q^* - \hat q`, so it moves *against* a bias the refits show)
+    is widened to contain :math:`\hat q` and clipped to ``bounds``:
+
+    .. math:: \Big[\max\big(b_-, \min(\hat q, 2\hat q - q_{1-\alpha/2})\big),\;
+              \min\big(b_+, \max(\hat q, 2\hat q - q_{\alpha/2})\big)\Big].
+
+    Why this one. Shot noise biases some estimates by more than their spread (the l1 coherence
+    sums :math:`|\text{noise}|` over every element; at 1000 shots its bias is ~3 standard
+    deviations), and then *every* bootstrap interval misses something: the percentile interval
+    :math:`[q_{\alpha/2}, q_{1-\alpha/2}]` lies entirely above the truth (measured coverage 0 %
+    for :math:`C_{l1}`), the basic interval corrects half the bias and can exclude the estimate.
+    Widened basic keeps the better coverage of the two (~95 % for energy and :math:`\rho_{eg,ge}`,
+    ~60 % for :math:`C_{l1}`; ``benchmarks/bench_verdicts.py``) and always contains the estimate.
+    A calibrated statement about a biased quantity is the verdict of :mod:`qcharge.compare`, not this.
+
+    Refits biased upwards: the basic interval [0.14, 0.18] would exclude 0.25; this one is
+    widened up to it. An interval reaching below 0 is clipped to the range:
+
+    >>> [round(x, 9) for x in estimate_interval(0.25, [0.30, 0.32, 0.34, 0.36, 0.38], level=0.5)]
+    [0.14, 0.25]
+    >>> [round(x, 9) for x in estimate_interval(0.01, [0.03, 0.04, 0.05], level=0.5, bounds=(0.0, 1.0))]
+    [0.0, 0.01]
+    """
+    lo, hi = bootstrap_interval(samples, level=level)
+    value = float(value)
+    # An estimate computed from a physical state can sit outside the range by round-off
+    # (fidelity 1 + 1e-16): the clip must not push the interval off its own estimate.
+    b_lo, b_hi = min(float(bounds[0]), value), max(float(bounds[1]), value)
+    return max(b_lo, min(value, 2 * value - hi)), min(b_hi, max(value, 2 * value - lo))
+
+
 def _real(value, what: str) -> float:
     z = complex(value)
     if abs(z.imag) > 1e-9 * max(1.0, abs(z.real)):
@@ -577,12 +624,13 @@ def estimate_with_interval(
     level: float = 0.95,
     method: str = "lininv_projected",
     resample_from: str = "fit",
+    bounds: tuple[float, float] = (-math.inf, math.inf),
 ) -> dict:
-    """``quantity`` of the fitted state with a bootstrap percentile interval.
+    """``quantity`` of the fitted state with the interval of :func:`estimate_interval`.
 
     Returns:
-        JSON-ready ``{'value': q(fit), 'ci': [lo, hi], 'std': std of q over resamples,
-        'level', 'n_resamples', 'method'}``.
+        JSON-ready ``{'value': q(fit), 'ci': [lo, hi], 'ci_method': INTERVAL_METHOD, 'std': std of
+        q over resamples, 'level', 'n_resamples', 'method'}``; ``bounds`` is the range of ``quantity``.
     """
     if not callable(quantity):
         raise ParameterError(f"Argument `quantity` must be callable, but is {quantity!r}.")
@@ -593,10 +641,11 @@ def estimate_with_interval(
         counts, metadata, n_resamples=n_resamples, seed=seed, method=method, resample_from=resample_from
     )
     values = np.array([_real(quantity(s), "a bootstrap state") for s in states])
-    lo, hi = bootstrap_interval(values, level=level)
+    lo, hi = estimate_interval(value, values, level=level, bounds=bounds)
     return {
         "value": value,
         "ci": [lo, hi],
+        "ci_method": INTERVAL_METHOD,
         "std": float(np.std(values, ddof=1)),
         "level": level,
         "n_resamples": int(len(values)),

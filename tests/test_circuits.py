@@ -24,7 +24,6 @@ from qcharge.circuits.collisions import (
     MAX_EXACT_ATOMS,
     append_collision,
     append_save_marker,
-    collision_schedule,
     collective_unitary,
     exchange_gate,
 )
@@ -38,8 +37,10 @@ from qcharge.circuits.thermal import (
 from qcharge.exceptions import ParameterError
 from qcharge.execute import run_density_matrix
 from qcharge.params import ORDERINGS, Atoms, Bath, Collision, Harvest, InitialState
-from qcharge.reference import collision as twin
+from qcharge.protocol import charging_plan, trotter_schedule
+from qcharge.protocol import collective_unitary as plan_unitary
 from qcharge.reference import probe
+from qcharge.reference.twin import charging_trajectory, exchange_unitary
 from qcharge.states import (
     SIGMA_MINUS,
     SIGMA_PLUS,
@@ -56,6 +57,17 @@ from qcharge.states import (
 from .conftest import SEED, random_density_matrix
 
 EXACT = 1e-10
+
+
+def _circuit(*args, measure=False, **kw):
+    """Builder on the plan of these arguments (the plan is what circuit and twin share)."""
+    return charging_circuit(charging_plan(*args, **kw), measure=measure)
+
+
+def _traj(*args, save_every=1, **kw):
+    """Twin on the plan of these arguments, saving every collision unless told otherwise."""
+    return charging_trajectory(charging_plan(*args, save_every=save_every, **kw))
+
 GATE = 1e-13
 X = np.array([[0, 1], [1, 0]], dtype=complex)
 Y = np.array([[0, -1j], [1j, 0]], dtype=complex)
@@ -102,7 +114,7 @@ def test_exchange_gate_is_expm_of_xx_plus_yy(theta):
     v = np.kron(SIGMA_PLUS, SIGMA_MINUS)
     v = v + v.conj().T
     assert np.abs(from_qiskit_order(got) - expm(-1j * theta * v)).max() < GATE
-    assert np.abs(got - twin.exchange_unitary(theta)).max() < GATE
+    assert np.abs(got - exchange_unitary(theta)).max() < GATE
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
@@ -111,14 +123,14 @@ def test_exact_collision_gate_qubit_order(n):
     qc = QuantumCircuit(n + 1)
     append_collision(qc, list(range(1, n + 1)), 0, 0.37, None)
     got = from_qiskit_order(Operator(qc).data)
-    assert np.abs(got - twin.collective_collision_unitary(n, 0.37)).max() < GATE
+    assert np.abs(got - plan_unitary(n, 0.37)).max() < GATE
 
 
 @pytest.mark.parametrize("ordering", ["forward", "palindromic", "alternating", "random"])
 def test_trotter_gates_follow_shared_schedule(ordering):
     n, theta = 3, 0.4
-    sched = collision_schedule(n, ordering, 2, seed=7)
-    assert sched == [tuple((a, float(f)) for a, f in e) for e in twin.trotter_schedule(n, ordering, 2, seed=7)]
+    sched = charging_plan(Atoms(n), Bath(1.0), InitialState(), Collision(0.3, ordering), 2, seed=7).schedule
+    assert sched == tuple(trotter_schedule(n, ordering, 2, seed=7))
     for entry in sched:
         qc = QuantumCircuit(n + 1)
         append_collision(qc, list(range(1, n + 1)), 0, theta, entry)
@@ -136,7 +148,7 @@ def test_exact_collision_limited_to_small_n():
     with pytest.raises(ParameterError, match="n_atoms"):
         collective_unitary(MAX_EXACT_ATOMS + 1, 0.1)
     with pytest.raises(ParameterError, match="ordering"):
-        collision_schedule(2, "sideways", 1)
+        trotter_schedule(2, "sideways", 1)
 
 
 # --------------------------------------------------------------------------------------------- thermal preparation
@@ -185,8 +197,8 @@ def test_charging_circuit_equals_numpy_twin(n, ordering, t0):
     atoms, bath = Atoms(n), Bath(1.0)
     initial = InitialState.thermal(t0) if t0 else InitialState()
     collision = Collision(0.35, ordering)
-    qc = charging_circuit(atoms, bath, initial, collision, 6, seed=SEED, save_every=2)
-    times, states = twin.charging_trajectory(atoms, bath, initial, collision, 6, seed=SEED, save_every=2)
+    qc = _circuit(atoms, bath, initial, collision, 6, seed=SEED, save_every=2)
+    times, states = _traj(atoms, bath, initial, collision, 6, seed=SEED, save_every=2)
     out = states_of(qc)
     saves = qc.metadata["saves"]
     assert [s["collision"] for s in saves] == [0, 2, 4, 6]
@@ -198,8 +210,8 @@ def test_charging_circuit_equals_numpy_twin(n, ordering, t0):
 def test_charging_from_matrix_and_eg_states(rng):
     atoms, bath, coll = Atoms(2), Bath(0.7), Collision(0.5, "exact")
     for initial in (InitialState("eg"), InitialState.from_matrix(random_density_matrix(4, rng)), InitialState("excited")):
-        qc = charging_circuit(atoms, bath, initial, coll, 4)
-        _, states = twin.charging_trajectory(atoms, bath, initial, coll, 4)
+        qc = _circuit(atoms, bath, initial, coll, 4)
+        _, states = _traj(atoms, bath, initial, coll, 4)
         assert qc.num_qubits == 4
         assert np.abs(states_of(qc)["rho_4"] - states[-1]).max() < EXACT
 
@@ -207,7 +219,7 @@ def test_charging_from_matrix_and_eg_states(rng):
 def test_width_stays_n_plus_2():
     for method in ("purify", "measure", "coin"):
         for n_coll in (1, 10, 60):
-            qcs = charging_circuit(Atoms(3), Bath(1.0), InitialState.thermal(0.5), Collision(0.3, "palindromic", method),
+            qcs = _circuit(Atoms(3), Bath(1.0), InitialState.thermal(0.5), Collision(0.3, "palindromic", method),
                                    n_coll, seed=1, n_instances=2)
             for qc in qcs if isinstance(qcs, list) else [qcs]:
                 assert qc.num_qubits == 5 and qc.metadata["width"] == 5
@@ -224,7 +236,7 @@ def test_palindromic_follows_dicke_me_forward_does_not():
     """
     theta, n = 0.3, 120
     atoms, bath = Atoms(2), Bath(1.0)
-    qcs = [charging_circuit(atoms, bath, InitialState(), Collision(theta, o), n, seed=SEED)
+    qcs = [_circuit(atoms, bath, InitialState(), Collision(theta, o), n, seed=SEED)
            for o in ("exact", "palindromic", "forward")]
     t = qcs[0].metadata["time"]
     assert t == pytest.approx(n * theta**2 / (2 * mean_occupation(1.0) + 1), rel=1e-14)
@@ -243,7 +255,7 @@ def test_pure_ry_ancilla_gives_wrong_state():
     coherence <J_-> (zero for every dephased method, to round-off) and a different state."""
     n, theta, n_coll = 2, 0.3, 40
     pe = excited_probability(1.0)
-    right = states_of(charging_circuit(Atoms(n), Bath(1.0), InitialState(), Collision(theta, "exact"), n_coll))
+    right = states_of(_circuit(Atoms(n), Bath(1.0), InitialState(), Collision(theta, "exact"), n_coll))
     wrong = QuantumCircuit(n + 1)
     for _ in range(n_coll):
         wrong.reset(n)
@@ -270,12 +282,12 @@ def test_measure_and_coin_ancillas_agree_with_purify():
     """
     atoms, bath, n = Atoms(2), Bath(1.0), 10
     label = f"rho_{n}"
-    exact = states_of(charging_circuit(atoms, bath, InitialState(), Collision(0.3, "palindromic"), n))[label]
-    meas = charging_circuit(atoms, bath, InitialState(), Collision(0.3, "palindromic", "measure"), n, seed=SEED)
+    exact = states_of(_circuit(atoms, bath, InitialState(), Collision(0.3, "palindromic"), n))[label]
+    meas = _circuit(atoms, bath, InitialState(), Collision(0.3, "palindromic", "measure"), n, seed=SEED)
     rho_m = run_density_matrix(meas, shots=4000, seed=SEED)[0][label]
     assert np.abs(rho_m - exact).max() < 5 * 0.5 / np.sqrt(4000)
     assert np.abs(rho_m - exact).max() > 1e-6  # it really is sampled, not the exact channel
-    coins = charging_circuit(atoms, bath, InitialState(), Collision(0.3, "palindromic", "coin"), n, seed=SEED,
+    coins = _circuit(atoms, bath, InitialState(), Collision(0.3, "palindromic", "coin"), n, seed=SEED,
                              n_instances=300)
     assert len(coins) == 300
     per = np.array([d[label] for d in run_density_matrix(coins)])
@@ -287,12 +299,12 @@ def test_measure_and_coin_ancillas_agree_with_purify():
 
 def test_coin_frequencies_follow_pe():
     pe = excited_probability(1.0)
-    coins = charging_circuit(Atoms(2), Bath(1.0), InitialState(), Collision(0.3, "exact", "coin"), 50, seed=3,
+    coins = _circuit(Atoms(2), Bath(1.0), InitialState(), Collision(0.3, "exact", "coin"), 50, seed=3,
                              n_instances=40)
     draws = np.array([qc.metadata["coins"] for qc in coins])
     # 2000 Bernoulli(pe) draws: 5 sigma = 5 sqrt(pe pg / 2000) = 0.050
     assert abs(draws.mean() - pe) < 5 * np.sqrt(pe * (1 - pe) / draws.size)
-    again = charging_circuit(Atoms(2), Bath(1.0), InitialState(), Collision(0.3, "exact", "coin"), 50, seed=3,
+    again = _circuit(Atoms(2), Bath(1.0), InitialState(), Collision(0.3, "exact", "coin"), 50, seed=3,
                              n_instances=40)
     assert [q.metadata["coins"] for q in again] == draws.tolist()
 
@@ -303,7 +315,7 @@ def _roundtrip(meta: dict) -> None:
 
 
 def test_metadata_roundtrip_and_keys(rng):
-    qc = charging_circuit(Atoms(3), Bath(2.0), InitialState.thermal(0.5), Collision(0.2, "random", "measure"), 5,
+    qc = _circuit(Atoms(3), Bath(2.0), InitialState.thermal(0.5), Collision(0.2, "random", "measure"), 5,
                           seed=11, save_every=2, measure=True)
     md = qc.metadata
     _roundtrip(md)
@@ -313,10 +325,10 @@ def test_metadata_roundtrip_and_keys(rng):
         assert key in md
     assert md["experiment"] == "charging" and md["seed"] == 11 and md["save_labels"] == ["rho_0", "rho_2", "rho_4", "rho_5"]
     # The seed in the metadata reproduces the circuit.
-    again = charging_circuit(Atoms(3), Bath(2.0), InitialState.thermal(0.5), Collision(0.2, "random", "measure"), 5,
+    again = _circuit(Atoms(3), Bath(2.0), InitialState.thermal(0.5), Collision(0.2, "random", "measure"), 5,
                              seed=md["seed"], save_every=2, measure=True)
     assert again == qc
-    drawn = charging_circuit(Atoms(2), Bath(1.0), InitialState.thermal(np.inf), Collision(0.2, "random"), 3)
+    drawn = _circuit(Atoms(2), Bath(1.0), InitialState.thermal(np.inf), Collision(0.2, "random"), 3)
     _roundtrip(drawn.metadata)
     assert isinstance(drawn.metadata["seed"], int)
     h = harvesting_circuit(Harvest(0.4, probe_gamma=0.1, probe_temperature=0.5), random_density_matrix(4, rng),
@@ -327,15 +339,15 @@ def test_metadata_roundtrip_and_keys(rng):
 
 def test_input_errors_name_the_argument():
     with pytest.raises(ParameterError, match="atoms"):
-        charging_circuit(Atoms.pair(0.5), Bath(1.0), InitialState(), Collision(0.3), 2)
+        _circuit(Atoms.pair(0.5), Bath(1.0), InitialState(), Collision(0.3), 2)
     with pytest.raises(ParameterError, match="bath"):
-        charging_circuit(Atoms(2), Bath(1.0, omega=2.0), InitialState(), Collision(0.3), 2)
+        _circuit(Atoms(2), Bath(1.0, omega=2.0), InitialState(), Collision(0.3), 2)
     with pytest.raises(ParameterError, match="n_collisions"):
-        charging_circuit(Atoms(2), Bath(1.0), InitialState(), Collision(0.3), -1)
+        _circuit(Atoms(2), Bath(1.0), InitialState(), Collision(0.3), -1)
     with pytest.raises(ParameterError, match="save_every"):
-        charging_circuit(Atoms(2), Bath(1.0), InitialState(), Collision(0.3), 2, save_every=0)
+        _circuit(Atoms(2), Bath(1.0), InitialState(), Collision(0.3), 2, save_every=0)
     with pytest.raises(ParameterError, match="temperature"):
-        charging_circuit(Atoms(2), Bath(np.inf), InitialState(), Collision(0.3), 2)
+        _circuit(Atoms(2), Bath(np.inf), InitialState(), Collision(0.3), 2)
     with pytest.raises(ParameterError, match="excited"):
         append_thermal_ancilla(QuantumCircuit(1), 0, 0.3, method="coin")
     with pytest.raises(ParameterError, match="partner"):
@@ -356,7 +368,7 @@ def _probe_twin(rho_c, theta, times, total, save_times, gamma_p, temp_p, entry_f
         rho = evolve(lind, rho, t - now)
         now = t
         if what == 0:
-            u = twin.collective_collision_unitary(k, theta) if entry_fn is None else entry_fn(i)
+            u = plan_unitary(k, theta) if entry_fn is None else entry_fn(i)
             i += 1
             big = u @ np.kron(rho, rho_c) @ u.conj().T
             rho = partial_trace(big, [0], k + 1)
@@ -376,7 +388,7 @@ def test_harvesting_matches_numpy(ordering, damping, rng):
     if ordering != "exact":
         def entry_fn(i):
             u = np.eye(8, dtype=complex)
-            for atom, frac in twin.trotter_schedule(2, ordering, len(times), seed=5)[i]:
+            for atom, frac in trotter_schedule(2, ordering, len(times), seed=5)[i]:
                 v = local_operator(SIGMA_PLUS, 0, 3) @ local_operator(SIGMA_MINUS, atom + 1, 3)
                 u = expm(-1j * frac * theta * (v + v.conj().T)) @ u
             return u
@@ -399,7 +411,7 @@ def test_damping_angle_is_exact_gad():
 def test_harvesting_charged_pipeline_matches_numpy():
     atoms, bath, initial, coll = Atoms(2), Bath(1.0), InitialState.thermal(0.5), Collision(0.4, "palindromic")
     cluster = ChargedCluster(atoms, bath, initial, coll, 8)
-    rho_c = twin.charging_trajectory(atoms, bath, initial, coll, 8)[1][-1]
+    rho_c = _traj(atoms, bath, initial, coll, 8)[1][-1]
     harvest = Harvest(0.5, probe_gamma=0.2, probe_temperature=1.5)
     times, saves = [0.2, 0.9, 1.1], [1.0, 1.5]
     qc = harvesting_circuit(harvest, cluster, times, 1.5, save_times=saves)
@@ -434,3 +446,26 @@ def test_harvesting_instances_are_seeded_poisson(rng):
         se = states.std(axis=0, ddof=1) / np.sqrt(len(states))
         assert np.all(np.abs(states.mean(axis=0) - want[i]) <= 5 * se + 1e-12)
     assert np.abs(run_density_matrix([a])[0]["probe_1"] - states.mean(axis=0)).max() < 1e-14
+
+
+def test_closed_form_pair_preparation_is_the_charged_pair():
+    # The triplet mixture from closed-form angles (used by `qcharge export`) equals the charged pair
+    # and the isometry preparation: exact channels on both sides, tolerance EXACT.
+    from qcharge.circuits.thermal import append_symmetric_pair, symmetric_pair_populations
+    from qcharge.reference.harvest import make_cluster
+
+    rho = make_cluster("charged", Bath(1.0), InitialState("ground"))
+    pops = symmetric_pair_populations(rho)
+    assert pops is not None and abs(sum(pops) - 1) < EXACT
+    qc = QuantumCircuit(3)
+    append_symmetric_pair(qc, pops, [0, 1], 2)
+    append_save_marker(qc, "pair", [0, 1])
+    assert np.abs(run_density_matrix([qc])[0]["pair"] - rho).max() < EXACT
+    assert symmetric_pair_populations(random_density_matrix(4, np.random.default_rng(SEED))) is None
+    h = Harvest(theta=0.5, probe_gamma=0.3, probe_temperature=0.5)
+    a, b = (harvesting_circuit(h, rho, [0.4, 1.1], 1.5, ordering="palindromic", seed=0, closed_form_pair=flag)
+            for flag in (True, False))
+    sa, sb = run_density_matrix([a, b])
+    assert np.abs(sa["probe_0"] - sb["probe_0"]).max() < EXACT
+    with pytest.raises(ParameterError, match="closed_form_pair"):
+        harvesting_circuit(h, np.eye(4) / 4 + 0.1 * np.diag([1, 0, 0, -1]), [0.4], 1.0, closed_form_pair=True)

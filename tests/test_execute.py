@@ -20,6 +20,7 @@ from qcharge.circuits.collisions import append_save_marker
 from qcharge.exceptions import BackendError, ParameterError
 from qcharge.execute import get_backend, prepare_for_aer, resources, run_counts, run_density_matrix
 from qcharge.params import Atoms, Bath, Collision, InitialState
+from qcharge.protocol import charging_plan
 from qcharge.records import RecordStore
 from qcharge.states import basis_state
 
@@ -27,8 +28,9 @@ from .conftest import SEED
 
 
 def _charging(n=2, n_coll=5, ordering="palindromic", method="purify", initial=None, measure=True, **kw):
-    return charging_circuit(Atoms(n), Bath(1.0), initial or InitialState(), Collision(0.4, ordering, method), n_coll,
-                            seed=SEED, measure=measure, **kw)
+    plan = charging_plan(Atoms(n), Bath(1.0), initial or InitialState(), Collision(0.4, ordering, method), n_coll,
+                         seed=SEED, **kw)
+    return charging_circuit(plan, measure=measure)
 
 
 # --------------------------------------------------------------------------------------------- density matrices
@@ -126,6 +128,19 @@ def test_coin_ensemble_counts_are_summed():
     coins = _charging(method="coin", n_instances=5)
     out = run_counts([coins], shots=100, seed=1)
     assert len(out) == 1 and sum(out[0].values()) == 500
+
+
+def test_jobs_do_not_repeat_each_others_outcomes():
+    # 300 equal 1-shot circuits in jobs of 100: every job used the same simulator seed, so the three
+    # jobs returned identical outcomes (this made the coin ancilla's "shots" copies of each other).
+    # With 8 uniformly random bits per shot, two independent 100-shot samples coincide as multisets
+    # with probability far below 1e-100; the run is seeded, so the test is deterministic.
+    qc = QuantumCircuit(8, 8)
+    qc.h(range(8))
+    qc.measure(range(8), range(8))
+    jobs = run_counts([[qc] * 100] * 3, shots=1, seed=SEED, max_circuits_per_job=100)
+    assert all(sum(c.values()) == 100 for c in jobs)
+    assert jobs[0] != jobs[1] and jobs[1] != jobs[2] and jobs[0] != jobs[2]
 
 
 def test_counts_need_measurements():
@@ -428,7 +443,8 @@ def test_logical_resources_load_no_third_party_plugins():
         "from qcharge.params import Atoms, Bath, Collision, InitialState\n"
         "from qcharge.circuits.charging import charging_circuit\n"
         "from qcharge.execute import resources\n"
-        "qc = charging_circuit(Atoms(2), Bath(1.0), InitialState(), Collision(0.3, 'exact'), 2, seed=1)\n"
+        "from qcharge.protocol import charging_plan\n"
+        "qc = charging_circuit(charging_plan(Atoms(2), Bath(1.0), InitialState(), Collision(0.3, 'exact'), 2, seed=1))\n"
         "r = resources(qc)\n"
         "print(r['transpiled_two_qubit_gates'], sorted(m for m in ('qiskit_ibm_runtime', 'qiskit_experiments')"
         " if m in sys.modules))\n"

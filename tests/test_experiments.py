@@ -84,13 +84,14 @@ def test_exact_charging_on_a_noisy_backend_is_the_noisy_state():
     from qcharge.compare import state_quantities
     from qcharge.circuits.charging import charging_circuit
     from qcharge.execute import fake_backend
+    from qcharge.protocol import charging_plan
 
     from .test_execute import direct_noisy_states
 
     atoms, coll = Atoms.dicke(2), Collision(0.3)
     res = run_charge(atoms, BATH, GROUND, coll, 12, exact=True, backend="aer-noisy:fake_manila", seed=3)
     assert res["mode"] == "exact noisy density matrix" and res["backend"] == "aer-noisy:fake_manila"
-    qc = charging_circuit(atoms, BATH, GROUND, coll, 12, seed=3)
+    qc = charging_circuit(charging_plan(atoms, BATH, GROUND, coll, 12, seed=3))
     direct = state_quantities(direct_noisy_states(qc, fake_backend("manila"), seed=3)["rho_12"])
     for k, v in direct.items():
         assert res["circuit"][k] == pytest.approx(v, abs=1e-12), k  # same simulation, round-off only
@@ -117,12 +118,12 @@ def test_exact_harvest_on_a_noisy_backend_is_the_noisy_state():
 
 
 def test_charging_size_limits_name_atoms_before_building(monkeypatch):
-    import qcharge.reference.collision as collision
+    import qcharge.reference.twin as twin
 
     def boom(*a, **k):
         raise AssertionError("built the twin before checking the size")
 
-    monkeypatch.setattr(collision, "charging_trajectory", boom)
+    monkeypatch.setattr(twin, "charging_trajectory", boom)
     with pytest.raises(ParameterError, match=r"`atoms` must be >= 2.*but is 1"):
         run_charge(Atoms.dicke(1), BATH, GROUND, Collision(0.3), 5, exact=True)
     with pytest.raises(ParameterError, match=r"`atoms` must be >= 2"):

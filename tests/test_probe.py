@@ -8,8 +8,6 @@ Poisson-averaged probe dynamics with ``qutip.mesolve``.
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import math
 
 import numpy as np
@@ -50,6 +48,7 @@ from qcharge.states import (
 from qcharge.thermo import effective_temperature
 
 from . import systems
+from .systems import charged_ground_cluster, charged_pair
 from .conftest import random_density_matrix
 
 # Exact-vs-exact comparisons of matrices of dimension <= 64: float64 round-off ~1e-16 per entry,
@@ -71,26 +70,6 @@ def _vec(rho):
 
 def _unvec(v, d):
     return np.asarray(v).reshape(d, d, order="F")
-
-
-def charged_pair(temperature: float, initial_temperature: float = 0.0) -> np.ndarray:
-    """Dicke-limit long-time state of a pair, built from PHYSICS.md 2.4 (independent of dicke.py)."""
-    x = math.exp(-1.0 / temperature)
-    pe0 = excited_probability(initial_temperature)
-    p_a = pe0 * (1 - pe0)
-    z = 1 + x + x * x
-    rho = np.zeros((4, 4), dtype=complex)
-    rho[0, 0] = (1 - p_a) / z
-    rho[3, 3] = (1 - p_a) * x * x / z
-    rho += (1 - p_a) * x / z * np.outer(S_VEC, S_VEC) + p_a * np.outer(A_VEC, A_VEC)
-    return rho
-
-
-def charged_ground_cluster(k: int, temperature: float) -> np.ndarray:
-    """PHYSICS.md 2.3: from |g...g>, sum_k x^k |D_k><D_k| normalised."""
-    x = math.exp(-1.0 / temperature)
-    rho = sum(x**m * dicke_state(k, m) for m in range(k + 1))
-    return rho / np.trace(rho)
 
 
 def random_dn0_cluster(k: int, rng) -> np.ndarray:
@@ -147,11 +126,12 @@ def test_dephase_keeps_populations_only(rng):
     assert cluster_moments(d)["C"] == pytest.approx(0.0, abs=EXACT)
 
 
-def _qutip_probe_map(rho_cluster: np.ndarray, theta: float) -> np.ndarray:
+def _qutip_probe_map(rho_cluster: np.ndarray, theta: float, coupling=None) -> np.ndarray:
     """Independent M: U from scipy expm of (4.1), reduction with qutip.ptrace, probe = factor 0."""
     k = int(round(math.log2(rho_cluster.shape[0])))
+    g = np.ones(k) if coupling is None else np.asarray(coupling, dtype=float)
     jm = sum(
-        qutip.tensor([qutip.destroy(2) if i == j else qutip.qeye(2) for i in range(k)]) for j in range(k)
+        g[j] * qutip.tensor([qutip.destroy(2) if i == j else qutip.qeye(2) for i in range(k)]) for j in range(k)
     ).full()
     sp = qutip.destroy(2).dag().full()
     v = np.kron(sp, jm) + np.kron(sp.conj().T, jm.conj().T)
@@ -580,9 +560,120 @@ def test_exact_heat_current_vanishes_at_the_undamped_fixed_point():
         heat_current(rho_c, 0.3, 0.7, 2.0)
 
 
-@pytest.mark.parametrize("module", ["qcharge.thermo", "qcharge.reference.probe", "qcharge.reference.harvest",
-                                    "qcharge.reference._superop"])
-def test_doctests_run_and_pass(module):
-    # The docstring examples are part of the documentation: run them with the suite.
-    result = doctest.testmod(importlib.import_module(module))
-    assert result.attempted > 0 and result.failed == 0
+# ======================================================================================================================
+# probe coupling vectors g_i
+
+
+@pytest.mark.parametrize("coupling", [[1.0, 0.0], [1.0, 0.5], [0.3, -1.2, 0.7], [2.0, 2.0, 2.0]])
+@pytest.mark.parametrize("theta", [0.3, 1.1])
+def test_coupled_probe_map_matches_qutip(coupling, theta, rng):
+    rho = random_density_matrix(2 ** len(coupling), rng)
+    np.testing.assert_allclose(
+        probe_collision_map(rho, theta, coupling=coupling), _qutip_probe_map(rho, theta, coupling), atol=EXACT
+    )
+
+
+def test_all_ones_coupling_is_the_collective_default(rng):
+    rho = random_density_matrix(8, rng)
+    # the same code path (all ones -> cached collective unitary): identical, not merely close
+    assert np.array_equal(probe_collision_map(rho, 0.4, coupling=[1, 1, 1]), probe_collision_map(rho, 0.4))
+    # a common factor is a rescaled angle: g = c 1 at theta equals g = 1 at c theta
+    np.testing.assert_allclose(
+        probe_collision_map(rho, 0.4, coupling=[2, 2, 2]), probe_collision_map(rho, 0.8), atol=EXACT
+    )
+
+
+def test_coupled_moments_weight_coherences_by_g_i_g_j(rng):
+    k, g = 3, np.array([0.5, -1.0, 2.0])
+    rho = random_density_matrix(2**k, rng)
+    m = cluster_moments(rho, coupling=g)
+    pairs = sum(
+        g[i] * g[j] * np.trace(rho @ local_operator(SIGMA_PLUS, i, k) @ local_operator(SIGMA_MINUS, j, k))
+        for i in range(k) for j in range(k) if i != j
+    )
+    n_i = [np.trace(rho @ local_operator(SIGMA_PLUS @ SIGMA_MINUS, i, k)).real for i in range(k)]
+    assert m["C"] == pytest.approx(pairs.real, abs=EXACT)
+    assert m["jp_jm"] == pytest.approx(float(np.dot(g**2, n_i)) + pairs.real, abs=EXACT)
+    assert m["jm_jp"] == pytest.approx(float(np.dot(g**2, 1 - np.array(n_i))) + pairs.real, abs=EXACT)
+    assert m["excitations"] == pytest.approx(sum(n_i), abs=EXACT)
+
+
+@pytest.mark.parametrize("theta", [0.1, 0.5, 1.0])
+def test_single_atom_coupling_makes_the_coherence_invisible(theta):
+    bath = Bath(1.0)
+    charged = make_cluster("charged", bath, InitialState())
+    dephased = make_cluster("dephased", bath, InitialState())
+    one = Harvest(theta=theta, coupling=[1.0, 0.0])
+    t_charged = harvest_summary(charged, one)["teff"]
+    t_dephased = harvest_summary(dephased, one)["teff"]
+    # the issue's figure 0.763038 (= the dephased pair's collective T_eff, PHYSICS.md 4.1): the probe sees only
+    # atom 1's reduced state, which dephasing leaves alone
+    assert t_charged == pytest.approx(0.763038, abs=SIX_DIGITS)
+    assert t_charged == pytest.approx(t_dephased, rel=TEFF_EXACT)
+    assert teff_second_order(charged, coupling=[1.0, 0.0]) == pytest.approx(t_dephased, rel=TEFF_EXACT)
+    # collective coupling: the charged pair brings the probe to the bath temperature
+    assert harvest_summary(charged, Harvest(theta=theta))["teff"] == pytest.approx(1.0, rel=TEFF_EXACT)
+
+
+def test_unequal_coupling_sees_part_of_the_coherence():
+    # pair: up = g1^2 pe1 + g2^2 pe2 + 2 g1 g2 Re c, down = g1^2 pg1 + g2^2 pg2 + 2 g1 g2 Re c (PHYSICS.md 4.7 weighted)
+    rho = charged_pair(1.0)
+    g1, g2 = 1.0, 0.5
+    pe = rho[2, 2].real + rho[3, 3].real  # atom 0 excited (QuTiP order: |eg> = index 2); by symmetry atom 1 too
+    c = rho[2, 1].real
+    up = (g1**2 + g2**2) * pe + 2 * g1 * g2 * c
+    down = (g1**2 + g2**2) * (1 - pe) + 2 * g1 * g2 * c
+    expected = 1.0 / math.log(down / up)
+    assert teff_second_order(rho, coupling=[g1, g2]) == pytest.approx(expected, rel=TEFF_EXACT)
+    t = harvest_summary(rho, Harvest(theta=0.5, coupling=[g1, g2]))["teff"]
+    assert t == pytest.approx(expected, rel=TEFF_EXACT)  # Delta n = 0 pair: exact map ratio = second order
+    assert 0.763038 < t < 1.0
+
+
+# T_eff at theta = 0.5, T = 1, from |g...g>: collective coupling gives T for every K (the theorem); a single-atom
+# coupling sees one atom's reduced state (its local temperature falls with K); dephased and single-atom agree at
+# second order only for K >= 3 (the exact map of a K >= 3 cluster depends on theta unless it is charged).
+TEFF_VERSUS_K = {2: (0.763038, 0.763038), 3: (0.628553, 0.628177), 4: (0.544258, 0.543387), 5: (0.487682, 0.486301)}
+
+
+@pytest.mark.parametrize("k", sorted(TEFF_VERSUS_K))
+def test_teff_versus_cluster_size_collective_and_single_atom(k):
+    bath = Bath(1.0)
+    charged = make_cluster("charged", bath, InitialState(), k)
+    dephased = make_cluster("dephased", bath, InitialState(), k)
+    one = [1.0] + [0.0] * (k - 1)
+    dephased_collective, single = TEFF_VERSUS_K[k]
+    assert harvest_summary(charged, Harvest(cluster_size=k))["teff"] == pytest.approx(1.0, rel=TEFF_EXACT)
+    assert harvest_summary(dephased, Harvest(cluster_size=k))["teff"] == pytest.approx(
+        dephased_collective, abs=SIX_DIGITS
+    )
+    t_single = harvest_summary(charged, Harvest(cluster_size=k, coupling=one))["teff"]
+    assert t_single == pytest.approx(single, abs=SIX_DIGITS)
+    # one atom is a qubit: its probe temperature is its own, omega / ln(p_g / p_e), coherence or not
+    pe = float(np.real(np.trace(charged @ local_operator(SIGMA_PLUS @ SIGMA_MINUS, 0, k))))
+    assert t_single == pytest.approx(1.0 / math.log((1 - pe) / pe), rel=TEFF_EXACT)
+    assert harvest_summary(dephased, Harvest(cluster_size=k, coupling=one))["teff"] == pytest.approx(
+        t_single, rel=TEFF_EXACT
+    )
+
+
+@pytest.mark.parametrize("k", [3, 5, 7])
+def test_dicke_cluster_teff_grows_as_k_squared(k):
+    # |D_m>, m = (K-1)/2: <J+J-> = m(K-m+1) = u, <J-J+> = u + 1, so T_eff = 1/ln(1 + 1/u) in (u, u + 1/2),
+    # u = (K-1)(K+3)/4 ~ K^2/4: the coherence of a half-excited Dicke state heats the probe as K^2
+    u = (k - 1) * (k + 3) / 4
+    t = teff_second_order(dicke_state(k, (k - 1) // 2))
+    assert t == pytest.approx(1.0 / math.log1p(1.0 / u), rel=EXACT)
+    assert u < t < u + 0.5
+
+
+def test_coupling_is_validated():
+    assert Harvest(cluster_size=3).coupling == (1.0, 1.0, 1.0)
+    assert Harvest(coupling=[1, 1]) == Harvest()
+    for bad, match in [([1.0], "one entry per atom \\(2\\)"), ([0, 0], "not be all zero"),
+                       ([1, np.nan], "finite"), (["a", 1], "real numbers"), ([[1, 1]], "one entry per atom")]:
+        with pytest.raises(ParameterError, match=match):
+            Harvest(coupling=bad)
+    with pytest.raises(ParameterError, match="`coupling`"):
+        probe_collision_map(charged_pair(1.0), 0.5, coupling=[1, 1, 1])
+

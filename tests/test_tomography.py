@@ -13,6 +13,8 @@ import warnings
 import numpy as np
 import pytest
 import qutip
+from hypothesis import given
+from hypothesis import strategies as st
 from qiskit import ClassicalRegister, QuantumCircuit
 from qiskit.quantum_info import DensityMatrix
 
@@ -22,6 +24,7 @@ from qcharge.tomography import (
     FIT_METHODS,
     bootstrap_interval,
     bootstrap_states,
+    estimate_interval,
     estimate_with_interval,
     expected_counts,
     fit_state,
@@ -439,6 +442,31 @@ def test_bootstrap_interval_is_the_percentile_interval():
         bootstrap_interval(np.ones((3, 3)))
 
 
+@given(
+    value=st.floats(0.0, 1.0),
+    shift=st.floats(-0.5, 0.5),
+    spread=st.floats(1e-6, 0.3),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_estimate_interval_contains_the_estimate_and_stays_in_range(value, shift, spread, seed):
+    # Refits biased by `shift` (either way, up to many spreads) around an estimate in [0, 1]: the
+    # interval must contain the estimate and stay in [0, 1] whatever the bias.
+    samples = value + shift + spread * np.random.default_rng(seed).normal(size=50)
+    lo, hi = estimate_interval(value, samples, bounds=(0.0, 1.0))
+    assert 0.0 <= lo <= value <= hi <= 1.0
+
+
+def test_estimate_interval_is_the_basic_interval_when_that_contains_the_estimate():
+    samples = np.arange(1001) / 1000.0  # 2.5 % and 97.5 % quantiles 0.025, 0.975
+    lo, hi = estimate_interval(0.5, samples)
+    assert abs(lo - 0.025) < 1e-12 and abs(hi - 0.975) < 1e-12
+    # Refits centred 0.2 above the estimate: basic = [2*0.3 - 0.975, 2*0.3 - 0.025] = [-0.375, 0.575] -> [0, 0.575].
+    lo, hi = estimate_interval(0.3, samples + 0.0, bounds=(0.0, 1.0))
+    assert lo == 0.0 and abs(hi - 0.575) < 1e-12
+    # An estimate a round-off outside its range keeps its interval (fidelity 1 + 1e-16).
+    assert estimate_interval(1.0 + 1e-15, np.full(5, 0.9), bounds=(0.0, 1.0))[1] == 1.0 + 1e-15
+
+
 def test_bootstrap_intervals_cover_exact_values():
     # Werner(0.7): <XX> = 0.7, Bell fidelity 0.775, both interior (not at the boundary
     # where percentile intervals of a projected estimator are biased). 40 independent
@@ -464,8 +492,9 @@ def test_bootstrap_intervals_cover_exact_values():
 
 def test_estimate_with_interval_is_json_ready(rng):
     counts, meta = sampled_counts(bell(), 200, rng), metadata_for([1, 0])
-    est = estimate_with_interval(counts, meta, xx, n_resamples=30, seed=3)
-    assert est["ci"][0] <= est["ci"][1] and est["std"] > 0
+    est = estimate_with_interval(counts, meta, xx, n_resamples=30, seed=3, bounds=(-1.0, 1.0))
+    assert -1.0 <= est["ci"][0] <= est["value"] <= est["ci"][1] <= 1.0 and est["std"] > 0
+    assert est["ci_method"] == "basic bootstrap, widened to the estimate, clipped to the range"
     assert json.loads(json.dumps(est)) == est
     with pytest.raises(ParameterError, match="real"):
         estimate_with_interval(counts, meta, lambda r: complex(r[0, 1]) + 0.5j, n_resamples=5, seed=1)

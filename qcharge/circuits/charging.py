@@ -22,35 +22,17 @@ bit i = atom i, so the rightmost character of a count key is atom 0) when ``meas
 
 from __future__ import annotations
 
-import numpy as np
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 
 from .._checks import check_int
 from ..exceptions import ParameterError
-from ..params import Atoms, Bath, Collision, InitialState
+from ..params import InitialState
+from ..protocol import ChargingPlan
 from ..records import to_jsonable
-from ..reference.collision import check_collision_model
-from .collisions import append_collision, append_save_marker, collision_schedule
+from .collisions import append_collision, append_save_marker, collective_collision_gate
 from .thermal import append_initial_state, append_thermal_ancilla, initial_aux_qubits_needed
 
-__all__ = ["charging_circuit", "charging_layout", "save_collisions", "resolve_seed", "DEFAULT_COIN_INSTANCES"]
-
-DEFAULT_COIN_INSTANCES = 64
-
-
-def resolve_seed(seed: int | None) -> int:
-    """``seed`` itself, or fresh OS entropy (recorded in metadata, so every run can be replayed)."""
-    if seed is None:
-        return int(np.random.SeedSequence().entropy % (2**63))
-    return check_int("seed", seed, minimum=0)
-
-
-def save_collisions(n_collisions: int, save_every: int | None) -> list[int]:
-    """Collision counts after which the state is saved: the final one, plus every ``save_every``-th from 0."""
-    if save_every is None:
-        return [n_collisions]
-    save_every = check_int("save_every", save_every, minimum=1)
-    return sorted(set(range(0, n_collisions + 1, save_every)) | {n_collisions})
+__all__ = ["charging_circuit", "charging_layout"]
 
 
 def charging_layout(n_atoms: int, initial: InitialState | None = None, omega: float = 1.0) -> dict:
@@ -63,78 +45,49 @@ def charging_layout(n_atoms: int, initial: InitialState | None = None, omega: fl
             "width": n_atoms + n_aux}
 
 
-def _check_inputs(atoms, bath, initial, collision) -> None:
-    for name, value, cls in (("atoms", atoms, Atoms), ("bath", bath, Bath),
-                             ("initial_state", initial, InitialState), ("collision", collision, Collision)):
-        if not isinstance(value, cls):
-            raise ParameterError(f"Argument `{name}` must be a qcharge.{cls.__name__}, but is {type(value).__name__}.")
-    check_collision_model(atoms, bath)
-
-
-def charging_circuit(
-    atoms: Atoms,
-    bath: Bath,
-    initial: InitialState,
-    collision: Collision,
-    n_collisions: int,
-    *,
-    seed: int | None = None,
-    save_every: int | None = None,
-    measure: bool = False,
-    n_instances: int | None = None,
-) -> QuantumCircuit | list[QuantumCircuit]:
+def charging_circuit(plan: ChargingPlan, *, measure: bool = False) -> QuantumCircuit | list[QuantumCircuit]:
     r"""N atoms charged by n collisions with fresh thermal ancillas at the bath temperature.
 
     Each collision: prepare the ancilla in :math:`\tau = \mathrm{diag}(p_g, p_e(T))` (``collision.ancilla``
     method, :mod:`qcharge.circuits.thermal`), then apply
     :math:`U = \exp[-i\theta(\sigma_+^aJ_- + \sigma_-^aJ_+)]` exactly (``ordering='exact'``) or as the
-    Trotter schedule of :func:`~qcharge.circuits.collisions.collision_schedule`.
+    plan's Trotter schedule (:func:`qcharge.protocol.trotter_schedule`). Everything random or derived
+    (seed, schedule, coins, save points, time step) comes from ``plan``, which the NumPy twin
+    :func:`qcharge.reference.twin.charging_trajectory` consumes too.
 
     Args:
-        atoms: Dicke-limit atoms (N, gamma, omega).
-        bath: the bath (temperature T < inf).
-        initial: initial state of the atoms.
-        collision: θ, Trotter ordering, ancilla method.
-        n_collisions: n >= 0.
-        seed: seed of the random ordering (passed unchanged to ``trotter_schedule``, so the NumPy twin
-            with the same seed applies the same gates) and of the classical coins; ``None`` draws one,
-            recorded in ``metadata['seed']``.
-        save_every: save the atoms' state after every ``save_every`` collisions (and at the end);
-            ``None``: at the end only. Labels ``rho_<collision>``.
+        plan: the experiment's :class:`~qcharge.protocol.ChargingPlan`. Its saves become save markers
+            labelled ``rho_<collision>``.
         measure: append a final measurement of the atoms into register ``meas``.
-        n_instances: number of circuit instances for ``ancilla='coin'`` (default 64); ignored otherwise.
 
     Returns:
-        One circuit, or for ``'coin'`` a list of ``n_instances`` circuits, an equal-weight ensemble:
-        pass it to :func:`qcharge.execute.run_density_matrix` as ONE element (``[circuits]``) to get
-        the averaged state (a flat list gives one result per instance).
+        One circuit, or for ``'coin'`` a list of ``plan.n_instances`` circuits (one per row of
+        ``plan.coins``), an equal-weight ensemble: pass it to :func:`qcharge.execute.run_density_matrix`
+        as ONE element (``[circuits]``) to get the averaged state (a flat list gives one result per instance).
 
     Example:
         >>> from qcharge.params import Atoms, Bath, Collision, InitialState
-        >>> qc = charging_circuit(Atoms(2), Bath(1.0), InitialState(), Collision(0.3), 120)
+        >>> from qcharge.protocol import charging_plan
+        >>> qc = charging_circuit(charging_plan(Atoms(2), Bath(1.0), InitialState(), Collision(0.3), 120, seed=0))
         >>> qc.num_qubits, qc.metadata["save_labels"], round(qc.metadata["time"], 4)
         (4, ['rho_120'], 4.9909)
     """
-    _check_inputs(atoms, bath, initial, collision)
-    n_collisions = check_int("n_collisions", n_collisions, minimum=0)
-    saves = save_collisions(n_collisions, save_every)
-    seed = resolve_seed(seed)
-    dt = collision.time_step(bath, atoms.gamma)
+    if not isinstance(plan, ChargingPlan):
+        raise ParameterError(
+            f"Argument `plan` must be a qcharge.protocol.ChargingPlan (see charging_plan), but is {type(plan).__name__}."
+        )
+    atoms, bath, initial, collision = plan.atoms, plan.bath, plan.initial, plan.collision
+    n_collisions, saves, seed, dt, p_e = plan.n_collisions, plan.saves, plan.seed, plan.dt, plan.p_e
     n = atoms.n
-    p_e = bath.excited_probability
     method = collision.ancilla
     layout = charging_layout(n, initial, atoms.omega)
-    schedule = collision_schedule(n, collision.ordering, n_collisions, seed)
-
-    if method == "coin":
-        n_inst = DEFAULT_COIN_INSTANCES if n_instances is None else check_int("n_instances", n_instances, minimum=1)
-        # Coins use a stream independent of the ordering's stream (which must equal the twin's).
-        coins = np.random.default_rng([seed, 1]).random((n_inst, n_collisions)) < p_e
-    else:
-        n_inst, coins = 1, None
+    schedule, coins, n_inst = plan.schedule, plan.coins, plan.n_instances
+    # One gate object for every exact collision of the circuit (the matrix is the plan's one cache).
+    exact_gate = collective_collision_gate(n, collision.theta) if schedule is None and n_collisions else None
 
     base_meta = to_jsonable({
         "experiment": "charging",
+        "plan_id": plan.strong_id(),
         "n_atoms": n,
         "atom_qubits": layout["atoms"],
         "ancilla_qubit": layout["ancilla"],
@@ -189,7 +142,8 @@ def charging_circuit(
                 # a and b are still |0> (or were reset by the state preparation) at c = 0.
                 reset=c > 0,
             )
-            append_collision(qc, atom_q, anc_q, collision.theta, None if schedule is None else schedule[c])
+            append_collision(qc, atom_q, anc_q, collision.theta, None if schedule is None else schedule[c],
+                             gate=exact_gate)
             if c + 1 in saves:
                 append_save_marker(qc, f"rho_{c + 1}", atom_q)
         if measure:

@@ -9,8 +9,9 @@ either as one :class:`~qiskit.circuit.library.UnitaryGate` (``ordering='exact'``
 or as a product of two-qubit exchange gates
 :math:`U_i(f\theta) = \exp[-i f\theta(\sigma_+^a\sigma_-^i + \mathrm{h.c.})]
 = \mathtt{XXPlusYYGate}(2f\theta, \beta=0)` in the order given by
-:func:`qcharge.reference.collision.trotter_schedule`, so the circuit and its NumPy twin share
-one schedule.
+:func:`qcharge.protocol.trotter_schedule` (carried by the experiment's plan), so the circuit and its
+NumPy twin share one schedule, and the exact unitary is :func:`qcharge.protocol.collective_unitary`
+(its one cache).
 
 Qubit order: a matrix written in QuTiP order over factors :math:`(f_0, \dots, f_{m-1})`
 (:math:`f_0` left-most) is applied to the qubits ``reversed([f_0, ..., f_{m-1}])``: Qiskit's
@@ -26,7 +27,6 @@ no-op on hardware.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -36,8 +36,7 @@ from qiskit.circuit.library import UnitaryGate, XXPlusYYGate
 
 from .._checks import check_int, check_real
 from ..exceptions import ParameterError
-from ..params import ORDERINGS
-from ..reference.collision import collective_collision_unitary, trotter_schedule
+from ..protocol import collective_unitary as _plan_unitary
 
 __all__ = [
     "MAX_EXACT_ATOMS",
@@ -45,7 +44,6 @@ __all__ = [
     "exchange_gate",
     "collective_unitary",
     "collective_collision_gate",
-    "collision_schedule",
     "append_collision",
     "append_qutip_unitary",
     "append_save_marker",
@@ -58,8 +56,6 @@ __all__ = [
 MAX_EXACT_ATOMS = 6
 
 SAVE_MARKER_PREFIX = "qcharge.save:"
-
-Schedule = list[tuple[tuple[int, float], ...]]
 
 
 def exchange_gate(theta: float) -> XXPlusYYGate:
@@ -81,15 +77,6 @@ def exchange_gate(theta: float) -> XXPlusYYGate:
     return XXPlusYYGate(2.0 * theta, 0.0)
 
 
-@lru_cache(maxsize=64)
-def _collective_unitary_cached(n_atoms: int, theta: float) -> np.ndarray:
-    # The twin's matrix (spectral exponential of the Hermitian generator, unitary to round-off):
-    # circuit and reference share the unitary as well as the schedule.
-    u = np.array(collective_collision_unitary(n_atoms, theta), dtype=complex)
-    u.setflags(write=False)
-    return u
-
-
 def collective_unitary(n_atoms: int, theta: float) -> np.ndarray:
     r"""Dense :math:`U = \exp[-i\theta(\sigma_+^a J_- + \sigma_-^a J_+)]`, QuTiP order, ancilla left-most.
 
@@ -108,36 +95,18 @@ def collective_unitary(n_atoms: int, theta: float) -> np.ndarray:
             "use ordering='palindromic' instead."
         )
     theta = check_real("theta", theta)
-    return np.array(_collective_unitary_cached(n_atoms, theta))
+    return np.array(_plan_unitary(n_atoms, theta))
 
 
 def collective_collision_gate(n_atoms: int, theta: float) -> UnitaryGate:
     """:func:`collective_unitary` as a :class:`UnitaryGate` (QuTiP order, ancilla left-most).
 
     Append it with :func:`append_qutip_unitary` (or use :func:`append_collision`) to get the
-    qubit order right. The gate object is cached per (N, θ): a long circuit shares one matrix.
+    qubit order right. Build it once per circuit and pass it to every :func:`append_collision`
+    (``gate=``): a long circuit then shares one matrix.
     """
-    collective_unitary(n_atoms, theta)  # validates the arguments
-    return _collective_gate_cached(int(n_atoms), float(theta))
-
-
-@lru_cache(maxsize=64)
-def _collective_gate_cached(n_atoms: int, theta: float) -> UnitaryGate:
-    return UnitaryGate(_collective_unitary_cached(n_atoms, theta), label=f"Ucoll({theta:.4g})", check_input=False)
-
-
-def collision_schedule(n_atoms: int, ordering: str, n_collisions: int, seed: int | None = None) -> Schedule | None:
-    """Per-collision ordered gate lists ``((atom, fraction), ...)``; ``None`` for ``'exact'``.
-
-    Delegates to :func:`qcharge.reference.collision.trotter_schedule` so that a circuit and its
-    NumPy twin built with the same ``seed`` apply exactly the same gates (``'random'`` needs a seed).
-    """
-    n_atoms = check_int("n_atoms", n_atoms, minimum=1)
-    n_collisions = check_int("n_collisions", n_collisions, minimum=0)
-    if ordering not in ORDERINGS:
-        raise ParameterError(f"Argument `ordering` must be one of {list(ORDERINGS)}, but is {ordering!r}.")
-    sched = trotter_schedule(n_atoms, ordering, n_collisions, seed=seed)
-    return None if sched is None else [tuple((int(a), float(f)) for a, f in gates) for gates in sched]
+    u = collective_unitary(n_atoms, theta)  # validates the arguments
+    return UnitaryGate(u, label=f"Ucoll({float(theta):.4g})", check_input=False)
 
 
 def append_qutip_unitary(qc: QuantumCircuit, matrix: np.ndarray | UnitaryGate, qubits: Sequence, label=None) -> None:
@@ -152,6 +121,8 @@ def append_collision(
     ancilla_qubit: int | Qubit,
     theta: float,
     gates: Sequence[tuple[int, float]] | None,
+    *,
+    gate: UnitaryGate | None = None,
 ) -> None:
     r"""Append one collision of ``ancilla_qubit`` with the atoms.
 
@@ -160,10 +131,11 @@ def append_collision(
         atom_qubits: qubits of atoms 0..N-1.
         ancilla_qubit: the ancilla (for harvesting: the probe).
         theta: collision angle θ.
-        gates: one entry of :func:`collision_schedule`: ``((atom, fraction), ...)`` applied in
+        gates: one entry of :func:`qcharge.protocol.trotter_schedule`: ``((atom, fraction), ...)`` applied in
             list order as ``XXPlusYYGate(2*fraction*theta)`` on (ancilla, atom); ``None`` for
             the exact collective unitary :math:`\exp[-i\theta(\sigma_+^a J_- + \sigma_-^a J_+)]`
             (N <= :data:`MAX_EXACT_ATOMS`).
+        gate: for ``gates=None``, the :func:`collective_collision_gate` of (N, θ) to reuse (built here if omitted).
     """
     atom_qubits = list(atom_qubits)
     n = len(atom_qubits)
@@ -173,7 +145,8 @@ def append_collision(
                 f"Argument `atom_qubits` must hold <= {MAX_EXACT_ATOMS} atoms for the exact collective "
                 f"collision, but holds {n}; use ordering='palindromic' instead."
             )
-        append_qutip_unitary(qc, collective_collision_gate(n, theta), [ancilla_qubit, *atom_qubits])
+        append_qutip_unitary(qc, gate if gate is not None else collective_collision_gate(n, theta),
+                             [ancilla_qubit, *atom_qubits])
         return
     for atom, fraction in gates:
         if not 0 <= atom < n:

@@ -44,9 +44,17 @@ from ..exceptions import ParameterError
 from ..params import ANCILLA_METHODS, ORDERINGS, Atoms, Bath, Collision, Harvest, InitialState
 from ..states import excited_probability, mean_occupation
 from ..records import to_jsonable
-from .charging import _check_inputs, resolve_seed
-from .collisions import append_collision, append_save_marker, collision_schedule, exchange_gate
-from .thermal import append_density_matrix, append_initial_state, append_thermal_ancilla, initial_aux_qubits_needed, purifier_count
+from ..protocol import _check_inputs, resolve_seed, trotter_schedule
+from .collisions import append_collision, append_save_marker, exchange_gate
+from .thermal import (
+    append_density_matrix,
+    append_initial_state,
+    append_symmetric_pair,
+    append_thermal_ancilla,
+    initial_aux_qubits_needed,
+    purifier_count,
+    symmetric_pair_populations,
+)
 
 __all__ = ["ChargedCluster", "harvesting_circuit", "harvesting_instances", "damping_angle", "poisson_times"]
 
@@ -135,6 +143,7 @@ def harvesting_circuit(
     ancilla: str = "purify",
     measure: bool = False,
     omega: float = 1.0,
+    closed_form_pair: bool = False,
 ) -> QuantumCircuit:
     r"""One instance: the probe (in :math:`|g\rangle` at t = 0) collides with a fresh cluster at each time.
 
@@ -152,10 +161,22 @@ def harvesting_circuit(
         measure: measure the probe at ``total_time`` into register ``meas``.
         omega: probe (and matrix cluster) frequency: sets the probe bath's thermal ancilla
             (a ChargedCluster carries its own ``atoms.omega``).
+        closed_form_pair: prepare a pair matrix that is a triplet mixture diagonal in the Dicke basis
+            with :func:`~qcharge.circuits.thermal.append_symmetric_pair` (closed-form angles, so the
+            exported OpenQASM does not depend on the BLAS build) instead of a numerical purification.
     """
     if not isinstance(harvest, Harvest):
         raise ParameterError(f"Argument `harvest` must be a qcharge.Harvest, but is {type(harvest).__name__}.")
     kind, payload, k, need, omega = _cluster_spec(cluster, harvest, omega)
+    pair_pops = None
+    if closed_form_pair:
+        pair_pops = symmetric_pair_populations(payload) if kind == "matrix" and k == 2 else None
+        if pair_pops is None:
+            raise ParameterError(
+                "Argument `closed_form_pair` needs a pair density matrix diagonal in the Dicke basis "
+                "(sum_m p_m |1,m><1,m|), but the cluster is not one."
+            )
+        need = max(need, 1)
     total_time = check_real("total_time", total_time, minimum=0.0)
     times = np.sort(np.asarray(collision_times, dtype=float).reshape(-1))
     if times.size and (not np.all(np.isfinite(times)) or times[0] < 0 or times[-1] > total_time):
@@ -195,12 +216,17 @@ def harvesting_circuit(
         regs.append(ClassicalRegister(1, "meas"))
     qc = QuantumCircuit(*regs, name=f"harvesting_K{k}_{ordering}_{len(times)}coll")
 
-    probe_schedule = collision_schedule(k, ordering, len(times), seed)
+    probe_schedule = trotter_schedule(k, ordering, len(times), seed)
     if kind == "charged":
-        charge_schedule = collision_schedule(k, payload.collision.ordering, payload.n_collisions, payload.seed)
+        charge_schedule = trotter_schedule(k, payload.collision.ordering, payload.n_collisions, payload.seed)
         p_e_charge = payload.bath.excited_probability
 
     def prepare_cluster() -> None:
+        if pair_pops is not None:
+            for q in [*cl_q, aux[0]]:  # aux[0] may hold the damping ancilla of the last interval
+                qc.reset(q)
+            append_symmetric_pair(qc, pair_pops, cl_q, aux[0])
+            return
         if kind == "matrix":
             append_density_matrix(qc, payload, cl_q, aux, reset=True)
             return

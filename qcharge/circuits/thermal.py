@@ -42,6 +42,8 @@ __all__ = [
     "append_thermal_atoms",
     "purifier_count",
     "append_density_matrix",
+    "symmetric_pair_populations",
+    "append_symmetric_pair",
     "append_initial_state",
     "initial_aux_qubits_needed",
 ]
@@ -190,6 +192,44 @@ def append_density_matrix(
     qc.append(StatePreparation(psi, normalize=True, label="rho_prep"), list(reversed(used)))
     for q in used[len(system_qubits):]:
         qc.reset(q)
+
+
+def symmetric_pair_populations(rho: ArrayLike, atol: float = 1e-12) -> tuple[float, float, float] | None:
+    r"""``(p0, p1, p2)`` if the pair state is :math:`\sum_m p_m|1,m\rangle\langle 1,m|` (a triplet mixture
+    diagonal in the Dicke basis, e.g. the charged pair from the ground state), else ``None``."""
+    rho = check_density_matrix("rho", rho, 2)
+    t0 = np.array([0, 1, 1, 0]) / math.sqrt(2)
+    pops = (float(rho[0, 0].real), float(np.real(t0 @ rho @ t0)), float(rho[3, 3].real))
+    want = np.diag([pops[0], 0, 0, pops[2]]).astype(complex) + pops[1] * np.outer(t0, t0)
+    return pops if np.abs(rho - want).max() <= atol else None
+
+
+def append_symmetric_pair(
+    qc: QuantumCircuit, populations: Sequence[float], pair: Sequence[QubitLike], aux: QubitLike
+) -> None:
+    r"""Prepare :math:`p_0|gg\rangle\langle gg| + p_1|T_0\rangle\langle T_0| + p_2|ee\rangle\langle ee|` on
+    ``pair`` (in :math:`|0\rangle`) with closed-form angles only (no numerical synthesis).
+
+    1. :math:`R_Y(a)` on atom 0 and :math:`R_Y(b_1)`, controlled-:math:`R_Y(b_2-b_1)` on atom 1 give the pure
+       symmetric state :math:`\sqrt{p_0}|00\rangle + \sqrt{p_1/2}(|01\rangle+|10\rangle) + \sqrt{p_2}|11\rangle`:
+       :math:`\cos(a/2) = \sqrt{p_0+p_1/2}`, :math:`\tan(b_1/2) = \sqrt{p_1/(2p_0)}`, :math:`\tan(b_2/2) = \sqrt{2p_2/p_1}`.
+    2. Dephasing in the excitation number m: the parity (CX, CX into ``aux``, reset) removes the
+       coherences between m = 1 and m = 0, 2; the AND (Toffoli into ``aux``, reset) those between
+       m = 0 and m = 2. Both records are equal on :math:`|01\rangle` and :math:`|10\rangle`, so
+       :math:`|T_0\rangle` keeps its coherence. ``aux`` must be in :math:`|0\rangle`; it is returned there.
+    """
+    p0, p1, p2 = (check_real("populations", p, minimum=0.0, maximum=1.0) for p in populations)
+    c0, c1 = pair
+    qc.ry(2.0 * math.atan2(math.sqrt(p1 / 2 + p2), math.sqrt(p0 + p1 / 2)), c0)
+    b1 = 2.0 * math.atan2(math.sqrt(p1 / 2), math.sqrt(p0))
+    b2 = 2.0 * math.atan2(math.sqrt(p2), math.sqrt(p1 / 2))
+    qc.ry(b1, c1)
+    qc.cry(b2 - b1, c0, c1)
+    qc.cx(c0, aux)
+    qc.cx(c1, aux)
+    qc.reset(aux)
+    qc.ccx(c0, c1, aux)
+    qc.reset(aux)
 
 
 def initial_aux_qubits_needed(initial: InitialState, n_atoms: int, omega: float = 1.0) -> int:

@@ -82,6 +82,10 @@ def progress(args) -> bool:
 
 
 def emit(args, payload, text: str) -> None:
+    sink = getattr(args, "record_sink", None)
+    if sink is not None:  # an in-process caller (qcharge.sweep.run_point) takes the record itself
+        sink(payload)
+        return
     print(dumps(payload, indent=2) if args.json else text)
 
 

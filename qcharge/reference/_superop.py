@@ -7,16 +7,9 @@ QuTiP's ``operator_to_vector`` / ``super`` convention. The probe or ancilla is t
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
-from ..states import SIGMA_MINUS, SIGMA_PLUS, collective_lowering
-
 __all__: list[str] = []  # private helpers only
-
-# Dense 2^(N+1) collision unitaries: N = 10 is a 2048 x 2048 complex matrix (64 MiB).
-_MAX_COLLISION_ATOMS = 10
 
 
 def _vec(rho: np.ndarray) -> np.ndarray:
@@ -50,23 +43,3 @@ def _dissipator(op: np.ndarray) -> np.ndarray:
 def _n_qubits(dim: int) -> int:
     """Number of qubits of a power-of-two dimension."""
     return dim.bit_length() - 1
-
-
-@lru_cache(maxsize=16)
-def _coupling_eigh(n_atoms: int) -> tuple[np.ndarray, np.ndarray]:
-    r"""Eigen-decomposition of :math:`V = \sigma_+^a J_- + \sigma_-^a J_+` (ancilla/probe = left-most factor).
-
-    Cached: every U(θ) for the same N reuses it, and eigh keeps U unitary to round-off.
-    """
-    jm = collective_lowering(n_atoms)
-    v = np.kron(SIGMA_PLUS, jm) + np.kron(SIGMA_MINUS, jm.conj().T)
-    w, vecs = np.linalg.eigh(v)
-    w.setflags(write=False)
-    vecs.setflags(write=False)
-    return w, vecs
-
-
-def _collective_unitary(n_atoms: int, theta: float) -> np.ndarray:
-    r""":math:`U = \exp[-i\theta(\sigma_+^a J_- + \sigma_-^a J_+)]` from the cached :func:`_coupling_eigh`."""
-    w, vecs = _coupling_eigh(n_atoms)
-    return (vecs * np.exp(-1j * theta * w)) @ vecs.conj().T

@@ -76,7 +76,8 @@ def charge(
 
     Returns ``{'method', 'times', 'coherence_l1', 'log10_coherence_l1', 'coherence_re',
     'energy', 'heat'}`` (lists over ``times``; heat :math:`\Delta Q = E(t) - E(0)`), plus
-    ``coherence_l1_error_bound`` (Dicke method: certified absolute bound) and, with
+    ``coherence_l1_error_bound`` and ``coherence_l1_status`` (Dicke method: absolute bound, and
+    'certified' / 'estimate' / 'not computed' per time, see :class:`~qcharge.reference.dicke.DickeResult`) and, with
     ``long_time=True``, a ``'long_time'`` dict with the same keys for :math:`t \to \infty`.
     """
     if bath.omega != atoms.omega:
@@ -95,6 +96,9 @@ def charge(
             out[key] = values[:n].tolist()
             if long_time:
                 out.setdefault("long_time", {})[key] = float(values[n])
+        out["coherence_l1_status"] = list(res.coherence_l1_status[:n])
+        if long_time:
+            out["long_time"]["coherence_l1_status"] = res.coherence_l1_status[n]
         return out
 
     from .lindblad import evolve, long_time_state

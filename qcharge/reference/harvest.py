@@ -71,10 +71,15 @@ def harvest_summary(rho_cluster: ArrayLike, harvest: Harvest, omega: float = 1.0
     _check_cluster_size(int(round(np.log2(rho_cluster.shape[0]))), harvest)
     nbar_p = _probe_nbar(harvest, omega)
     probe = probe_fixed_point(
-        rho_cluster, harvest.theta, probe_gamma=harvest.probe_gamma, probe_nbar=nbar_p, rate=harvest.rate
+        rho_cluster,
+        harvest.theta,
+        probe_gamma=harvest.probe_gamma,
+        probe_nbar=nbar_p,
+        rate=harvest.rate,
+        coupling=harvest.coupling,
     )
     pe = float(np.real(probe[1, 1]))
-    moments = cluster_moments(rho_cluster)
+    moments = cluster_moments(rho_cluster, coupling=harvest.coupling)
     return {
         # the branch test at p_e = 1/2 allows for the steady state's round-off (~eps/theta^2)
         "teff": effective_temperature(
@@ -87,11 +92,16 @@ def harvest_summary(rho_cluster: ArrayLike, harvest: Harvest, omega: float = 1.0
             probe_gamma=harvest.probe_gamma,
             probe_nbar=nbar_p,
             omega=omega,
+            coupling=harvest.coupling,
         ),
         "probe_excited_population": pe,
         "coherence_l1": l1_coherence(rho_cluster),
         "jp_jm": float(np.real(moments["jp_jm"])),
         "jm_jp": float(np.real(moments["jm_jp"])),
-        "heat_current": heat_current(rho_cluster, probe, harvest.theta, harvest.rate, omega),
-        "heat_current_second_order": heat_current_second_order(rho_cluster, pe, harvest.theta, harvest.rate, omega),
+        "heat_current": heat_current(
+            rho_cluster, probe, harvest.theta, harvest.rate, omega, coupling=harvest.coupling
+        ),
+        "heat_current_second_order": heat_current_second_order(
+            rho_cluster, pe, harvest.theta, harvest.rate, omega, coupling=harvest.coupling
+        ),
     }

@@ -1,6 +1,17 @@
 r"""Probe harvesting (PHYSICS.md §4): the exact probe-cluster collision map, its steady state and dynamics,
 the second-order (in θ) generator, effective temperatures and the heat current into the probe.
 
+Coupling vectors. The probe couples through :math:`V = \sigma_+^p J_-^{(g)} + \sigma_-^p J_+^{(g)}` with
+:math:`J_-^{(g)} = \sum_i g_i\sigma_-^i` (``coupling`` = :math:`g`, relative; default all ones = the collective
+:math:`J_\pm` of PHYSICS.md 4.1). The rates seen by the probe are :math:`\langle J_+^{(g)}J_-^{(g)}\rangle =
+\sum_i g_i^2\langle n_i\rangle + \sum_{i\neq j}g_ig_j\langle\sigma_+^i\sigma_-^j\rangle`, so a coherence
+:math:`\langle\sigma_+^i\sigma_-^j\rangle` is seen with weight :math:`g_ig_j`. **The paper's claim (a charged
+cluster brings the probe to the bath temperature T, its dephased twin does not) needs the collective coupling,
+equal** :math:`g_i`: the bath charged the symmetric (J_±) channel, and only a probe coupled to that channel reads
+the coherence. With a single-atom coupling (g = [1, 0]) the probe sees only atom 1's reduced state, which
+dephasing does not change: charged and dephased pairs give the same T_eff (0.763038 at T = ω), the coherence
+is invisible. Unequal couplings see :math:`C` with the weight :math:`2g_1g_2/(g_1^2+g_2^2) < 1`.
+
 Pure NumPy/SciPy, QuTiP order of :mod:`qcharge.states` (atom 0 = left-most tensor factor,
 :math:`|g\rangle = |0\rangle`, :math:`\sigma_- = |g\rangle\langle e|`). The probe is the **first**
 factor of the joint state :math:`\rho_p \otimes \rho_c`; superoperators act on column-stacked
@@ -11,6 +22,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from functools import lru_cache
 
 import numpy as np
 import scipy.linalg
@@ -18,10 +30,11 @@ from numpy.typing import ArrayLike
 
 from .._checks import check_density_matrix, check_int, check_real
 from ..exceptions import ConvergenceError, ParameterError
-from ..params import Atoms, Bath, Harvest, InitialState
+from ..params import Atoms, Bath, Harvest, InitialState, check_coupling
 from ..states import NUMBER, SIGMA_MINUS, SIGMA_PLUS, collective_lowering, local_operator, mean_occupation
 from ..thermo import TEFF_RATIO_RTOL, temperature_from_ratio
-from ._superop import _MAX_COLLISION_ATOMS, _collective_unitary, _dissipator, _n_qubits, _spre_spost, _unvec, _vec
+from ..protocol import MAX_COLLISION_ATOMS, collective_unitary
+from ._superop import _dissipator, _n_qubits, _spre_spost, _unvec, _vec
 
 __all__ = [
     "MAX_CLUSTER_ATOMS",
@@ -39,7 +52,7 @@ __all__ = [
     "teff_closed_form_pair",
 ]
 
-MAX_CLUSTER_ATOMS = _MAX_COLLISION_ATOMS  # the probe-cluster collision is a dense 2^(K+1) unitary
+MAX_CLUSTER_ATOMS = MAX_COLLISION_ATOMS  # the probe-cluster collision is a dense 2^(K+1) unitary
 
 # Relative size of the second-smallest singular value of a generator below which its kernel is
 # treated as degenerate (fixed point not unique). Every generator here is a handful of O(1)
@@ -56,16 +69,44 @@ _MOMENT_ATOL = 1e-12
 def _cluster(rho_cluster: ArrayLike, name: str = "rho_cluster") -> tuple[np.ndarray, int]:
     rho = check_density_matrix(name, rho_cluster)
     k = _n_qubits(rho.shape[0])
-    if k > _MAX_COLLISION_ATOMS:
+    if k > MAX_COLLISION_ATOMS:
         raise ParameterError(
-            f"Argument `{name}` must have at most {_MAX_COLLISION_ATOMS} atoms (dense collision unitary), "
+            f"Argument `{name}` must have at most {MAX_COLLISION_ATOMS} atoms (dense collision unitary), "
             f"but has {k}."
         )
     return rho, k
 
 
-def _moments_real(rho: np.ndarray, k: int) -> tuple[float, float]:
-    jm = collective_lowering(k)
+def _coupling_vector(coupling: ArrayLike | None, k: int) -> np.ndarray | None:
+    """Validated coupling vector, or ``None`` for the collective (all-ones) coupling (the cached fast path)."""
+    g = check_coupling(coupling, k)
+    return None if all(x == 1.0 for x in g) else np.array(g)
+
+
+def _lowering(k: int, g: np.ndarray | None) -> np.ndarray:
+    r""":math:`J_-^{(g)} = \sum_i g_i\sigma_-^i` (dense), :math:`J_-` for ``g = None``."""
+    if g is None:
+        return collective_lowering(k)
+    return sum(gi * local_operator(SIGMA_MINUS, i, k) for i, gi in enumerate(g) if gi != 0.0)
+
+
+@lru_cache(maxsize=16)
+def _coupled_unitary_eigh(g: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    jm = _lowering(len(g), np.array(g))
+    w, vecs = np.linalg.eigh(np.kron(SIGMA_PLUS, jm) + np.kron(SIGMA_MINUS, jm.conj().T))
+    return w, vecs
+
+
+def _unitary(k: int, theta: float, g: np.ndarray | None) -> np.ndarray:
+    r""":math:`\exp[-i\theta(\sigma_+^p J_-^{(g)} + \mathrm{h.c.})]`, probe = left-most factor."""
+    if g is None:
+        return collective_unitary(k, theta)
+    w, vecs = _coupled_unitary_eigh(tuple(float(x) for x in g))
+    return (vecs * np.exp(-1j * theta * w)) @ vecs.conj().T
+
+
+def _moments_real(rho: np.ndarray, k: int, g: np.ndarray | None = None) -> tuple[float, float]:
+    jm = _lowering(k, g)
     jp = jm.conj().T
     a = float(np.real(np.trace(rho @ jp @ jm)))
     b = float(np.real(np.trace(rho @ jm @ jp)))
@@ -148,7 +189,7 @@ def _probe_damping(probe_gamma: float, probe_nbar: float) -> np.ndarray:
 # harvesting (PHYSICS.md §3, §4)
 
 
-def cluster_moments(rho_cluster: ArrayLike) -> dict:
+def cluster_moments(rho_cluster: ArrayLike, *, coupling: ArrayLike | None = None) -> dict:
     r"""Collective moments of a K-atom cluster that drive the probe (PHYSICS.md 3.1, 4.4).
 
     .. math::
@@ -156,8 +197,13 @@ def cluster_moments(rho_cluster: ArrayLike) -> dict:
         \langle J_-J_+\rangle = K - \langle\hat N\rangle + C,\quad
         C = \sum_{i\neq j}\langle\sigma_+^i\sigma_-^j\rangle .
 
+    With a coupling vector :math:`g` every :math:`J_\pm` is :math:`J_\pm^{(g)}` and
+    :math:`C = \sum_{i\neq j}g_ig_j\langle\sigma_+^i\sigma_-^j\rangle` (``excitations`` stays
+    :math:`\langle\hat N\rangle`).
+
     Args:
         rho_cluster: :math:`2^K \times 2^K` density matrix (QuTiP order), K >= 1.
+        coupling: relative couplings :math:`g_i` (default all ones).
 
     Returns:
         ``{'jp_jm', 'jm_jp', 'excitations', 'C'}`` (real floats: :math:`\langle J_+J_-\rangle`,
@@ -175,20 +221,22 @@ def cluster_moments(rho_cluster: ArrayLike) -> dict:
         (2.0, 2.0, 1.0)
     """
     rho, k = _cluster(rho_cluster)
-    jm = collective_lowering(k)
+    g = _coupling_vector(coupling, k)
+    jm = _lowering(k, g)
     jp = jm.conj().T
-    n_op = sum(local_operator(NUMBER, i, k) for i in range(k))
+    weights = np.ones(k) if g is None else g**2
+    n_i = [float(np.real(np.trace(rho @ local_operator(NUMBER, i, k)))) for i in range(k)]
     jp_jm = float(np.real(np.trace(rho @ jp @ jm)))
     jm_jp = float(np.real(np.trace(rho @ jm @ jp)))
-    n_exc = float(np.real(np.trace(rho @ n_op)))
+    n_exc = float(sum(n_i))
     return {
         "jp_jm": jp_jm,
         "jm_jp": jm_jp,
         "jm": complex(np.trace(rho @ jm)),
         "jm2": complex(np.trace(rho @ jm @ jm)),
         "excitations": n_exc,
-        # Sum over i != j of <s+^i s-^j>: J+J- minus its diagonal part sum_i n_i.
-        "C": jp_jm - n_exc,
+        # Sum over i != j of g_i g_j <s+^i s-^j>: J+J- minus its diagonal part sum_i g_i^2 n_i.
+        "C": jp_jm - float(np.dot(weights, n_i)),
     }
 
 
@@ -204,27 +252,30 @@ def charged_cluster(k: int, bath: Bath, initial: InitialState) -> np.ndarray:
     return np.asarray(dicke_density_matrix(Atoms.dicke(k, omega=bath.omega), bath, initial, np.inf), dtype=complex)
 
 
-def probe_collision_map(rho_cluster: ArrayLike, theta: float) -> np.ndarray:
+def probe_collision_map(rho_cluster: ArrayLike, theta: float, *, coupling: ArrayLike | None = None) -> np.ndarray:
     r"""Exact single-collision map of the probe, PHYSICS.md (4.1)-(4.2), as a 4x4 superoperator.
 
     .. math::
         M(\rho_p) = \mathrm{Tr}_c\!\left[U(\rho_p\otimes\rho_c)U^\dagger\right],\qquad
         U = \exp[-i\theta(\sigma_+^p J_- + \sigma_-^p J_+)],
 
-    probe = first tensor factor. Column stacking: ``M @ rho_p.reshape(-1, order="F")`` is
+    probe = first tensor factor (:math:`J_\pm \to J_\pm^{(g)}` with a ``coupling`` vector).
+    Column stacking: ``M @ rho_p.reshape(-1, order="F")`` is
     :math:`\mathrm{vec}(M(\rho_p))` (QuTiP ``super`` representation).
 
     Args:
         rho_cluster: cluster state, :math:`2^K\times 2^K`, K <= 10.
         theta: exchange angle :math:`\theta = g\tau \geq 0`.
+        coupling: relative couplings :math:`g_i` (default all ones = collective).
 
     Returns:
         Complex (4, 4) array.
     """
     rho, k = _cluster(rho_cluster)
     theta = check_real("theta", theta, minimum=0.0)
+    g = _coupling_vector(coupling, k)
     d = 2**k
-    u4 = _collective_unitary(k, theta).reshape(2, d, 2, d)  # [probe out, cluster out, probe in, cluster in]
+    u4 = _unitary(k, theta, g).reshape(2, d, 2, d)  # [probe out, cluster out, probe in, cluster in]
     t = np.einsum("acbd,de->acbe", u4, rho)
     m4 = np.einsum("acbe,fcge->afbg", t, u4.conj())  # out[a, f] per input |b><g|
     # column stacking: row index a + 2 f, column index b + 2 g
@@ -238,6 +289,7 @@ def probe_fixed_point(
     probe_gamma: float = 0.0,
     probe_nbar: float = 0.0,
     rate: float = 1.0,
+    coupling: ArrayLike | None = None,
 ) -> np.ndarray:
     r"""Steady state of the Poisson-averaged probe equation (4.3) with the exact map M.
 
@@ -252,6 +304,7 @@ def probe_fixed_point(
         probe_gamma: probe damping rate :math:`\gamma_p \geq 0`.
         probe_nbar: mean occupation :math:`\bar n_p` of the probe's own bath.
         rate: Poisson collision rate r > 0.
+        coupling: relative couplings :math:`g_i` (default all ones = collective).
 
     Returns:
         The 2x2 steady state.
@@ -268,7 +321,7 @@ def probe_fixed_point(
     probe_gamma = check_real("probe_gamma", probe_gamma, minimum=0.0)
     probe_nbar = check_real("probe_nbar", probe_nbar, minimum=0.0)
     rate = check_real("rate", rate, minimum=0.0, strict_min=True)
-    m = probe_collision_map(rho_cluster, theta)
+    m = probe_collision_map(rho_cluster, theta, coupling=coupling)
     gen = rate * (m - np.eye(4)) + _probe_damping(probe_gamma, probe_nbar)
     # natural rate scale: r(M - 1) ~ r min(theta^2, 1) and the damping rates
     scale = rate * min(float(theta) ** 2, 1.0) + probe_gamma * (2 * probe_nbar + 1)
@@ -284,7 +337,7 @@ def _probe_setup(rho_cluster, harvest: Harvest, probe_initial, omega: float):
     else:
         rho_p = check_density_matrix("probe_initial", probe_initial, 1)
     damping = _probe_damping(harvest.probe_gamma, _probe_nbar(harvest, omega))
-    return probe_collision_map(rho, harvest.theta), damping, rho_p
+    return probe_collision_map(rho, harvest.theta, coupling=harvest.coupling), damping, rho_p
 
 
 def probe_dynamics(
@@ -364,14 +417,16 @@ def second_order_generator(rho_cluster: ArrayLike, harvest: Harvest, *, omega: f
         \mathcal L_2\rho = -ir\theta[\langle J_-\rangle\sigma_+ + \langle J_+\rangle\sigma_-, \rho]
         + r\theta^2\langle J_+J_-\rangle D[\sigma_+]\rho + r\theta^2\langle J_-J_+\rangle D[\sigma_-]\rho
         + r\theta^2(\langle J_-^2\rangle\sigma_+\rho\sigma_+ + \langle J_+^2\rangle\sigma_-\rho\sigma_-)
-        + \gamma_p(\bar n_p+1)D[\sigma_-]\rho + \gamma_p\bar n_p D[\sigma_+]\rho .
+        + \gamma_p(\bar n_p+1)D[\sigma_-]\rho + \gamma_p\bar n_p D[\sigma_+]\rho
+
+    (:math:`J_\pm\to J_\pm^{(g)}` with ``harvest.coupling``).
 
     Returns:
         Complex (4, 4) superoperator; :func:`second_order_steady_state` gives its steady state.
     """
     rho, k = _cluster(rho_cluster)
     _check_cluster_size(k, harvest)
-    mom = cluster_moments(rho)
+    mom = cluster_moments(rho, coupling=harvest.coupling)
     r, th = harvest.rate, harvest.theta
     eye = np.eye(2)
     drive = mom["jm"] * SIGMA_PLUS + np.conj(mom["jm"]) * SIGMA_MINUS
@@ -400,6 +455,7 @@ def teff_second_order(
     probe_gamma: float = 0.0,
     probe_nbar: float = 0.0,
     omega: float = 1.0,
+    coupling: ArrayLike | None = None,
 ) -> float:
     r"""Second-order effective temperature of the probe, PHYSICS.md (4.5) and its damped form.
 
@@ -421,6 +477,7 @@ def teff_second_order(
         probe_gamma: probe damping rate.
         probe_nbar: occupation of the probe's bath.
         omega: probe frequency.
+        coupling: relative couplings :math:`g_i` (default all ones = collective :math:`J_\pm`).
 
     Raises:
         ParameterError: dark cluster (both rates zero), or ``theta`` missing with damping.
@@ -442,7 +499,8 @@ def teff_second_order(
             raise ParameterError("Argument `theta` is required when probe_gamma > 0, but is None.")
         theta = 1.0  # cancels without damping
     theta = check_real("theta", theta, minimum=0.0, strict_min=True)
-    mom = cluster_moments(rho)
+    g = _coupling_vector(coupling, k)
+    mom = cluster_moments(rho, coupling=g)
     if abs(mom["jm"]) > 1e-10 or abs(mom["jm2"]) > 1e-10:
         warnings.warn(
             "rho_cluster has Delta n = +-1 or +-2 coherence (<J-> or <J-^2> != 0): the second-order T_eff "
@@ -450,14 +508,20 @@ def teff_second_order(
             UserWarning,
             stacklevel=2,
         )
-    a, b = _moments_real(rho, k)
+    a, b = _moments_real(rho, k, g)
     up = rate * theta**2 * a + probe_gamma * probe_nbar
     down = rate * theta**2 * b + probe_gamma * (probe_nbar + 1.0)
     return _teff_from_rates(up, down, omega)
 
 
 def heat_current(
-    rho_cluster: ArrayLike, probe_state: ArrayLike, theta: float, rate: float, omega: float = 1.0
+    rho_cluster: ArrayLike,
+    probe_state: ArrayLike,
+    theta: float,
+    rate: float,
+    omega: float = 1.0,
+    *,
+    coupling: ArrayLike | None = None,
 ) -> float:
     r"""Exact heat current from the clusters into the probe: the collision term of (4.3) on its energy.
 
@@ -478,6 +542,7 @@ def heat_current(
         theta: exchange angle.
         rate: collision rate r >= 0.
         omega: probe frequency.
+        coupling: relative couplings :math:`g_i` (default all ones = collective).
 
     Example:
         >>> import numpy as np
@@ -490,12 +555,18 @@ def heat_current(
     rho_p = check_density_matrix("probe_state", probe_state, 1)
     rate = check_real("rate", rate, minimum=0.0)
     omega = check_real("omega", omega, minimum=0.0, strict_min=True)
-    out = _unvec(probe_collision_map(rho, theta) @ _vec(rho_p), 2)
+    out = _unvec(probe_collision_map(rho, theta, coupling=coupling) @ _vec(rho_p), 2)
     return omega * rate * float(np.real(out[1, 1] - rho_p[1, 1]))
 
 
 def heat_current_second_order(
-    rho_cluster: ArrayLike, p_excited: float, theta: float, rate: float, omega: float = 1.0
+    rho_cluster: ArrayLike,
+    p_excited: float,
+    theta: float,
+    rate: float,
+    omega: float = 1.0,
+    *,
+    coupling: ArrayLike | None = None,
 ) -> float:
     r"""Heat current from the clusters into the probe at second order in θ, PHYSICS.md (4.6).
 
@@ -503,7 +574,8 @@ def heat_current_second_order(
         J_Q^{(2)} = \omega r\theta^2[\langle J_+J_-\rangle p_g - \langle J_-J_+\rangle p_e]
             = \omega r\theta^2[\langle\hat N\rangle - K p_e + C(p_g - p_e)] .
 
-    An approximation of :func:`heat_current` (exact map) valid for :math:`\theta \ll 1`.
+    An approximation of :func:`heat_current` (exact map) valid for :math:`\theta \ll 1`
+    (:math:`J_\pm\to J_\pm^{(g)}` with a ``coupling`` vector).
 
     Example:
         >>> from qcharge.states import dicke_state
@@ -516,7 +588,7 @@ def heat_current_second_order(
     theta = check_real("theta", theta, minimum=0.0)
     rate = check_real("rate", rate, minimum=0.0)
     omega = check_real("omega", omega, minimum=0.0, strict_min=True)
-    a, b = _moments_real(rho, k)
+    a, b = _moments_real(rho, k, _coupling_vector(coupling, k))
     return omega * rate * theta**2 * (a * (1.0 - p) - b * p)
 
 

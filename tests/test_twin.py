@@ -1,8 +1,7 @@
-"""Exact collision maps: the NumPy twin of the charging circuits (PHYSICS.md §5).
+"""The NumPy twin of the charging circuits (PHYSICS.md §5) and the shared plan's schedules.
 
-References used here are independent of the module under test: the charged pair is built from the
-closed form of PHYSICS.md 2.4 and the Dicke master equation (N = 2) from its 16x16 Liouvillian. The
-harvesting maps (§4) are tested in test_probe.py.
+References are independent of the module under test: QuTiP (``ptrace`` of the joint collision), the Dicke
+master equation (N = 2) from its 16x16 Liouvillian, and closed forms.
 """
 
 from __future__ import annotations
@@ -18,14 +17,15 @@ from hypothesis import strategies as st
 
 from qcharge import Atoms, Bath, Collision, InitialState, ParameterError
 from qcharge.coherence import l1_coherence
-from qcharge.reference.collision import (
+from qcharge.protocol import charging_plan, trotter_schedule
+from qcharge.protocol import collective_unitary as collective_collision_unitary
+from qcharge.reference.twin import (
     charging_map_superoperator,
     charging_step,
-    charging_trajectory,
-    collective_collision_unitary,
+    coin_instance_states,
     exchange_unitary,
-    trotter_schedule,
 )
+from qcharge.reference.twin import charging_trajectory as _plan_trajectory
 from qcharge.states import (
     SIGMA_MINUS,
     SIGMA_PLUS,
@@ -35,18 +35,19 @@ from qcharge.states import (
     excited_probability,
     ground_state,
     local_operator,
+    mean_occupation,
+    thermal_qubit,
     thermal_state,
 )
 
 from .conftest import SEED, random_density_matrix
+from .systems import charged_ground_cluster, charged_pair, trace_distance
 
 # Exact-vs-exact comparisons of matrices of dimension <= 64: float64 round-off ~1e-16 per entry,
 # amplified at most by a few hundred operations.
 EXACT = 1e-12
-# Numbers printed with 6 decimals in PHYSICS.md: half a unit of the last printed digit.
+# Numbers printed with 6 decimals in docs/physics.md: half a unit of the last printed digit.
 SIX_DIGITS = 5e-7
-
-S_VEC = np.array([0, 1, 1, 0]) / math.sqrt(2)
 A_VEC = np.array([0, 1, -1, 0]) / math.sqrt(2)
 
 
@@ -56,30 +57,6 @@ def _vec(rho):
 
 def _unvec(v, d):
     return np.asarray(v).reshape(d, d, order="F")
-
-
-def charged_pair(temperature: float, initial_temperature: float = 0.0) -> np.ndarray:
-    """Dicke-limit long-time state of a pair, built from PHYSICS.md 2.4 (independent of dicke.py)."""
-    x = math.exp(-1.0 / temperature)
-    pe0 = excited_probability(initial_temperature)
-    p_a = pe0 * (1 - pe0)
-    z = 1 + x + x * x
-    rho = np.zeros((4, 4), dtype=complex)
-    rho[0, 0] = (1 - p_a) / z
-    rho[3, 3] = (1 - p_a) * x * x / z
-    rho += (1 - p_a) * x / z * np.outer(S_VEC, S_VEC) + p_a * np.outer(A_VEC, A_VEC)
-    return rho
-
-
-def charged_ground_cluster(k: int, temperature: float) -> np.ndarray:
-    """PHYSICS.md 2.3: from |g...g>, sum_k x^k |D_k><D_k| normalised."""
-    x = math.exp(-1.0 / temperature)
-    rho = sum(x**m * dicke_state(k, m) for m in range(k + 1))
-    return rho / np.trace(rho)
-
-
-def trace_distance(a, b) -> float:
-    return 0.5 * float(np.abs(np.linalg.eigvalsh(a - b)).sum())
 
 
 def dicke_liouvillian(n: int, nbar: float, gamma: float = 1.0) -> np.ndarray:
@@ -94,8 +71,10 @@ def dicke_liouvillian(n: int, nbar: float, gamma: float = 1.0) -> np.ndarray:
     return gamma * (nbar + 1) * dis(jm) + gamma * nbar * dis(jm.conj().T)
 
 
-# ======================================================================================================================
-# charging twin: schedules and gates
+def charging_trajectory(atoms, bath, initial, collision, n_collisions, *, seed=None, save_every=1):
+    """The twin on the plan of these arguments (every collision saved unless told otherwise)."""
+    return _plan_trajectory(charging_plan(atoms, bath, initial, collision, n_collisions, seed=seed,
+                                          save_every=save_every))
 
 
 def test_trotter_schedules():
@@ -438,8 +417,13 @@ def test_charging_trajectory_api(rng):
 
 def test_charging_trajectory_errors_and_warnings():
     coll = Collision(0.3, "random")
-    with pytest.raises(ParameterError, match="seed"):
-        charging_trajectory(Atoms.dicke(2), BATH1, InitialState(), coll, 3)
+    # seed=None: the plan draws a seed and records it, exactly as the circuit builder does (the twin
+    # used to raise here while the builder drew one: the two could not be built from the same call).
+    plan = charging_plan(Atoms.dicke(2), BATH1, InitialState(), coll, 30)
+    again = charging_plan(Atoms.dicke(2), BATH1, InitialState(), coll, 30, seed=plan.seed)
+    assert plan.schedule == again.schedule and plan.strong_id() == again.strong_id()
+    with pytest.raises(ParameterError, match="plan"):
+        _plan_trajectory(Atoms.dicke(2))
     with pytest.raises(ParameterError, match="bath.omega"):
         charging_trajectory(Atoms.dicke(2, omega=2.0), BATH1, InitialState(), Collision(0.3), 3)
     with pytest.raises(ParameterError, match="save_every"):
@@ -454,3 +438,36 @@ def test_charging_trajectory_errors_and_warnings():
         charging_step(ground_state(2), 0.3, 0.2, ((2, 1.0),))
     with pytest.raises(ParameterError, match="atoms"):
         charging_map_superoperator(6, 0.3, 0.2, None)
+
+
+def test_plan_is_shared_and_hashes_its_inputs():
+    # One plan: equal inputs give equal ids; any input change (seed, theta, save points) changes it.
+    args = (Atoms.dicke(2), BATH1, InitialState(), Collision(0.3, "random"), 6)
+    p = charging_plan(*args, seed=3)
+    assert p.strong_id() == charging_plan(*args, seed=3).strong_id()
+    ids = {p.strong_id(), charging_plan(*args, seed=4).strong_id(), charging_plan(*args, seed=3, save_every=2).strong_id(),
+           charging_plan(Atoms.dicke(2), BATH1, InitialState(), Collision(0.31, "random"), 6, seed=3).strong_id()}
+    assert len(ids) == 4
+    assert p.saves == (6,) and p.dt == Collision(0.3).time_step(BATH1)
+    assert p.schedule == tuple(trotter_schedule(2, "random", 6, seed=3))
+    with pytest.raises(ParameterError, match="n_instances"):
+        type(p)(*args, seed=3, n_instances=5)  # coins only exist for ancilla='coin'
+
+
+def test_coin_instance_states_average_to_the_channel():
+    # Each coin instance is the channel with p_e in {0, 1} per collision; the mean over K instances
+    # estimates the thermal channel with std error ~ spread / sqrt(K). K = 4000: the populations'
+    # spread is < 0.2, so 5 sigma < 0.02.
+    plan = charging_plan(Atoms.dicke(2), BATH1, InitialState(), Collision(0.3, "palindromic", "coin"), 8,
+                         seed=SEED, n_instances=4000)
+    inst = coin_instance_states(plan)
+    assert inst.shape == (4000, 1, 4, 4)
+    mean = inst[:, -1].mean(axis=0)
+    channel = _plan_trajectory(plan)[1][-1]
+    assert np.abs(mean - channel).max() < 0.02
+    # one instance by hand: charging_step with the instance's pure ancilla, collision by collision
+    rho = ground_state(2)
+    for c in range(8):
+        rho = charging_step(rho, 0.3, float(plan.coins[0, c]), plan.entry(c))
+    assert np.abs(rho - inst[0, -1]).max() < EXACT
+    assert abs(plan.coins.mean() - PE1) < 5 * math.sqrt(PE1 * (1 - PE1) / plan.coins.size)  # 5 sigma

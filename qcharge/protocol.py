@@ -1,0 +1,309 @@
+r"""One plan per charging experiment: the set-up that the circuit builders and the NumPy twin share.
+
+A :class:`ChargingPlan` is computed once from the physics parameters and a seed (PHYSICS.md 5.1, 5.2):
+
+* the time step :math:`\Delta t = \theta^2/(\gamma(2\bar n+1))` and the ancilla excitation
+  probability :math:`p_e(T)`;
+* the Trotter schedule of every collision (:func:`trotter_schedule`);
+* the save points (collision counts after which the atoms' state is kept);
+* the classical coin draws of ``ancilla='coin'`` (one row of n bits per circuit instance).
+
+:func:`qcharge.circuits.charging.charging_circuit` and :func:`qcharge.reference.twin.charging_trajectory`
+both take the plan, so the circuit and its twin cannot drift apart. This module is pure NumPy and
+imports neither ``qiskit`` nor :mod:`qcharge.reference` (circuits may import it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from ._checks import check_int, check_real
+from .exceptions import ParameterError
+from .params import ORDERINGS, Atoms, Bath, Collision, InitialState
+from .states import SIGMA_MINUS, SIGMA_PLUS, collective_lowering
+
+__all__ = [
+    "DEFAULT_COIN_INSTANCES",
+    "MAX_COLLISION_ATOMS",
+    "ChargingPlan",
+    "ScheduleEntry",
+    "charging_plan",
+    "check_collision_model",
+    "coin_draws",
+    "collective_unitary",
+    "resolve_seed",
+    "save_collisions",
+    "trotter_schedule",
+]
+
+ScheduleEntry = tuple[tuple[int, float], ...]
+
+# Circuit instances of a coin ensemble when the caller does not say.
+DEFAULT_COIN_INSTANCES = 64
+# Dense 2^(N+1) collision unitaries: N = 10 is a 2048 x 2048 complex matrix (64 MiB).
+MAX_COLLISION_ATOMS = 10
+
+
+def resolve_seed(seed: int | None) -> int:
+    """``seed`` itself, or fresh OS entropy (recorded in the plan, so every run can be replayed).
+
+    Example:
+        >>> resolve_seed(7)
+        7
+    """
+    if seed is None:
+        return int(np.random.SeedSequence().entropy % (2**63))
+    return check_int("seed", seed, minimum=0)
+
+
+def save_collisions(n_collisions: int, save_every: int | None) -> list[int]:
+    """Collision counts after which the state is saved: the final one, plus every ``save_every``-th from 0.
+
+    Example:
+        >>> save_collisions(10, 4), save_collisions(10, None)
+        ([0, 4, 8, 10], [10])
+    """
+    n_collisions = check_int("n_collisions", n_collisions, minimum=0)
+    if save_every is None:
+        return [n_collisions]
+    save_every = check_int("save_every", save_every, minimum=1)
+    return sorted(set(range(0, n_collisions + 1, save_every)) | {n_collisions})
+
+
+def trotter_schedule(
+    n_atoms: int, ordering: str, n_collisions: int, seed: int | None = None
+) -> list[ScheduleEntry] | None:
+    r"""Gate sequence of every collision, shared by the circuits and the NumPy twin (PHYSICS.md 5.2).
+
+    Entry ``c`` (0-based collision index) is ``((atom, fraction), ...)``: the gates
+    :math:`\exp[-i\,\mathrm{fraction}\,\theta(\sigma_+^a\sigma_-^{\mathrm{atom}} + \mathrm{h.c.})]`
+    applied in list order (the first pair acts first).
+
+    * ``forward``: ``((0, 1.0), (1, 1.0), ..., (N-1, 1.0))``.
+    * ``palindromic`` (Strang): ``((0, .5), ..., (N-2, .5), (N-1, 1.0), (N-2, .5), ..., (0, .5))``;
+      N = 1: ``((0, 1.0),)``.
+    * ``alternating``: forward for even c, reversed for odd c.
+    * ``random``: for each collision a fresh permutation from ``np.random.default_rng(seed)``
+      (``rng.permutation(N)`` per collision, in collision order), each atom with fraction 1.
+    * ``exact``: ``None`` (one collective unitary, :func:`collective_unitary`).
+
+    Raises:
+        ParameterError: unknown ordering (lists the valid names), bad sizes, or ``random`` without a seed.
+
+    Example:
+        >>> trotter_schedule(3, "palindromic", 1)
+        [((0, 0.5), (1, 0.5), (2, 1.0), (1, 0.5), (0, 0.5))]
+    """
+    n_atoms = check_int("atoms", n_atoms, minimum=1)
+    n_collisions = check_int("n_collisions", n_collisions, minimum=0)
+    if ordering not in ORDERINGS:
+        raise ParameterError(f"Argument `ordering` must be one of {list(ORDERINGS)}, but is {ordering!r}.")
+    if ordering == "exact":
+        return None
+    forward: ScheduleEntry = tuple((i, 1.0) for i in range(n_atoms))
+    if ordering == "forward":
+        return [forward] * n_collisions
+    if ordering == "palindromic":
+        if n_atoms == 1:
+            return [((0, 1.0),)] * n_collisions
+        half = tuple((i, 0.5) for i in range(n_atoms - 1))
+        entry = half + ((n_atoms - 1, 1.0),) + half[::-1]
+        return [entry] * n_collisions
+    if ordering == "alternating":
+        backward = forward[::-1]
+        return [forward if c % 2 == 0 else backward for c in range(n_collisions)]
+    # random
+    if seed is None:
+        raise ParameterError(
+            "Argument `seed` is required for ordering='random' (reproducible gate order), but is None."
+        )
+    seed = check_int("seed", seed, minimum=0)
+    rng = np.random.default_rng(seed)
+    return [tuple((int(i), 1.0) for i in rng.permutation(n_atoms)) for _ in range(n_collisions)]
+
+
+@lru_cache(maxsize=16)
+def _coupling_eigh(n_atoms: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""Eigen-decomposition of :math:`V = \sigma_+^a J_- + \sigma_-^a J_+` (ancilla = left-most factor).
+
+    Cached: every U(θ) for the same N reuses it, and eigh keeps U unitary to round-off.
+    """
+    jm = collective_lowering(n_atoms)
+    v = np.kron(SIGMA_PLUS, jm) + np.kron(SIGMA_MINUS, jm.conj().T)
+    w, vecs = np.linalg.eigh(v)
+    w.setflags(write=False)
+    vecs.setflags(write=False)
+    return w, vecs
+
+
+@lru_cache(maxsize=64)
+def _collective_unitary_cached(n_atoms: int, theta: float) -> np.ndarray:
+    w, vecs = _coupling_eigh(n_atoms)
+    u = (vecs * np.exp(-1j * theta * w)) @ vecs.conj().T
+    u.setflags(write=False)
+    return u
+
+
+def collective_unitary(n_atoms: int, theta: float) -> np.ndarray:
+    r"""Exact collective collision :math:`U = \exp[-i\theta(\sigma_+^a J_- + \sigma_-^a J_+)]`, eq. (5.1).
+
+    Ancilla = left-most factor (QuTiP order); atom i = factor i + 1. Dimension :math:`2^{N+1}`.
+    The one cache of this matrix: the circuit builders and the twin both read it (read-only array).
+
+    Example:
+        >>> u = collective_unitary(2, 0.3)
+        >>> u.shape, bool(abs(u @ u.conj().T - np.eye(8)).max() < 1e-12)
+        ((8, 8), True)
+    """
+    n_atoms = check_int("atoms", n_atoms, minimum=1, maximum=MAX_COLLISION_ATOMS)
+    theta = check_real("theta", theta)
+    return _collective_unitary_cached(n_atoms, theta)
+
+
+def check_collision_model(atoms: Atoms, bath: Bath) -> None:
+    """The charging collision model (one ancilla coupled equally to all atoms) realises only the
+    Dicke-limit bath with Omega = 0, resonant with the atoms; raise ParameterError otherwise."""
+    if not isinstance(atoms, Atoms):
+        raise ParameterError(f"Argument `atoms` must be a qcharge.Atoms, but is {type(atoms).__name__}.")
+    if not atoms.is_dicke or atoms.dipolar != 0.0:
+        raise ParameterError(
+            "Argument `atoms` must be in the Dicke limit (uniform gamma_ij, Omega = 0) for the collision model, "
+            f"but has gamma_matrix={atoms.gamma_matrix.tolist()}, dipolar_matrix={atoms.dipolar_matrix.tolist()}."
+        )
+    if bath.omega != atoms.omega:
+        raise ParameterError(f"Argument `bath.omega` must equal atoms.omega = {atoms.omega}, but is {bath.omega}.")
+
+
+def coin_draws(seed: int, n_instances: int, n_collisions: int, p_e: float) -> np.ndarray:
+    r"""Classical coins of ``ancilla='coin'``: row k = instance k, True = ancilla prepared in :math:`|e\rangle`.
+
+    Drawn from ``np.random.default_rng([seed, 1])``, a stream independent of the random ordering's
+    ``default_rng(seed)``; each coin is excited with probability :math:`p_e`.
+    """
+    coins = np.random.default_rng([seed, 1]).random((n_instances, n_collisions)) < p_e
+    coins.setflags(write=False)
+    return coins
+
+
+def _check_inputs(atoms, bath, initial, collision) -> None:
+    for name, value, cls in (("atoms", atoms, Atoms), ("bath", bath, Bath),
+                             ("initial_state", initial, InitialState), ("collision", collision, Collision)):
+        if not isinstance(value, cls):
+            raise ParameterError(f"Argument `{name}` must be a qcharge.{cls.__name__}, but is {type(value).__name__}.")
+    check_collision_model(atoms, bath)
+
+
+@dataclass(frozen=True)
+class ChargingPlan:
+    r"""Everything a charging circuit and its twin share, computed once (build it with :func:`charging_plan`).
+
+    Attributes:
+        atoms, bath, initial, collision: the physics parameters.
+        n_collisions: n >= 0.
+        seed: the resolved seed (random ordering stream ``default_rng(seed)``, coin stream
+            ``default_rng([seed, 1])``).
+        save_every: save after every ``save_every`` collisions (and at the end); ``None``: the end only.
+        n_instances: circuit instances (coin draws) for ``ancilla='coin'``; 1 otherwise.
+        dt: :math:`\Delta t = \theta^2/(\gamma(2\bar n+1))`; collision c happens at :math:`c\,\Delta t`.
+        p_e: ancilla excitation probability :math:`p_e(T)` of the bath.
+        schedule: per-collision gate lists of :func:`trotter_schedule` (``None`` for ``'exact'``).
+        saves: collision counts whose state is saved.
+        coins: ``(n_instances, n_collisions)`` bool array for ``'coin'``, else ``None``.
+    """
+
+    atoms: Atoms
+    bath: Bath
+    initial: InitialState
+    collision: Collision
+    n_collisions: int
+    seed: int
+    save_every: int | None = None
+    n_instances: int = 1
+    dt: float = field(init=False)
+    p_e: float = field(init=False)
+    schedule: tuple[ScheduleEntry, ...] | None = field(init=False, repr=False)
+    saves: tuple[int, ...] = field(init=False)
+    coins: np.ndarray | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _check_inputs(self.atoms, self.bath, self.initial, self.collision)
+        check_int("n_collisions", self.n_collisions, minimum=0)
+        check_int("seed", self.seed, minimum=0)
+        check_int("n_instances", self.n_instances, minimum=1)
+        if self.collision.ancilla != "coin" and self.n_instances != 1:
+            raise ParameterError(
+                f"Argument `n_instances` must be 1 unless ancilla='coin', but is {self.n_instances} "
+                f"(ancilla={self.collision.ancilla!r})."
+            )
+        sched = trotter_schedule(self.atoms.n, self.collision.ordering, self.n_collisions, self.seed)
+        set_ = object.__setattr__  # frozen: derived fields are set once, here
+        set_(self, "dt", self.collision.time_step(self.bath, self.atoms.gamma))
+        set_(self, "p_e", self.bath.excited_probability)
+        set_(self, "schedule", None if sched is None else tuple(sched))
+        set_(self, "saves", tuple(save_collisions(self.n_collisions, self.save_every)))
+        set_(self, "coins", coin_draws(self.seed, self.n_instances, self.n_collisions, self.p_e)
+             if self.collision.ancilla == "coin" else None)
+
+    def entry(self, c: int) -> ScheduleEntry | None:
+        """Schedule entry of collision ``c`` (``None``: the exact collective unitary)."""
+        return None if self.schedule is None else self.schedule[c]
+
+    def inputs(self) -> dict:
+        """The inputs the plan is built from (JSON-able): what :meth:`strong_id` hashes."""
+        return {
+            "experiment": "charging",
+            "atoms": self.atoms.to_dict(),
+            "bath": self.bath.to_dict(),
+            "initial_state": self.initial.to_dict(),
+            "theta": self.collision.theta,
+            "ordering": self.collision.ordering,
+            "ancilla": self.collision.ancilla,
+            "n_collisions": self.n_collisions,
+            "seed": self.seed,
+            "save_every": self.save_every,
+            "n_instances": self.n_instances,
+        }
+
+    def strong_id(self) -> str:
+        """SHA-256 of the canonical JSON of :meth:`inputs`: equal inputs, equal id, on every machine.
+
+        Floats enter through ``repr`` (shortest round-trip form), so the id does not depend on BLAS.
+        """
+        from .records import to_jsonable
+
+        text = json.dumps(to_jsonable(self.inputs()), sort_keys=True, separators=(",", ":"), allow_nan=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def charging_plan(
+    atoms: Atoms,
+    bath: Bath,
+    initial: InitialState,
+    collision: Collision,
+    n_collisions: int,
+    *,
+    seed: int | None = None,
+    save_every: int | None = None,
+    n_instances: int | None = None,
+) -> ChargingPlan:
+    """The :class:`ChargingPlan` of n collisions; ``seed=None`` draws one (recorded in ``plan.seed``).
+
+    ``n_instances`` applies to ``ancilla='coin'`` only (default :data:`DEFAULT_COIN_INSTANCES`).
+
+    Example:
+        >>> from qcharge.params import Atoms, Bath, Collision, InitialState
+        >>> plan = charging_plan(Atoms(2), Bath(1.0), InitialState(), Collision(0.3), 120, seed=0)
+        >>> plan.saves, round(plan.dt * plan.n_collisions, 4), len(plan.strong_id())
+        ((120,), 4.9909, 64)
+    """
+    if isinstance(collision, Collision) and collision.ancilla == "coin":
+        n_inst = DEFAULT_COIN_INSTANCES if n_instances is None else check_int("n_instances", n_instances, minimum=1)
+    else:
+        n_inst = 1
+    n_collisions = check_int("n_collisions", n_collisions, minimum=0)
+    return ChargingPlan(atoms, bath, initial, collision, n_collisions, resolve_seed(seed), save_every, n_inst)

@@ -1,0 +1,363 @@
+r"""The Dicke-limit API: :func:`solve_dicke` and :class:`DickeResult` (PHYSICS.md 2)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ..._checks import check_int, check_real
+from ...exceptions import ParameterError
+from ...params import Atoms, Bath, InitialState
+from ...states import excited_probability
+from .certified_l1 import _certified_l1_generic, _certified_l1_long_time, _l1_fields, _log_beta
+from .combinatorics import _log_tables, _LogTables, _logsumexp
+from .dynamics import _dynamics, _dynamics_observables
+from .symmetric_l1 import symmetric_l1_backward, symmetric_l1_estimate, symmetric_l1_uniformised
+from .long_time import _long_time_summary, _u_of_x
+
+__all__ = ["DickeResult", "solve_dicke", "default_times"]
+
+
+# ----------------------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class DickeResult:
+    r"""Observables of the Dicke-limit solution at ``times`` (``np.inf`` marks the long-time state).
+
+    Attributes:
+        times: shape ``(n_times,)``.
+        energy: :math:`E = \omega\langle \hat N\rangle`.
+        heat: :math:`\Delta Q = E(t) - E(0)` (first law with no work).
+        coherence_re: relative entropy of coherence :math:`C_{re} = S(\Delta\rho) - S(\rho)` (nats).
+        log10_coherence_l1: :math:`\log_{10} C_{l1}` (``-inf`` when :math:`C_{l1} = 0`).
+        coherence_l1: :math:`C_{l1}` as a float (``inf`` where it overflows; use the log10).
+        coherence_l1_error_bound: certified bound on :math:`|C_{l1} - \text{value}|` (``inf`` on overflow).
+        coherence_l1_relative_error_bound: the same bound divided by the value (``inf`` if the value is 0
+            and the bound is not).
+        excitation_probabilities: shape ``(n_times, N+1)``, :math:`W_k(t) = \sum_j q_{j,k}(t)`.
+        coherence_l1_status: per time, ``'certified'`` (the bound is rigorous and below the value),
+            ``'estimate'`` (the bound is an a-priori estimate, or exceeds the value: an uncertified
+            estimate, never to be read as exact) or ``'not computed'`` (nan: above ``l1_max_atoms`` or the
+            finite-time thermal range, see :func:`solve_dicke`).
+    """
+
+    times: np.ndarray
+    energy: np.ndarray
+    heat: np.ndarray
+    coherence_re: np.ndarray
+    log10_coherence_l1: np.ndarray
+    coherence_l1: np.ndarray
+    coherence_l1_error_bound: np.ndarray
+    coherence_l1_relative_error_bound: np.ndarray
+    excitation_probabilities: np.ndarray
+    coherence_l1_status: tuple = ()
+
+
+
+# ----------------------------------------------------------------------------------------- physical inputs
+def _physical_inputs(atoms: Atoms, bath: Bath, initial: InitialState) -> tuple[int, float, float, float]:
+    """Validate (atoms, bath, initial) for the Dicke solver; return (N, x, nbar, pe0)."""
+    if not isinstance(atoms, Atoms):
+        raise ParameterError(f"Argument `atoms` must be an Atoms instance, but is {type(atoms).__name__}.")
+    if not isinstance(bath, Bath):
+        raise ParameterError(f"Argument `bath` must be a Bath instance, but is {type(bath).__name__}.")
+    if not isinstance(initial, InitialState):
+        raise ParameterError(f"Argument `initial` must be an InitialState instance, but is {type(initial).__name__}.")
+    if not atoms.is_dicke:
+        raise ParameterError(
+            "Argument `atoms` must be in the Dicke limit (uniform gamma_ij = gamma and uniform Omega_ij) for the "
+            "J-multiplet solver, but is not; use method='full'."
+        )
+    if bath.omega != atoms.omega:
+        raise ParameterError(f"Argument `bath.omega` must equal atoms.omega = {atoms.omega}, but is {bath.omega}.")
+    if initial.kind == "ground":
+        pe0 = 0.0
+    elif initial.kind == "excited":
+        pe0 = 1.0
+    elif initial.kind == "thermal":
+        pe0 = excited_probability(initial.temperature, atoms.omega)
+    else:
+        raise ParameterError(
+            "Argument `initial_state` must be 'ground', 'excited' or 'thermal' (product thermal states) for the "
+            f"Dicke solver, but is {initial.kind!r}; use method='full'."
+        )
+    # Uniform Omega has no effect: H_Omega = Omega (J+J- - N) is a function of J^2 and J_z (PHYSICS.md 1.3).
+    return atoms.n, bath.x, bath.nbar, pe0
+
+
+
+# ----------------------------------------------------------------------------------------- observables
+# Beyond this N a float64 q(t) of a thermal state cannot resolve C_l1(t) (the cancellation in (2.7)
+# exceeds 1e16 from N ~ 60 on), so its finite-time C_l1 is not evaluated (nan, 'not computed'); the
+# long-time value is always exact, and from ground / excited states C_l1(t) is a positive sum at any N.
+_FINITE_L1_MAX_ATOMS = 200
+# float64 arrays of length N+1 the solver holds at once besides the per-time ones (log tables, chain
+# work arrays, long-time reductions); measured peak / (8 (N+1)) at N = 10^5-10^6 is ~40, 64 leaves a margin.
+_WORK_VECTORS = 64
+
+
+def _physical_memory() -> float:
+    """Bytes of physical memory of this machine (inf where the OS does not say)."""
+    import os
+
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return math.inf
+
+
+def _check_memory(n: int, n_times: int, full_q: bool) -> None:
+    r"""Raise before allocating when the call needs more than the machine's physical memory.
+
+    Need: :math:`8(N+1)(8 n_t + 64)` bytes (W_k, the symmetric chain and work vectors), plus
+    :math:`16 n_t(\lfloor N/2\rfloor+1)(N+1)` when the block probabilities are kept for the finite-time C_l1.
+    """
+    need = 8.0 * (n + 1) * (8 * n_times + _WORK_VECTORS)
+    if full_q:
+        need += 16.0 * n_times * (n // 2 + 1) * (n + 1)
+    have = _physical_memory()
+    if need > have:
+        raise ParameterError(
+            f"Argument `atoms` must be small enough for this machine's memory ({have / 1e9:.3g} GB), but N = {n} "
+            f"with {n_times} time(s) would need {need / 1e9:.3g} GB."
+        )
+
+
+def _observables_from_q(n: int, q: np.ndarray, tables: _LogTables) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""W_k, :math:`\langle\hat N\rangle` and :math:`C_{re}` for block probabilities q of shape (n_t, J, N+1).
+
+    :math:`S(\rho) = -\sum q_{j,k}\ln(q_{j,k}/d_J)`, :math:`S(\Delta\rho) = -\sum_k W_k \ln(W_k/\binom Nk)` (2.2).
+    """
+    k = np.arange(n + 1)
+    w = q.sum(axis=1)
+    mean = w @ k.astype(float)
+    ld = tables.ld[None, :, None]  # anchored: the common shift A cancels since sum W = sum q
+    lc = tables.lc[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_rho = -np.sum(np.where(q > 0, q * (np.log(q) - ld), 0.0), axis=(1, 2))
+        s_deph = -np.sum(np.where(w > 0, w * (np.log(w) - lc), 0.0), axis=1)
+    return w, mean, np.maximum(s_deph - s_rho, 0.0)
+
+
+
+def _check_times(times: ArrayLike) -> np.ndarray:
+    try:
+        arr = np.asarray(times, dtype=float)
+    except (TypeError, ValueError):
+        raise ParameterError(f"Argument `times` must be a 1-D array of real numbers, but is {times!r}.") from None
+    if arr.ndim == 0:
+        arr = arr[None]
+    if arr.ndim != 1:
+        raise ParameterError(f"Argument `times` must be 1-D, but has shape {arr.shape}.")
+    if np.any(np.isnan(arr)) or np.any(arr < 0):
+        raise ParameterError(f"Argument `times` must be >= 0 (np.inf = long-time state), but is {arr.tolist()}.")
+    return arr
+
+
+def default_times(n: int, count: int = 8, last: float = 20.0) -> np.ndarray:
+    r"""Times (units of 1/γ) that show the dynamics: 0, then geometric from :math:`0.1/(N\gamma)` to ``last``.
+
+    Collective rates grow like :math:`N\gamma` (the superradiant scale :math:`1/(N\gamma)`), so fixed
+    times 1, 5, 20 all show the relaxed state at large N (N = 500: t = 0.5 and 2 printed the same values).
+
+    Example:
+        >>> default_times(100, count=4).round(4).tolist()
+        [0.0, 0.001, 0.1414, 20.0]
+    """
+    n = check_int("n", n, minimum=1)
+    count = check_int("count", count, minimum=2)
+    last = check_real("last", last, minimum=0.0, strict_min=True)
+    first = min(0.1 / n, last)
+    return np.concatenate([[0.0], np.geomspace(first, last, count - 1)])
+
+
+def solve_dicke(
+    atoms: Atoms,
+    bath: Bath,
+    initial: InitialState,
+    times: ArrayLike = (),
+    *,
+    long_time: bool = False,
+    rel_tol: float = 1e-12,
+    progress: bool = False,
+    l1_max_atoms: int = 2000,
+    finite_time_l1: bool = True,
+) -> DickeResult:
+    r"""Dicke-limit dynamics and long-time state from a product thermal initial state, any N.
+
+    :math:`\dot\rho = -i[H_0 + H_\Omega, \rho] + \gamma(\bar n+1)D[J_-]\rho + \gamma\bar n D[J_+]\rho`
+    reduces to one birth-death chain per multiplet (2.7-2.8); the long-time state is (2.1). Energies,
+    heat and :math:`C_{re}` are float64 (positive sums; O(N) closed forms at t = inf, so N = 10^5 is
+    fast); :math:`C_{l1}` comes with a bound and a status (``'certified'``, ``'estimate'``, ``'not computed'``).
+
+    Args:
+        atoms: Dicke-limit atoms (uniform :math:`\gamma_{ij}`; a uniform :math:`\Omega` has no effect).
+        bath: thermal bath, same :math:`\omega` as the atoms (T = 0 and T = inf allowed; at T = inf only the
+            long-time state and t = 0).
+        initial: ``'ground'``, ``'excited'`` or ``'thermal'``.
+        times: times in units of 1/gamma (rates :math:`\gamma(\bar n+1)` and :math:`\gamma\bar n`), >= 0;
+            ``np.inf`` entries give the long-time state.
+        long_time: append the long-time state (t = inf) after ``times``.
+        rel_tol: target relative accuracy of the certified :math:`C_{l1}`.
+        progress: show tqdm progress bars.
+        l1_max_atoms: skip the certified long-time :math:`C_{l1}` (nan, ``'not computed'``) above this N
+            (O(N^2) big-integer work: ~2 s at N = 1000).
+        finite_time_l1: evaluate :math:`C_{l1}` at finite t > 0 (False: ``'not computed'``; the dynamics
+            alone are ~10x cheaper at N = 10^5).
+
+    Returns:
+        :class:`DickeResult`. :math:`C_{l1}` at finite t > 0: from ground / excited states, certified by
+        non-negative uniformisation where :math:`\lambda\gamma t` is moderate (early times, small N), else an
+        estimate from the float64 chain (the positive sum (2.3), any N); from thermal states, for
+        N <= 200, the certified evaluation for the computed q(t) plus an a-priori estimate (not a proof)
+        of its float64 error: an estimate. At t = 0 and t = inf the bound is rigorous for the float inputs.
+
+    Raises:
+        ParameterError: bad inputs, or more memory needed than the machine has (checked before allocating).
+    """
+    from tqdm import tqdm
+
+    n, x, nbar, pe0 = _physical_inputs(atoms, bath, initial)
+    rel_tol = check_real("rel_tol", rel_tol, minimum=0.0, strict_min=True, maximum=1.0)
+    l1_max_atoms = check_int("l1_max_atoms", l1_max_atoms, minimum=0)
+    ts = _check_times(times)
+    if long_time:
+        ts = np.concatenate([ts, [np.inf]])
+    finite = np.isfinite(ts)
+    if np.isinf(nbar) and np.any(ts[finite] > 0):
+        raise ParameterError(
+            "Argument `times` must be 0 or inf at T = inf (the rates gamma*nbar are infinite), but contains "
+            f"{ts[finite & (ts > 0)][:3].tolist()}; use long_time=True."
+        )
+    # Exactly incoherent cases: bath at the initial temperature (rho(t) = rho_0), T = 0 from the ground state.
+    static = (initial.kind == "thermal" and initial.temperature == bath.temperature) or (
+        initial.kind == "ground" and x == 0.0
+    )
+    idx_dyn = np.nonzero(finite & (ts > 0))[0]
+    idx_zero = np.nonzero(ts == 0)[0]
+    idx_inf = np.nonzero(~finite)[0]
+    pure = initial.kind in ("ground", "excited")  # only the symmetric multiplet is populated
+    want_l1 = bool(finite_time_l1) and bool(idx_dyn.size) and not static
+    full_q = want_l1 and not pure and n <= min(l1_max_atoms, _FINITE_L1_MAX_ATOMS)
+    _check_memory(n, ts.size, full_q)
+    n_t = ts.size
+    energy = np.zeros(n_t)
+    c_re = np.zeros(n_t)
+    log10_l1 = np.full(n_t, -np.inf)
+    l1 = np.zeros(n_t)
+    l1_abs = np.zeros(n_t)
+    l1_rel = np.zeros(n_t)
+    status = ["certified"] * n_t
+    wk = np.zeros((n_t, n + 1))
+    omega = atoms.omega
+
+    def skip(idx) -> None:
+        log10_l1[idx], l1[idx], l1_abs[idx], l1_rel[idx] = np.nan, np.nan, np.inf, np.inf
+        for it in idx:
+            status[it] = "not computed"
+
+    if idx_zero.size:
+        tab = _log_tables(n, pe0)
+        wk[idx_zero] = np.exp(tab.lc + tab.lw + tab.c)
+        energy[idx_zero] = omega * n * pe0
+    if idx_dyn.size:
+        gts = atoms.gamma * ts[idx_dyn]
+        tables = _log_tables(n, pe0)
+        if full_q:
+            q, err = _dynamics(n, x, pe0, gts, nbar, progress)
+            w, mean, cre = _observables_from_q(n, q, tables)
+        else:
+            # Without C_l1(t), multiplets of weight < 1e-30 cannot change any reported digit: skip them.
+            w, s_rho, q_sym, err_sym = _dynamics_observables(n, x, pe0, gts, nbar, progress, 0.0 if pure else 1e-30)
+            mean, cre = _mean_and_cre(n, w, s_rho, tables)
+        wk[idx_dyn], energy[idx_dyn], c_re[idx_dyn] = w, omega * mean, cre
+        if static:
+            pass
+        elif not want_l1:
+            skip(idx_dyn)
+        elif full_q:
+            ks = np.arange(1, n)
+            lbeta = _log_beta(n, ks)
+            for pos, it in enumerate(tqdm(idx_dyn, desc="C_l1(t)", disable=not progress, leave=False)):
+                res = _certified_l1_generic(n, q[pos], rel_tol)
+                with np.errstate(divide="ignore"):
+                    dyn = _logsumexp(np.log(err[pos][:, ks]) + lbeta)
+                log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = _l1_fields(res, dyn)
+                status[it] = "estimate"  # the float64 error of q(t) enters as an estimate
+        elif pure:
+            certified = symmetric_l1_uniformised(n, nbar, pe0 == 1.0, gts)
+            backward = [None] * gts.size
+            if pe0 == 0.0 and any(c is None for c in certified):
+                backward = symmetric_l1_backward(n, nbar, gts)
+            with np.errstate(divide="ignore"):
+                log_q, log_err = np.log(q_sym), np.log(err_sym)
+            if pe0 == 0.0 and np.isfinite(nbar) and nbar > 0:
+                # From the ground state p_k(t) <= x^k at all times (r = p / pi is a max-norm contraction):
+                # that is the error of every entry float64 could not hold (underflow, cut levels).
+                cap = -_u_of_x(x) * np.arange(n + 1.0)
+                log_err = np.where(q_sym > 0, log_err, np.maximum(log_err, cap[None, :]))
+            for pos, it in enumerate(idx_dyn):
+                if certified[pos] is not None:
+                    value, bound = certified[pos]
+                else:
+                    value, bound = symmetric_l1_estimate(n, log_q[pos], log_err[pos])
+                    if backward[pos] is not None and backward[pos][1] - backward[pos][0] < bound - value:
+                        value, bound = backward[pos]
+                    status[it] = "estimate"
+                log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = _log_fields(value, bound)
+        else:
+            skip(idx_dyn)
+    if idx_inf.size:
+        summary = _long_time_summary(n, x, pe0)
+        wk[idx_inf], energy[idx_inf] = summary["w"], omega * summary["mean_excitations"]
+        c_re[idx_inf] = summary["coherence_re"]
+        if static:
+            c_re[idx_inf] = 0.0
+        elif n <= l1_max_atoms:
+            fields = _l1_fields(_certified_l1_long_time(n, x, pe0, rel_tol, progress))
+            for it in idx_inf:
+                log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = fields
+        else:
+            skip(idx_inf)
+    for it in range(n_t):
+        if status[it] == "certified" and not l1_rel[it] < 1.0:
+            status[it] = "estimate"  # a bound that does not separate the value from 0 certifies nothing
+    heat = energy - omega * n * pe0
+    return DickeResult(
+        times=ts,
+        energy=energy,
+        heat=heat,
+        coherence_re=c_re,
+        log10_coherence_l1=log10_l1,
+        coherence_l1=l1,
+        coherence_l1_error_bound=l1_abs,
+        coherence_l1_relative_error_bound=l1_rel,
+        excitation_probabilities=wk,
+        coherence_l1_status=tuple(status),
+    )
+
+
+def _mean_and_cre(n: int, w: np.ndarray, s_rho: np.ndarray, tables: _LogTables) -> tuple[np.ndarray, np.ndarray]:
+    r""":math:`\langle\hat N\rangle` and :math:`C_{re} = S(\Delta\rho) - S(\rho)` from W_k and the anchored S(rho) (2.2)."""
+    mean = w @ np.arange(n + 1, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_deph = -np.sum(np.where(w > 0, w * (np.log(w) - tables.lc[None, :]), 0.0), axis=1)
+    return mean, np.maximum(s_deph - s_rho, 0.0)
+
+
+def _log_fields(log_value: float, log_bound: float) -> tuple[float, float, float, float]:
+    """(log10 value, value, absolute bound, relative bound) from natural logs (inf on overflow)."""
+    log10_v = log_value / math.log(10.0)
+    value = 10.0**log10_v if log10_v < 308 else np.inf
+    with np.errstate(over="ignore"):
+        abs_bound = float(np.exp(log_bound)) if np.isfinite(log_bound) else 0.0
+    if not np.isfinite(log_bound):
+        rel = 0.0
+    elif not np.isfinite(log_value) or log_bound >= log_value:
+        rel = np.inf
+    else:
+        r = math.exp(log_bound - log_value)
+        rel = r / (1.0 - r)  # relative to the smallest value the bound allows, as in _l1_fields
+    return log10_v, value, abs_bound, rel

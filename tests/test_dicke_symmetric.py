@@ -1,0 +1,161 @@
+"""Dicke solver at scale: memory checks, C_l1(t) of the symmetric multiplet at any N, the C_l1 status field."""
+
+from __future__ import annotations
+
+import math
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from qcharge import Atoms, Bath, InitialState, ParameterError
+from qcharge.coherence import l1_coherence
+from qcharge.reference.charging import charge
+from qcharge.reference.dicke import default_times, solve_dicke
+from qcharge.reference.dicke.certified_l1 import _certified_l1_long_time
+from qcharge.reference.dicke.dynamics import _chain_rates
+from qcharge.reference.lindblad import evolve
+
+BATH = Bath(1.0)
+
+
+def _arb_ground_l1(n: int, nbar: float, gamma_t: float, prec: int = 256) -> float:
+    """log10 C_l1(t) from the ground state with the chain propagator in arb balls (the exact reference)."""
+    import flint
+
+    up, down = _chain_rates(n + 1, nbar)
+    old = flint.ctx.prec
+    flint.ctx.prec = prec
+    try:
+        gen = flint.arb_mat(n + 1, n + 1)
+        t = flint.arb(gamma_t)
+        for m in range(n + 1):
+            gen[m, m] = -flint.arb(float(up[m] + down[m])) * t
+            if m < n:
+                gen[m + 1, m] = flint.arb(float(up[m])) * t
+                gen[m, m + 1] = flint.arb(float(down[m + 1])) * t
+        col = gen.exp()
+        total = sum((col[k, 0] * (math.comb(n, k) - 1) for k in range(1, n)), flint.arb(0))
+        assert total.rad() < 1e-20 * total.mid()  # the ball is tight: the reference is exact to 20 digits
+        return float(total.log() / flint.arb(10).log())
+    finally:
+        flint.ctx.prec = old
+
+
+# ----------------------------------------------------------------------------------------- memory
+@pytest.mark.parametrize("times, long_time", [([0.0, 1.0], False), ((), True)])
+def test_memory_is_checked_before_allocating(times, long_time):
+    # N = 10^9 needs hundreds of GB; the check must raise before any large array exists.
+    tracemalloc.start()
+    try:
+        with pytest.raises(ParameterError, match=r"Argument `atoms` must .* would need [0-9.]+ GB"):
+            solve_dicke(Atoms.dicke(10**9), BATH, InitialState("ground"), times, long_time=long_time)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50e6  # one length-N vector alone would be 8 GB
+
+
+def test_charge_reports_the_memory_it_would_need():
+    with pytest.raises(ParameterError, match="atoms"):
+        charge(Atoms.dicke(10**9), BATH, InitialState("ground"), [1.0])
+
+
+# ----------------------------------------------------------------------------------------- C_l1(t), symmetric
+@pytest.mark.parametrize("n, kind", [(3, "ground"), (3, "excited"), (5, "excited"), (8, "ground")])
+def test_symmetric_l1_against_full_space_solver(n, kind):
+    # The full-space master equation knows nothing of multiplets. Measured agreement 2e-14 relative;
+    # 1e-9 leaves room for evolve's tol = 1e-10 on every matrix entry.
+    times = [0.05, 0.3, 2.0]
+    states = evolve(Atoms.dicke(n), BATH, InitialState(kind).density_matrix(n, 1.0), times)
+    res = solve_dicke(Atoms.dicke(n), BATH, InitialState(kind), times)
+    ref = np.array([l1_coherence(r) for r in states])
+    assert np.allclose(10.0**res.log10_coherence_l1, ref, rtol=1e-9, atol=0)
+    assert res.coherence_l1_status == ("certified",) * 3
+    assert np.all(res.coherence_l1_relative_error_bound < 1e-10)
+
+
+def test_ground_l1_early_time_n100_is_the_exact_value():
+    # Issue 9: this printed 3.379 (bound 7e7) while a 40-digit evaluation gives 2.150120539.
+    res = solve_dicke(Atoms.dicke(100), BATH, InitialState("ground"), [0.001])
+    ref = _arb_ground_l1(100, BATH.nbar, 0.001)
+    assert abs(res.log10_coherence_l1[0] - 2.150120539) < 1e-9  # the issue's 10 digits
+    assert abs(res.log10_coherence_l1[0] - ref) < 1e-12  # relative 2e-12 in C_l1 vs a 256-bit reference
+    assert res.coherence_l1_status[0] == "certified"
+    assert res.coherence_l1_relative_error_bound[0] < 1e-10
+
+
+@pytest.mark.parametrize("n, gamma_t", [(40, 0.2), (100, 0.02), (20, 1.0)])
+def test_ground_l1_against_arb_propagator(n, gamma_t):
+    # Where uniformisation applies the value is certified; its bound must hold against the exact value.
+    res = solve_dicke(Atoms.dicke(n), BATH, InitialState("ground"), [gamma_t])
+    ref = _arb_ground_l1(n, BATH.nbar, gamma_t)
+    rel = abs(10.0 ** (res.log10_coherence_l1[0] - ref) - 1.0)
+    assert res.coherence_l1_status[0] == "certified"
+    assert rel <= res.coherence_l1_relative_error_bound[0] + 1e-15  # the bound is a bound
+
+
+@pytest.mark.parametrize("n", [50, 200, pytest.param(1000, marks=pytest.mark.slow)])
+def test_ground_l1_converges_to_the_certified_long_time_value(n):
+    # gamma t = 20 is relaxed far below 1e-12 (the chain's slowest rate is O(gamma)); 1e-9 relative
+    # covers the late-time estimate's own error (its bound is asserted below it).
+    res = solve_dicke(Atoms.dicke(n), BATH, InitialState("ground"), [20.0], long_time=True)
+    lt = _certified_l1_long_time(n, BATH.x, 0.0, 1e-12)
+    assert res.coherence_l1_status[-1] == "certified"
+    assert abs(res.log10_coherence_l1[-1] - lt.log10) < 1e-13
+    assert abs(10.0 ** (res.log10_coherence_l1[0] - lt.log10) - 1.0) < 1e-9
+    assert res.coherence_l1_relative_error_bound[0] < 1e-9
+
+
+def test_ground_l1_at_large_n_is_a_number_not_nan():
+    # Issue 9: N = 10^4 printed nan. From the ground state the value now exists at every time; where
+    # its bound does not separate it from 0 it is flagged 'estimate'.
+    res = solve_dicke(Atoms.dicke(600), BATH, InitialState("ground"), [1e-3, 1.0])
+    assert np.all(np.isfinite(res.log10_coherence_l1))
+    lt = _certified_l1_long_time(600, BATH.x, 0.0, 1e-12)
+    assert abs(res.log10_coherence_l1[1] - lt.log10) < 1e-8  # relaxed at gamma t = 1 for N = 600
+
+
+# ----------------------------------------------------------------------------------------- status
+@pytest.mark.parametrize(
+    "n, initial, times",
+    [
+        (500, InitialState("ground"), [1e-4, 0.003, 0.01, 1.0]),
+        (300, InitialState.thermal(0.5), [0.5]),
+        (60, InitialState.thermal(0.5), [0.5]),
+        (30, InitialState("excited"), [0.001, 0.1, 5.0]),
+    ],
+)
+def test_no_value_is_certified_that_its_bound_does_not_separate(n, initial, times):
+    res = solve_dicke(Atoms.dicke(n), BATH, initial, times, long_time=True)
+    for status, value, rel in zip(res.coherence_l1_status, res.log10_coherence_l1, res.coherence_l1_relative_error_bound):
+        assert status in ("certified", "estimate", "not computed")
+        if status == "certified":
+            assert rel < 1.0 and np.isfinite(value)
+        if not rel < 1.0:
+            assert status != "certified"
+        assert np.isnan(value) == (status == "not computed")  # never a silent nan
+
+
+def test_finite_time_l1_can_be_switched_off():
+    kwargs = dict(atoms=Atoms.dicke(50), bath=BATH, initial=InitialState("ground"), times=[0.1, 1.0])
+    full, light = solve_dicke(**kwargs), solve_dicke(**kwargs, finite_time_l1=False)
+    assert light.coherence_l1_status == ("not computed",) * 2
+    assert np.all(np.isnan(light.log10_coherence_l1))
+    assert np.array_equal(full.energy, light.energy)  # same dynamics, same arithmetic
+    assert np.array_equal(full.coherence_re, light.coherence_re)
+
+
+def test_charge_passes_the_status_through():
+    out = charge(Atoms.dicke(20), BATH, InitialState("ground"), [0.5], long_time=True)
+    assert out["coherence_l1_status"] == ["certified"]
+    assert out["long_time"]["coherence_l1_status"] == "certified"
+
+
+def test_default_times_resolve_the_superradiant_scale():
+    # N = 500 from T0 = 0.5: t = 0.5 and t = 2 print the same values (relaxed); 0.1/(N gamma) does not.
+    times = default_times(500)
+    assert times[0] == 0.0 and times[1] == pytest.approx(0.1 / 500, rel=1e-15) and times[-1] == 20.0
+    assert np.all(np.diff(times) > 0)
+    res = solve_dicke(Atoms.dicke(500), BATH, InitialState.thermal(0.5), times[1:3], finite_time_l1=False)
+    assert abs(res.heat[1] - res.heat[0]) > 1e-3  # the first two default times see different states
