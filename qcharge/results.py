@@ -161,8 +161,9 @@ class ChargePoint(_Record):
     energy: float
     heat: float
     coherence_l1_error_bound: float | None = None  # Dicke method only (certified absolute bound)
+    coherence_l1_status: str | None = None  # Dicke method only: 'certified' / 'estimate' / 'not computed'
 
-    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"coherence_l1_error_bound"})
+    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"coherence_l1_error_bound", "coherence_l1_status"})
 
     @classmethod
     def from_dict(cls, data: Mapping) -> ChargePoint:
@@ -183,9 +184,10 @@ class ChargeTrace(_Record):
     energy: tuple[float, ...]
     heat: tuple[float, ...]
     coherence_l1_error_bound: tuple[float, ...] | None = None  # Dicke method only
+    coherence_l1_status: tuple[str, ...] | None = None  # Dicke method only, per time
     long_time: ChargePoint | None = None  # with long_time=True
 
-    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"coherence_l1_error_bound", "long_time"})
+    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"coherence_l1_error_bound", "coherence_l1_status", "long_time"})
 
     @classmethod
     def from_dict(cls, data: Mapping) -> ChargeTrace:
