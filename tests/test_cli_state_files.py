@@ -95,6 +95,8 @@ def test_harvest_reads_the_cluster_size_from_the_file(tmp_path, capsys):
     from_file = run_json(capsys, ["harvest", "--cluster", str(path), "-T", "1"])
     built = run_json(capsys, ["harvest", "--cluster", "charged", "--cluster-size", "3", "-T", "1"])
     assert from_file["teff"] == pytest.approx(built["teff"], abs=1e-10)  # exact vs exact
+    stated = run_json(capsys, ["harvest", "--cluster", str(path), "--cluster-size", "3", "-T", "1"])
+    assert stated["teff"] == from_file["teff"]  # the same computation: K stated or read from the file
 
 
 def test_save_state_refused_before_computing(tmp_path, capsys, no_solver):

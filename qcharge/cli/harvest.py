@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 
 from ..exceptions import ParameterError
@@ -20,7 +22,7 @@ def add_parser(sub) -> None:
                         "`charge --save-state`; K is read from it) (required)")
     add_bath_args(p)
     add_initial_args(p, with_eg=False)
-    p.add_argument("--cluster-size", type=int, default=None, metavar="K",
+    p.add_argument("--cluster-size", type=int, default=2, metavar="K", action=_Given,
                    help=f"atoms per cluster K, 2 <= K <= {MAX_CLUSTER_ATOMS} (default 2, or the size of --cluster FILE.npy)")
     p.add_argument("--theta", type=float, default=0.5, help="probe-cluster exchange angle, 0 < theta <= pi (default 0.5)")
     p.add_argument("--rate", type=float, default=1.0, help="Poisson collision rate r, units of gamma (default 1)")
@@ -29,6 +31,17 @@ def add_parser(sub) -> None:
     p.add_argument("--probe-temperature", type=float, default=None,
                    help="temperature of the probe's own bath (with --probe-gamma; default: no probe bath)")
     p.set_defaults(func=run)
+
+
+class _Given(argparse.Action):
+    """Store the value and note that it was given: a --cluster FILE.npy sets K unless --cluster-size says otherwise.
+
+    (The default stays 2 in the parser, so what `qcharge sweep` keys a point by does not change.)
+    """
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_given", True)
 
 
 def cluster_state(args, size: int | None = None) -> np.ndarray | None:
@@ -68,9 +81,8 @@ def run(args) -> int:
             f"Argument `{missing}` must be given with {present} (together they describe the probe's own bath), "
             "but it is missing."
         )
-    rho = cluster_state(args, args.cluster_size)
+    rho = cluster_state(args, args.cluster_size if getattr(args, "cluster_size_given", False) else None)
     k = args.cluster_size if rho is None else rho.shape[0].bit_length() - 1
-    k = 2 if k is None else k
     if k > MAX_CLUSTER_ATOMS:
         # Checked here, before the cluster's dense 2^K x 2^K state is built (whose check says `atoms`).
         gib = 16 * 4.0 ** (k + 1) / 2**30
