@@ -269,6 +269,8 @@ def run_harvest(
 ) -> dict:
     """Probe harvesting on a backend beside the exact dynamics.
 
+    ``cluster``: 'charged', 'dephased', 'pipeline', or a pair density matrix (QuTiP order; recorded as 'matrix').
+
     ``instances`` circuits with Poisson collision times (rate ``harvest.rate``) on [0, time].
     ``reference`` is the Poisson-averaged exact dynamics (4.3); ``twin`` the exact probe
     state averaged over the *same* instances (:func:`~qcharge.reference.probe.probe_instance`),
