@@ -18,8 +18,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from ._checks import check_int, check_real
+from ._checks import check_density_matrix, check_int, check_real
 from .compare import NULL_RESAMPLES, acceptance_ranges, compare_exact, compare_sampled
 from .exceptions import ParameterError
 from .params import Atoms, Bath, Collision, Harvest, InitialState
@@ -214,10 +215,14 @@ def run_charge(
     return out
 
 
-def _harvest_cluster(kind: str, bath: Bath, initial: InitialState, seed: int):
-    """(cluster for the builder, its exact density matrix for the reference)."""
+def _harvest_cluster(kind, bath: Bath, initial: InitialState, seed: int):
+    """(cluster for the builder, its exact density matrix for the reference); ``kind`` may be a pair state."""
     from .circuits.harvesting import ChargedCluster
     from .reference.harvest import make_cluster
+
+    if not isinstance(kind, str):
+        rho = check_density_matrix("cluster", kind, 2)
+        return rho, rho
 
     if kind == "pipeline":
         from .protocol import charging_plan
@@ -249,7 +254,7 @@ def _teff_interval(pe_ci: tuple[float, float], omega: float, pe_hat: float) -> l
 def run_harvest(
     bath: Bath,
     initial: InitialState,
-    cluster: str,
+    cluster: str | ArrayLike,
     harvest: Harvest,
     time: float,
     *,
@@ -263,6 +268,8 @@ def run_harvest(
     progress: bool = False,
 ) -> dict:
     """Probe harvesting on a backend beside the exact dynamics.
+
+    ``cluster``: 'charged', 'dephased', 'pipeline', or a pair density matrix (QuTiP order; recorded as 'matrix').
 
     ``instances`` circuits with Poisson collision times (rate ``harvest.rate``) on [0, time].
     ``reference`` is the Poisson-averaged exact dynamics (4.3); ``twin`` the exact probe
@@ -328,7 +335,7 @@ def run_harvest(
             ci_method=INTERVAL_METHOD,
         )
     return {
-        "cluster": cluster,
+        "cluster": cluster if isinstance(cluster, str) else "matrix",
         "temperature": bath.temperature,
         "theta": harvest.theta,
         "rate": harvest.rate,

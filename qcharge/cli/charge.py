@@ -7,13 +7,17 @@ import math
 import numpy as np
 
 from ..exceptions import ParameterError
-from ..params import Atoms, Bath
+from ..params import Atoms, Bath, InitialState
 from ..reference.charging import METHODS
 from ._common import NAN_NOTE, add_bath_args, add_initial_args, add_l1_max_atoms_arg, emit, initial_from, load_matrix, output_file, progress
 
-__all__ = ["add_parser", "run", "DEFAULT_TIMES"]
+__all__ = ["add_parser", "run", "load_state", "DEFAULT_TIMES", "MAX_DENSE_DICKE_ATOMS"]
 
 DEFAULT_TIMES = (0.0, 1.0, 5.0, 20.0)
+# --save-state with the Dicke method builds the dense 2^N x 2^N state: 16 * 4^12 B = 256 MiB at N = 12.
+MAX_DENSE_DICKE_ATOMS = 12
+# --save-state with a full-space state: the same default cap as the full-space solver (GB = 1e9 B).
+_SAVE_STATE_MAX_GB = 2.0
 
 
 def add_parser(sub) -> None:
@@ -37,7 +41,71 @@ def add_parser(sub) -> None:
     add_l1_max_atoms_arg(p)
     p.add_argument("--plot", default=None, metavar="FILE.png",
                    help="draw C_l1, C_re and heat versus time into this file (default: no figure)")
+    p.add_argument("--initial-state-file", default=None, metavar="FILE.npy",
+                   help="initial density matrix, 2^N x 2^N in QuTiP order (e.g. from --save-state); "
+                        "not with --initial-state / --initial-temperature (default: none)")
+    p.add_argument("--save-state", default=None, metavar="FILE.npy",
+                   help="write the state at the last row (last --times entry, or t -> inf with --long-time) "
+                        f"as a QuTiP-order .npy density matrix; Dicke method: N <= {MAX_DENSE_DICKE_ATOMS} "
+                        "(default: not saved)")
     p.set_defaults(func=run)
+
+
+def load_state(name: str, path: str, n_atoms: int | None = None) -> np.ndarray:
+    """A validated density matrix from a ``.npy`` file (QuTiP order), 2^n_atoms square when given.
+
+    ``name`` is the CLI argument the errors name (``--initial-state-file``, ``--cluster``).
+    """
+    from .._checks import check_density_matrix
+
+    try:
+        rho = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ParameterError(f"Argument `{name}` must be a readable .npy file, but reading {path!r} failed: {exc}") from None
+    if rho.ndim != 2 or rho.shape[0] != rho.shape[1]:
+        raise ParameterError(f"Argument `{name}` must hold a square density matrix, but {path!r} has shape {rho.shape}.")
+    if n_atoms is not None and rho.shape[0] != 2**n_atoms:
+        raise ParameterError(
+            f"Argument `{name}` must be {2**n_atoms} x {2**n_atoms} for {n_atoms} atoms, "
+            f"but {path!r} is {rho.shape[0]} x {rho.shape[1]}."
+        )
+    return check_density_matrix(name, rho)
+
+
+def _check_save_state(args, atoms: Atoms, method: str) -> str:
+    """Refuse --save-state before any computation: a writable .npy path and a dense state that fits."""
+    path = args.save_state
+    if not path.endswith(".npy"):
+        raise ParameterError(f"Argument `--save-state` must be a .npy file name, but is {path!r}.")
+    n = atoms.n
+    if method == "dicke" and n > MAX_DENSE_DICKE_ATOMS:
+        raise ParameterError(
+            f"Argument `--save-state` needs N <= {MAX_DENSE_DICKE_ATOMS} with the Dicke method (it writes the dense "
+            f"2^N x 2^N state), but N = {n}: that state alone would need {16 * 4.0**n / 2**30:.3g} GiB."
+        )
+    if method != "dicke":
+        from ..reference.lindblad import memory_estimate_gb
+
+        need = memory_estimate_gb(n, n_times=1)
+        if need > _SAVE_STATE_MAX_GB:
+            raise ParameterError(
+                f"Argument `--save-state` needs the full-space state, but N = {n} would need about {need:.3g} GB "
+                f"(limit {_SAVE_STATE_MAX_GB:g} GB)."
+            )
+    return output_file("--save-state", path)
+
+
+def _final_state(atoms: Atoms, bath: Bath, initial: InitialState, t: float, method: str) -> np.ndarray:
+    """The state at time ``t`` (inf: the long-time state), QuTiP order, from the engine ``method`` names."""
+    if method == "dicke":
+        from ..reference.dicke import dicke_density_matrix
+
+        return dicke_density_matrix(atoms, bath, initial, t)
+    # Every other engine's atoms are valid full-space atoms: one more evolution to the last time only.
+    from ..reference.lindblad import evolve, long_time_state
+
+    rho0 = initial.density_matrix(atoms.n, atoms.omega)
+    return long_time_state(atoms, bath, rho0) if math.isinf(t) else evolve(atoms, bath, rho0, [t])[0]
 
 
 def _times(args) -> list[float]:
@@ -53,8 +121,17 @@ def _times(args) -> list[float]:
     return args.times
 
 
+def _initial(args, n_atoms: int) -> InitialState:
+    if args.initial_state_file is None:
+        return initial_from(args)
+    other = "--initial-state" if args.initial_state is not None else "--initial-temperature" if args.initial_temperature is not None else None
+    if other:
+        raise ParameterError(f"Arguments `--initial-state-file` and `{other}` are exclusive, but both were given.")
+    return InitialState.from_matrix(load_state("--initial-state-file", args.initial_state_file, n_atoms))
+
+
 def run(args) -> int:
-    from ..reference.charging import charge
+    from ..reference.charging import charge, choose_method
 
     if args.plot:
         from ..plot import figure_path
@@ -76,9 +153,17 @@ def run(args) -> int:
         atoms = Atoms(args.atoms, omega=args.omega, gamma_matrix=gm, dipolar_matrix=om)
     bath = Bath(args.temperature, args.omega)
     times = _times(args)
-    trace = charge(atoms, bath, initial_from(args), times, long_time=args.long_time, method=args.method,
+    initial = _initial(args, atoms.n)
+    if args.save_state:
+        method = choose_method(atoms, initial, args.method)
+        args.save_state = _check_save_state(args, atoms, method)
+    trace = charge(atoms, bath, initial, times, long_time=args.long_time, method=args.method,
                    l1_max_atoms=args.l1_max_atoms, max_memory_gb=args.max_memory_gb, progress=progress(args))
     text = str(trace)
+    if args.save_state:
+        t_last = math.inf if args.long_time else times[-1]
+        np.save(args.save_state, _final_state(atoms, bath, initial, t_last, trace.method))
+        text += f"\nstate at t = {t_last:g} saved to {args.save_state}"
     if any(math.isnan(row[2]) for row in trace.rows()):
         text += "\n" + NAN_NOTE
     if args.plot:
@@ -90,5 +175,8 @@ def run(args) -> int:
         curves = dict([first, ("$C_{re}$ (nats)", trace.coherence_re), ("heat ΔQ / ω", trace.heat)])
         title = f"N = {atoms.n}, T = {bath.temperature}, {trace.method} solver"
         text += f"\nfigure: {curves_figure(trace.times, curves, xlabel='γt', title=title, path=args.plot)}"
-    emit(args, trace.to_dict(), text)
+    payload = trace.to_dict()
+    if args.save_state:
+        payload["state_file"] = args.save_state
+    emit(args, payload, text)
     return 0

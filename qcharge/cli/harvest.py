@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 
 from ..exceptions import ParameterError
@@ -9,16 +11,18 @@ from ..params import Bath, Harvest
 from ..reference.probe import MAX_CLUSTER_ATOMS
 from ._common import add_bath_args, add_initial_args, emit, initial_from
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "cluster_state"]
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("harvest", help="probe atom colliding with coherent clusters: T_eff")
-    p.add_argument("--cluster", required=True, help="charged | dephased | FILE.npy (QuTiP-order density matrix) (required)")
+    p.add_argument("--cluster", required=True,
+                   help="charged | dephased | FILE.npy (a K-atom QuTiP-order density matrix, e.g. from "
+                        "`charge --save-state`; K is read from it) (required)")
     add_bath_args(p)
     add_initial_args(p, with_eg=False)
-    p.add_argument("--cluster-size", type=int, default=2, metavar="K",
-                   help=f"atoms per cluster K, 2 <= K <= {MAX_CLUSTER_ATOMS} (default 2)")
+    p.add_argument("--cluster-size", type=int, default=2, metavar="K", action=_Given,
+                   help=f"atoms per cluster K, 2 <= K <= {MAX_CLUSTER_ATOMS} (default 2, or the size of --cluster FILE.npy)")
     p.add_argument("--theta", type=float, default=0.5, help="probe-cluster exchange angle, 0 < theta <= pi (default 0.5)")
     p.add_argument("--rate", type=float, default=1.0, help="Poisson collision rate r, units of gamma (default 1)")
     p.add_argument("--probe-gamma", type=float, default=None,
@@ -28,8 +32,43 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+class _Given(argparse.Action):
+    """Store the value and note that it was given: a --cluster FILE.npy sets K unless --cluster-size says otherwise.
+
+    (The default stays 2 in the parser, so what `qcharge sweep` keys a point by does not change.)
+    """
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_given", True)
+
+
+def cluster_state(args, size: int | None = None) -> np.ndarray | None:
+    """The --cluster FILE.npy state (validated; its K must equal ``size`` when given), else None.
+
+    Shared by ``harvest`` and ``run harvest``; the file replaces the initial-state options.
+    """
+    from .charge import load_state
+
+    if not args.cluster.endswith(".npy"):
+        return None
+    for flag, value in (("--initial-state", args.initial_state), ("--initial-temperature", args.initial_temperature)):
+        if value is not None:
+            raise ParameterError(
+                f"Argument `{flag}` must not be given with --cluster FILE.npy (the file is the charged state), "
+                f"but is {value!r}."
+            )
+    rho = load_state("--cluster", args.cluster)
+    k = rho.shape[0].bit_length() - 1
+    if size is not None and size != k:
+        raise ParameterError(
+            f"Argument `--cluster` must hold a {size}-atom state (K = {size}), "
+            f"but {args.cluster!r} is {rho.shape[0]} x {rho.shape[0]} ({k} atoms)."
+        )
+    return rho
+
+
 def run(args) -> int:
-    from .._checks import check_density_matrix
     from ..reference.harvest import harvest_summary, make_cluster
 
     bath = Bath(args.temperature, args.omega)
@@ -41,7 +80,8 @@ def run(args) -> int:
             f"Argument `{missing}` must be given with {present} (together they describe the probe's own bath), "
             "but it is missing."
         )
-    k = args.cluster_size
+    rho = cluster_state(args, args.cluster_size if getattr(args, "cluster_size_given", False) else None)
+    k = args.cluster_size if rho is None else rho.shape[0].bit_length() - 1
     if k > MAX_CLUSTER_ATOMS:
         # Checked here, before the cluster's dense 2^K x 2^K state is built (whose check says `atoms`).
         gib = 16 * 4.0 ** (k + 1) / 2**30
@@ -56,14 +96,8 @@ def run(args) -> int:
         probe_gamma=args.probe_gamma or 0.0,
         probe_temperature=args.probe_temperature or 0.0,
     )
-    if args.cluster.endswith(".npy"):
-        try:
-            rho = np.load(args.cluster, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ParameterError(f"Argument `cluster` must be a readable .npy file, but {exc}") from None
-        rho = check_density_matrix("cluster", rho, args.cluster_size)
-    else:
-        rho = make_cluster(args.cluster, bath, initial_from(args), args.cluster_size)
+    if rho is None:
+        rho = make_cluster(args.cluster, bath, initial_from(args), k)
     summary = harvest_summary(rho, harvest, args.omega)
     emit(args, summary.to_dict(), str(summary))
     return 0

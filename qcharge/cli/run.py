@@ -44,8 +44,9 @@ def add_parser(sub) -> None:
     p = run_sub.add_parser("harvest", help="probe-pair random collisions vs exact Poisson-averaged dynamics")
     add_bath_args(p)
     add_initial_args(p, with_eg=False)
-    p.add_argument("--cluster", choices=["charged", "dephased", "pipeline"], required=True,
-                   help="pairs prepared charged, dephased, or charged inside the circuit (pipeline) (required)")
+    p.add_argument("--cluster", required=True,
+                   help="pairs prepared charged, dephased, charged inside the circuit (pipeline), or the "
+                        "pair state in FILE.npy (e.g. from `charge --save-state`) (required)")
     p.add_argument("--theta", type=float, default=0.5, help="probe-pair exchange angle (default 0.5)")
     p.add_argument("--rate", type=float, default=1.0, help="Poisson collision rate r, units of gamma (default 1)")
     p.add_argument("--time", type=float, default=10.0, help="evolution time t, units of 1/gamma (default 10)")
@@ -86,11 +87,18 @@ def run_charge(args) -> int:
 def run_harvest(args) -> int:
     from ..experiments import run_harvest as experiment
 
+    from .harvest import cluster_state
+
+    if not args.cluster.endswith(".npy") and args.cluster not in ("charged", "dephased", "pipeline"):
+        raise ParameterError(
+            f"Argument `--cluster` must be charged, dephased, pipeline or a FILE.npy, but is {args.cluster!r}."
+        )
+    rho = cluster_state(args, 2)  # the file's pair state, validated before any circuit is built
     job_store = RecordStore(args.job_store, argument="--job-store") if args.job_store else None
     res = HarvestRun.from_dict(experiment(  # one wrap while run_harvest returns a dict
         Bath(args.temperature, args.omega),
         initial_from(args),
-        args.cluster,
+        args.cluster if rho is None else rho,
         Harvest(theta=args.theta, rate=args.rate),
         args.time,
         instances=args.instances,
