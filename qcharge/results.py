@@ -186,16 +186,25 @@ class ChargeTrace(_Record):
     coherence_l1_error_bound: tuple[float, ...] | None = None  # Dicke method only
     coherence_l1_status: tuple[str, ...] | None = None  # Dicke method only, per time (see ChargePoint)
     long_time: ChargePoint | None = None  # with long_time=True
+    coherence_lifetime: float | None = None  # 1/(slowest excited decay rate), inf when protected; None (JSON null): not computed
+    gamma_matrix: tuple[tuple[float, ...], ...] | None = None  # the atoms' matrices, where they are not uniform
+    dipolar_matrix: tuple[tuple[float, ...], ...] | None = None
 
-    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"coherence_l1_error_bound", "coherence_l1_status", "long_time"})
+    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset(
+        {"coherence_l1_error_bound", "coherence_l1_status", "long_time", "gamma_matrix", "dipolar_matrix"}
+    )
 
     @classmethod
     def from_dict(cls, data: Mapping) -> ChargeTrace:
         names, required = cls._names()
         _keys(cls, data, names, required)
         lt = data.get("long_time")
-        values = {k: _tuple(data.get(k)) for k in names if k not in ("method", "long_time")}
-        return cls(method=data["method"], long_time=None if lt is None else ChargePoint.from_dict(lt), **values)
+        matrices = {k: None if data.get(k) is None else tuple(tuple(row) for row in data[k])
+                    for k in ("gamma_matrix", "dipolar_matrix")}
+        scalars = ("method", "long_time", "coherence_lifetime") + tuple(matrices)
+        values = {k: _tuple(data.get(k)) for k in names if k not in scalars}
+        return cls(method=data["method"], long_time=None if lt is None else ChargePoint.from_dict(lt),
+                   coherence_lifetime=data.get("coherence_lifetime"), **matrices, **values)
 
     def rows(self) -> list[list]:
         """``[t, C_l1, log10 C_l1, C_re, energy, heat]`` per time, then ``['inf', ...]`` for the long-time point."""
@@ -214,8 +223,13 @@ class ChargeTrace(_Record):
         rows = [r + [s or ""] for r, s in zip(self.rows(), self.statuses())]
         headers = ["t", "C_l1", "log10 C_l1", "C_re", "energy", "heat"]
         if any(self.statuses()):
-            return f"method: {self.method}\n" + table(headers + ["C_l1 is"], rows)
-        return f"method: {self.method}\n" + table(headers, [r[:-1] for r in rows])
+            text = f"method: {self.method}\n" + table(headers + ["C_l1 is"], rows)
+        else:
+            text = f"method: {self.method}\n" + table(headers, [r[:-1] for r in rows])
+        if self.coherence_lifetime is not None:
+            tau = self.coherence_lifetime
+            text += "\ncoherence lifetime: " + ("inf (protected)" if tau == float("inf") else f"{tau:.6g} / gamma")
+        return text
 
 
 # ---------------------------------------------------------------- harvesting

@@ -9,6 +9,7 @@ they share.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -41,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except QchargeError as exc:
         print(f"qcharge: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `qcharge ... | head`: the reader left; say nothing (Python docs' recipe)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except MemoryError as exc:  # a size no library check caught: still one line, never a traceback
         print(f"qcharge: error: not enough memory: {exc}".rstrip(": "), file=sys.stderr)
         return 2

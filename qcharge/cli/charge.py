@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from .._checks import check_real
 from ..exceptions import ParameterError
 from ..params import Atoms, Bath, InitialState
 from ..reference.charging import METHODS
@@ -22,13 +23,21 @@ _SAVE_STATE_MAX_GB = 2.0
 
 def add_parser(sub) -> None:
     p = sub.add_parser("charge", help="exact collective charging: coherence, energy, heat versus time")
-    p.add_argument("--atoms", "-N", type=int, required=True, help="number of atoms N (required)")
+    p.add_argument("--atoms", "-N", type=int, default=None,
+                   help="number of atoms N (required, unless --positions or --distance gives them)")
     add_bath_args(p)
     add_initial_args(p)
     p.add_argument("--gamma12", type=float, default=None, help="cross decay rate of a pair (needs N = 2), |gamma12| <= 1 (default: gamma12 = gamma, Dicke limit)")
     p.add_argument("--dipolar", type=float, default=0.0, help="uniform dipole coupling Omega_ij (default 0)")
     p.add_argument("--gamma-matrix", default=None, metavar="FILE.json", help="JSON nested list: N x N decay matrix gamma_ij (default: all ones, Dicke limit)")
     p.add_argument("--dipolar-matrix", default=None, metavar="FILE.json", help="JSON nested list: N x N couplings Omega_ij (default: --dipolar off the diagonal)")
+    geo = p.add_argument_group("free-space geometry (gamma_ij, Omega_ij from the dipole fields, docs/physics.md §1.1)")
+    geo.add_argument("--distance", type=float, default=None, metavar="R",
+                     help="a pair on the x axis, R in wavelengths (default: none)")
+    geo.add_argument("--positions", default=None, metavar="FILE.json",
+                     help="JSON list of [x, y, z] per atom, in wavelengths (default: none)")
+    geo.add_argument("--dipole", default="z", metavar="x|y|z|DX,DY,DZ",
+                     help="common dipole orientation with --distance/--positions (default z)")
     p.add_argument("--times", type=float, nargs="+", default=None,
                    help="ascending times in units of 1/gamma (default 0 1 5 20; only 0 at T = inf)")
     p.add_argument("--long-time", action="store_true", help="also the t -> infinity state (after the --times rows)")
@@ -130,13 +139,40 @@ def _initial(args, n_atoms: int) -> InitialState:
     return InitialState.from_matrix(load_state("--initial-state-file", args.initial_state_file, n_atoms))
 
 
-def run(args) -> int:
-    from ..reference.charging import charge, choose_method
+def _dipole(text: str):
+    if text in ("x", "y", "z"):
+        return text
+    try:
+        vec = [float(c) for c in text.split(",")]
+    except ValueError:
+        vec = []
+    if len(vec) != 3:
+        raise ParameterError(f"Argument `--dipole` must be x, y, z or three numbers DX,DY,DZ, but is {text!r}.")
+    return vec
 
-    if args.plot:
-        from ..plot import figure_path
 
-        args.plot = output_file("--plot", figure_path("--plot", args.plot))
+def _atoms(args) -> Atoms:
+    """The atoms from --atoms and the matrix, pair or geometry options (mutually exclusive families)."""
+    geometry = [name for name, v in (("--distance", args.distance), ("--positions", args.positions)) if v is not None]
+    matrices = [name for name, v in (("--gamma12", args.gamma12), ("--gamma-matrix", args.gamma_matrix),
+                                     ("--dipolar-matrix", args.dipolar_matrix)) if v is not None]
+    if args.dipolar != 0.0:
+        matrices.append("--dipolar")
+    if len(geometry) > 1 or (geometry and matrices):
+        raise ParameterError(f"Arguments {' and '.join(f'`{g}`' for g in geometry + matrices)} are exclusive "
+                             "(the geometry gives gamma_ij and Omega_ij), but were given together.")
+    if geometry:
+        if args.distance is not None:
+            check_real("--distance", args.distance, minimum=0.0, strict_min=True)
+            positions = [[0.0, 0.0, 0.0], [args.distance, 0.0, 0.0]]
+        else:
+            positions = load_matrix(args.positions, "--positions")
+        atoms = Atoms.from_positions(positions, dipole=_dipole(args.dipole), omega=args.omega)
+        if args.atoms is not None and args.atoms != atoms.n:
+            raise ParameterError(f"Argument `--atoms` must match {geometry[0]} ({atoms.n} atoms), but is {args.atoms}.")
+        return atoms
+    if args.atoms is None:
+        raise ParameterError("Argument `--atoms` is required (unless --positions or --distance gives the atoms).")
     if args.gamma_matrix and args.gamma12 is not None:
         raise ParameterError("Arguments `--gamma12` and `--gamma-matrix` are exclusive, but both were given.")
     gm = load_matrix(args.gamma_matrix, "gamma_matrix") if args.gamma_matrix else None
@@ -146,11 +182,20 @@ def run(args) -> int:
             raise ParameterError(f"Argument `--gamma12` needs --atoms 2, but atoms = {args.atoms}.")
         if om is not None:
             raise ParameterError("Arguments `--gamma12` and `--dipolar-matrix` are exclusive (use --dipolar), but both were given.")
-        atoms = Atoms.pair(args.gamma12, args.dipolar, omega=args.omega)
-    elif gm is None and om is None:
-        atoms = Atoms.dicke(args.atoms, omega=args.omega, dipolar=args.dipolar)
-    else:
-        atoms = Atoms(args.atoms, omega=args.omega, gamma_matrix=gm, dipolar_matrix=om)
+        return Atoms.pair(args.gamma12, args.dipolar, omega=args.omega)
+    if gm is None and om is None:
+        return Atoms.dicke(args.atoms, omega=args.omega, dipolar=args.dipolar)
+    return Atoms(args.atoms, omega=args.omega, gamma_matrix=gm, dipolar_matrix=om)
+
+
+def run(args) -> int:
+    from ..reference.charging import charge, choose_method
+
+    if args.plot:
+        from ..plot import figure_path
+
+        args.plot = output_file("--plot", figure_path("--plot", args.plot))
+    atoms = _atoms(args)
     bath = Bath(args.temperature, args.omega)
     times = _times(args)
     initial = _initial(args, atoms.n)
@@ -158,7 +203,8 @@ def run(args) -> int:
         method = choose_method(atoms, initial, args.method)
         args.save_state = _check_save_state(args, atoms, method)
     trace = charge(atoms, bath, initial, times, long_time=args.long_time, method=args.method,
-                   l1_max_atoms=args.l1_max_atoms, max_memory_gb=args.max_memory_gb, progress=progress(args))
+                   l1_max_atoms=args.l1_max_atoms, max_memory_gb=args.max_memory_gb, lifetime=True,
+                   progress=progress(args))
     text = str(trace)
     if args.save_state:
         t_last = math.inf if args.long_time else times[-1]

@@ -9,7 +9,7 @@ import numpy as np
 from ..exceptions import ParameterError
 from ..params import Bath, Harvest
 from ..reference.probe import MAX_CLUSTER_ATOMS
-from ._common import add_bath_args, add_initial_args, emit, initial_from
+from ._common import add_bath_args, add_initial_args, emit, initial_from, load_matrix
 
 __all__ = ["add_parser", "run", "cluster_state"]
 
@@ -29,6 +29,9 @@ def add_parser(sub) -> None:
                    help="probe damping rate to its own bath (with --probe-temperature; default: no probe bath)")
     p.add_argument("--probe-temperature", type=float, default=None,
                    help="temperature of the probe's own bath (with --probe-gamma; default: no probe bath)")
+    p.add_argument("--coupling", default=None, metavar="FILE.json",
+                   help="JSON list g_i of the probe's relative coupling to each cluster atom (default all ones: the "
+                        "collective J+- coupling the paper's T_eff = T needs; [1, 0] couples one atom only)")
     p.set_defaults(func=run)
 
 
@@ -95,6 +98,7 @@ def run(args) -> int:
         cluster_size=k,
         probe_gamma=args.probe_gamma or 0.0,
         probe_temperature=args.probe_temperature or 0.0,
+        coupling=None if args.coupling is None else load_matrix(args.coupling, "--coupling").tolist(),
     )
     if rho is None:
         rho = make_cluster(args.cluster, bath, initial_from(args), k)

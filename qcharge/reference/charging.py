@@ -24,6 +24,8 @@ from ..thermo import energy
 __all__ = ["METHODS", "choose_method", "charge"]
 
 METHODS = ("auto", "full", "dicke", "permutation")
+# Outside the Dicke limit the lifetime needs a dense Schur form of a C(2N, N) sector: N = 6 is 924.
+_LIFETIME_MAX_ATOMS = 6
 _OBSERVABLES = ("coherence_l1", "log10_coherence_l1", "coherence_re", "energy", "heat")
 
 
@@ -75,11 +77,27 @@ def _full_observables(states: np.ndarray, rho0: np.ndarray, omega: float) -> dic
     }
 
 
-def _trace(method: str, times: np.ndarray, columns: dict, long_time: dict | None) -> ChargeTrace:
+def _lifetime(atoms: Atoms, bath: Bath, initial: InitialState, max_memory_gb: float) -> float | None:
+    """The coherence lifetime where it is computable (Dicke limit: closed form; else N <= 6), else None."""
+    from .lifetime import coherence_lifetime
+
+    if not atoms.is_dicke and atoms.n > _LIFETIME_MAX_ATOMS:
+        return None  # its Delta n = 0 sector, C(2N, N) = 3432 at N = 7, is too large for a dense spectrum
+    try:
+        return coherence_lifetime(atoms, bath, initial if atoms.is_dicke else initial.density_matrix(atoms.n, atoms.omega),
+                                  max_memory_gb=max_memory_gb)
+    except ParameterError:
+        return None  # its sector is too large for a dense spectrum: reported as not computed
+
+
+def _trace(method: str, times: np.ndarray, columns: dict, long_time: dict | None, atoms: Atoms,
+           lifetime: float | None) -> ChargeTrace:
     """The record from per-time columns (one list per observable) and the optional t -> inf point."""
     values = {k: tuple(float(v) for v in col) if k != "coherence_l1_status" else tuple(col) for k, col in columns.items()}
+    uniform = atoms.is_dicke and atoms.dipolar == 0.0
+    matrices = {} if uniform else {k: tuple(map(tuple, getattr(atoms, k).tolist())) for k in ("gamma_matrix", "dipolar_matrix")}
     return ChargeTrace(method=method, times=tuple(times.tolist()), long_time=None if long_time is None else
-                       ChargePoint(**long_time), **values)
+                       ChargePoint(**long_time), coherence_lifetime=lifetime, **matrices, **values)
 
 
 def charge(
@@ -92,6 +110,7 @@ def charge(
     method: str = "auto",
     l1_max_atoms: int = 2000,
     max_memory_gb: float = 2.0,
+    lifetime: bool = False,
     progress: bool = False,
 ) -> ChargeTrace:
     r"""Observables of collective charging (docs/physics.md §1.1) at ``times`` (units of 1/γ).
@@ -101,7 +120,8 @@ def charge(
     ('certified' / 'estimate' / 'not computed', see :class:`~qcharge.reference.dicke.DickeResult`);
     ``long_time=True`` adds the :math:`t \to \infty` point. ``l1_max_atoms``: the Dicke solver's cap
     for the certified C_l1 of thermal states; ``max_memory_gb`` caps the full-space and permutation
-    solvers (checked before anything is allocated).
+    solvers (checked before anything is allocated). ``lifetime=True`` adds the coherence lifetime
+    (:func:`~qcharge.reference.lifetime.coherence_lifetime`; ``None`` where its dense spectrum is too large).
 
     >>> trace = charge(Atoms.dicke(2), Bath(1.0), InitialState("ground"), [1.0], long_time=True)
     >>> trace.method, round(trace.long_time.coherence_l1, 10)      # x/(1+x+x^2), x = e^-1
@@ -112,6 +132,7 @@ def charge(
     method = choose_method(atoms, initial, method)
     times = _times(times)
     n = len(times)
+    tau = _lifetime(atoms, bath, initial, max_memory_gb) if lifetime else None
     if method == "dicke":
         from .dicke import solve_dicke
 
@@ -121,13 +142,13 @@ def charge(
         columns = {k: list(getattr(res, k))[:n] for k in keys}
         point = {k: (getattr(res, k)[n] if k == "coherence_l1_status" else float(getattr(res, k)[n]))
                  for k in keys} if long_time else None
-        return _trace(method, times, columns, point)
+        return _trace(method, times, columns, point, atoms, tau)
     if method == "permutation":
         from .permutation import solve_permutation
 
         res = solve_permutation(atoms, bath, initial, times, long_time=long_time, max_memory_gb=max_memory_gb)
         return _trace(method, times, {k: list(getattr(res, k)) for k in _OBSERVABLES},
-                      dict(res.long_time) if long_time else None)
+                      dict(res.long_time) if long_time else None, atoms, tau)
 
     from .lindblad import check_memory, evolve, long_time_state
 
@@ -143,4 +164,4 @@ def charge(
     if long_time:
         rho_inf = long_time_state(atoms, bath, rho0, max_memory_gb=max_memory_gb)
         point = {k: v[0] for k, v in _full_observables(rho_inf[None], rho0, atoms.omega).items()}
-    return _trace(method, times, _full_observables(states, rho0, atoms.omega), point)
+    return _trace(method, times, _full_observables(states, rho0, atoms.omega), point, atoms, tau)
