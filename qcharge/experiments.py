@@ -111,6 +111,7 @@ def run_charge(
     n_resamples: int = 200,
     level: float = 0.95,
     job_store: str | RecordStore | None = None,
+    layout: list[int] | None = None,
     progress: bool = False,
 ) -> dict:
     """Charge N atoms with n collisions on a backend and compare with the exact reference.
@@ -122,7 +123,8 @@ def run_charge(
     are not expected to hold). Otherwise N-qubit state tomography with ``shots`` per setting and
     basic-bootstrap intervals (``n_resamples``, ``level``). ``job_store``: folder (or
     :class:`~qcharge.records.RecordStore`) where job ids are recorded before waiting; it is
-    created and test-written before anything is computed.
+    created and test-written before anything is computed. ``layout``: physical qubits on a noisy
+    backend (default :func:`qcharge.execute.choose_layout`; a plan's layout), reported as ``layout``.
     """
     from .circuits.charging import charging_circuit
     from .reference.collision import charging_trajectory
@@ -159,7 +161,7 @@ def run_charge(
         from .execute import choose_layout, run_density_matrix
 
         qc = charging_circuit(atoms, bath, initial, collision, n_collisions, seed=seed)
-        layout = choose_layout(qc, backend, seed=seed) if noisy else None
+        layout = (layout or choose_layout(qc, backend, seed=seed)) if noisy else None
         rho = run_density_matrix([qc], backend=backend, seed=seed, initial_layout=layout)[0][label]
         cmp = compare_exact(rho, twin_rho, me_rho)
         mode = "exact density matrix" if backend == "aer" else "exact noisy density matrix"
@@ -174,7 +176,9 @@ def run_charge(
         # On a noisy backend the sampled circuits and the exact-noisy prediction use the same
         # physical qubits: the layout is chosen once, on the charging circuit, and pinned.
         probe = charging_circuit(atoms, bath, initial, collision, n_collisions, seed=seed)
-        layout = choose_layout(probe[0] if isinstance(probe, list) else probe, backend, seed=seed) if noisy else None
+        if noisy and layout is None:
+            layout = choose_layout(probe[0] if isinstance(probe, list) else probe, backend, seed=seed)
+        layout = layout if noisy else None
         if collision.ancilla == "coin":
             # One shot per coin instance: pooled counts are then exact multinomial samples of the
             # averaged channel, so the parametric bootstrap below is valid.

@@ -90,3 +90,11 @@ def test_cli_plan_json_and_run_plan_best(capsys):
     assert run["noisy_prediction"]["heat_exchange_coherence"] == pytest.approx(top["predicted"], abs=1e-10)
     assert main(["run", "charge", "--plan", "best", "--theta", "0.3", "-N", "2", "-T", "1", "--exact"]) == 2
     assert "must not be given with --theta" in capsys.readouterr().err
+
+
+def test_layout_trials_only_improve_the_prediction():
+    # FakeManila (5-qubit line/T): N = 3 needs routing, so Sabre's placement depends on the seed.
+    kwargs = dict(thetas=(0.9,), orderings=("palindromic",), top=1)
+    preset = plan("aer-noisy:fake_manila", 3, 1.0, layout_trials=0, **kwargs)[0]
+    refined = plan("aer-noisy:fake_manila", 3, 1.0, layout_trials=4, **kwargs)[0]
+    assert refined.predicted >= preset.predicted and len(refined.layout) == 5

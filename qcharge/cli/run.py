@@ -70,6 +70,7 @@ def run_charge(args) -> int:
     shots = None if args.exact else (DEFAULT_SHOTS if args.shots is None else args.shots)
     backend = backend_from(args)
     theta, collisions, ordering, ancilla = args.theta, args.collisions, args.ordering, args.ancilla
+    layout = None
     if args.plan is not None:
         if theta is not None or collisions is not None:
             raise ParameterError("Argument `--plan` must not be given with --theta/--collisions (the plan sets them), "
@@ -78,6 +79,7 @@ def run_charge(args) -> int:
 
         best = best_protocol(backend, args.atoms, args.temperature, initial_from(args), args.seed)
         theta, collisions, ordering, ancilla = best.theta, best.collisions, best.ordering, best.ancilla
+        layout = None if best.layout is None else list(best.layout)
     elif theta is None or collisions is None:
         raise ParameterError("Argument `--theta` and `--collisions` must be given (or --plan best), but "
                              f"--theta = {theta}, --collisions = {collisions}.")
@@ -94,6 +96,7 @@ def run_charge(args) -> int:
         exact=args.exact,
         seed=args.seed,
         job_store=job_store,
+        layout=layout,
         progress=progress(args),
     ))
     emit(args, res.to_dict(), str(res))
