@@ -67,7 +67,7 @@ def test_planned_charging_keeps_85_percent_on_heron(device):
 
 def test_plan_refuses_bad_input():
     with pytest.raises(ParameterError, match="Argument `target` must be one of"):
-        plan(LIGHT, 2, 1.0, target="teff-gap")
+        plan(LIGHT, 2, 1.0, target="gap")
     with pytest.raises(ParameterError, match="Argument `atoms` must be >= 2"):
         plan(LIGHT, 1, 1.0)
     with pytest.raises(BackendError, match="does not support reset"):
@@ -98,3 +98,13 @@ def test_layout_trials_only_improve_the_prediction():
     preset = plan("aer-noisy:fake_manila", 3, 1.0, layout_trials=0, **kwargs)[0]
     refined = plan("aer-noisy:fake_manila", 3, 1.0, layout_trials=4, **kwargs)[0]
     assert refined.predicted >= preset.predicted and len(refined.layout) == 5
+
+
+def test_teff_target_ranks_by_agreement_with_exact_gap():
+    protocols = plan(LIGHT, 2, 1.0, target="teff", thetas=(0.9,), orderings=("palindromic",), top=5)
+    errors = [abs(p.predicted - p.exact) for p in protocols]
+    assert errors == sorted(errors) and all(p.layout is not None for p in protocols)
+    # Charged pairs heat the probe above the dephased ones in exact theory (T = 1, from ground).
+    assert all(p.exact > 0 for p in protocols)
+    with pytest.raises(ParameterError, match="Argument `atoms` must be 2 for target 'teff'"):
+        plan(LIGHT, 3, 1.0, target="teff")

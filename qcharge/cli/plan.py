@@ -16,8 +16,9 @@ def add_parser(sub) -> None:
     p.add_argument("--atoms", "-N", type=int, required=True, help="number of atoms N (required)")
     p.add_argument("--temperature", "-T", type=float, required=True, help="bath temperature T, units of omega (required)")
     add_initial_args(p, with_eg=False)
-    p.add_argument("--target", choices=["coherence"], default="coherence",
-                   help="signal to keep: heat-exchange coherence of the atoms (default coherence)")
+    p.add_argument("--target", choices=["coherence", "teff"], default="coherence",
+                   help="signal to keep: heat-exchange coherence of the atoms, or the probe's charged-minus-dephased "
+                        "T_eff gap with pairs charged in the circuit (N = 2) (default coherence)")
     p.add_argument("--top", type=int, default=5, help="number of protocols printed (default 5)")
     p.add_argument("--seed", type=int, default=7, help="seed of the transpiler and the circuits (default 7)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
