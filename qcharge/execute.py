@@ -1,4 +1,4 @@
-r"""Run qcharge circuits: exact density matrices on Aer, counts through SamplerV2 (Aer or IBM).
+r"""Run qcharge circuits: exact density matrices on Aer, counts through a sampler (Aer or IBM Runtime).
 
 This is the only module that imports ``qiskit_aer`` (a core dependency) and
 ``qiskit_ibm_runtime`` (optional extra ``qcharge[ibm]``, imported lazily inside functions).
@@ -27,24 +27,27 @@ Job records. :func:`run_counts` records each job id in a :class:`qcharge.records
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import math
 import os
 import time
 import warnings
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
 import numpy as np
 from qiskit import QuantumCircuit, transpile
+from qiskit.providers import BackendV2
 from qiskit.circuit.library import RXXGate, RYYGate, StatePreparation, UnitaryGate
 from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_aer import AerSimulator
 from qiskit_aer.library import SaveDensityMatrix
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
-from ._checks import check_int
+from ._checks import check_int, check_real
 from .circuits.collisions import append_save_marker, save_marker_label
 from .exceptions import BackendError, ParameterError
 from .records import RecordStore
@@ -54,6 +57,13 @@ __all__ = [
     "DEFAULT_MEASURE_SHOTS",
     "get_backend",
     "fake_backend",
+    "CustomNoise",
+    "describe_backend",
+    "list_backends",
+    "circuit_features",
+    "check_supported",
+    "layout_of",
+    "choose_layout",
     "prepare_for_aer",
     "run_density_matrix",
     "restricted_noise_model",
@@ -72,23 +82,32 @@ DEFAULT_MEASURE_SHOTS = 2000
 # Circuits per Aer call when a progress bar is requested (one update per chunk).
 _AER_CHUNK = 32
 
-_BACKEND_FORMS = "'aer', 'aer-noisy:<fake backend, e.g. fake_sherbrooke>', 'ibm:<backend name>'"
+_BACKEND_FORMS = ("'aer', 'aer-noisy:<fake>', 'fake:<fake>' (e.g. fake_fez), 'ibm:<backend name>' or "
+                  "'custom:two_qubit_error=P,one_qubit_error=P,readout_error=P,t1=T1,t2=T2'")
 
 
 # ---------------------------------------------------------------------------------------------
 # backends
 # ---------------------------------------------------------------------------------------------
-def fake_backend(name: str):
-    """A ``qiskit_ibm_runtime.fake_provider`` backend by name (``'sherbrooke'``, ``'fake_sherbrooke'``, ``'FakeSherbrooke'``)."""
+def _fake_classes() -> dict[str, str]:
+    """lower-case class name -> class name of every BackendV2 fake device of ``qiskit_ibm_runtime``."""
     try:
         from qiskit_ibm_runtime import fake_provider
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise BackendError(
             "Fake IBM backends need qiskit-ibm-runtime: pip install 'qcharge[ibm]'."
         ) from err
+    return {n.lower(): n for n in dir(fake_provider)
+            if n.startswith("Fake") and not n.endswith("V1") and not n.startswith("FakeProvider")}
+
+
+def fake_backend(name: str):
+    """A ``qiskit_ibm_runtime.fake_provider`` backend by name (``'sherbrooke'``, ``'fake_sherbrooke'``, ``'FakeSherbrooke'``)."""
+    from qiskit_ibm_runtime import fake_provider
+
+    classes = _fake_classes()
     want = name.lower().replace("_", "").replace("-", "")
     want = want if want.startswith("fake") else "fake" + want
-    classes = {n.lower(): n for n in dir(fake_provider) if n.startswith("Fake") and not n.endswith("V1")}
     if want not in classes and want + "v2" in classes:
         want += "v2"
     if want not in classes:
@@ -99,19 +118,159 @@ def fake_backend(name: str):
     return getattr(fake_provider, classes[want])()
 
 
+@dataclass(frozen=True)
+class CustomNoise:
+    r"""A noise model from flags on an all-to-all device (``--backend custom``).
+
+    Gate errors are the average gate infidelities the target carries (Aer's
+    ``basic_device_gate_errors`` turns each into depolarising noise on top of the thermal relaxation
+    that T1, T2 and the gate duration give); ``readout_error`` is a symmetric bit flip
+    :math:`P(1|0) = P(0|1) = p`. Durations are Heron-like (1q 32 ns, cz 68 ns, measure 1.56 µs) so
+    that T1/T2 (µs; ``inf`` = none) act at realistic strength. Basis ``cz, sx, x, rz``, with reset and
+    control flow.
+
+    Example:
+        >>> CustomNoise.from_spec(CustomNoise(two_qubit_error=0.01).spec()) == CustomNoise(two_qubit_error=0.01)
+        True
+    """
+
+    two_qubit_error: float = 0.0
+    one_qubit_error: float = 0.0
+    readout_error: float = 0.0
+    t1: float = math.inf
+    t2: float = math.inf
+    qubits: int = 8
+
+    def __post_init__(self) -> None:
+        for name in ("two_qubit_error", "one_qubit_error", "readout_error"):
+            check_real(name, getattr(self, name), minimum=0.0, maximum=0.5)
+        for name in ("t1", "t2"):
+            check_real(name, getattr(self, name), minimum=0.0, strict_min=True, allow_inf=True)
+        if self.t2 > 2 * self.t1:
+            raise ParameterError(f"Argument `t2` must be <= 2 t1 = {2 * self.t1} µs (physical), but is {self.t2}.")
+        check_int("qubits", self.qubits, minimum=1, maximum=16)
+
+    def spec(self) -> str:
+        """The backend string: ``custom:key=value,...`` (every field, so equal noise gives equal strings)."""
+        return "custom:" + ",".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
+
+    @classmethod
+    def from_spec(cls, spec: str) -> CustomNoise:
+        """Parse ``custom`` or ``custom:key=value,...`` (keys: the field names)."""
+        kind, _, rest = spec.partition(":")
+        if kind != "custom":
+            raise ParameterError(f"Argument `backend` must start with 'custom', but is {spec!r}.")
+        fields = {f.name: f.type for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        for item in filter(None, rest.split(",")):
+            key, eq, value = item.partition("=")
+            if key not in fields or not eq:
+                raise ParameterError(f"Argument `backend` must list key=value with keys {list(fields)}, but has {item!r}.")
+            try:
+                values[key] = int(value) if key == "qubits" else float(value)
+            except ValueError:
+                raise ParameterError(f"Argument `backend` must give a number for {key}, but has {value!r}.") from None
+        return cls(**values)
+
+
+class _CustomDevice(BackendV2):
+    """All-to-all device whose target carries the errors of a :class:`CustomNoise` (no network, no calibration)."""
+
+    _ONE_Q_NS, _TWO_Q_NS, _MEAS_NS = 32e-9, 68e-9, 1.56e-6
+
+    def __init__(self, noise: CustomNoise):
+        super().__init__(name="custom", description=noise.spec())
+        from qiskit.circuit import IfElseOp, Measure, Parameter, Reset
+        from qiskit.circuit.library import CZGate, RZGate, SXGate, XGate
+        from qiskit.providers import QubitProperties
+        from qiskit.transpiler import InstructionProperties, Target
+
+        self.noise = noise
+        n = noise.qubits
+        t1 = None if math.isinf(noise.t1) else noise.t1 * 1e-6
+        t2 = None if math.isinf(noise.t2) else noise.t2 * 1e-6
+        target = Target(num_qubits=n, dt=2.22e-10, qubit_properties=[QubitProperties(t1=t1, t2=t2) for _ in range(n)])
+        one = {(q,): InstructionProperties(duration=self._ONE_Q_NS, error=noise.one_qubit_error) for q in range(n)}
+        for gate in (SXGate(), XGate()):
+            target.add_instruction(gate, dict(one))
+        target.add_instruction(RZGate(Parameter("phi")), {(q,): InstructionProperties(duration=0.0, error=0.0)
+                                                          for q in range(n)})
+        target.add_instruction(CZGate(), {(a, b): InstructionProperties(duration=self._TWO_Q_NS,
+                                                                         error=noise.two_qubit_error)
+                                          for a in range(n) for b in range(n) if a != b})
+        target.add_instruction(Measure(), {(q,): InstructionProperties(duration=self._MEAS_NS, error=noise.readout_error)
+                                           for q in range(n)})
+        target.add_instruction(Reset(), {(q,): InstructionProperties(duration=self._MEAS_NS, error=0.0)
+                                         for q in range(n)})
+        target.add_instruction(IfElseOp, name="if_else")
+        self._target = target
+
+    @property
+    def target(self):
+        return self._target
+
+    @property
+    def max_circuits(self):
+        return None
+
+    @classmethod
+    def _default_options(cls):
+        from qiskit.providers import Options
+
+        return Options(shots=1024)
+
+    def run(self, run_input, **options):
+        """Run on Aer with this device's noise model (the whole device: it has at most 16 qubits)."""
+        return AerSimulator(noise_model=restricted_noise_model(self, range(self.noise.qubits))).run(run_input, **options)
+
+
+@functools.lru_cache(maxsize=8)
+def _custom_device(spec: str) -> _CustomDevice:
+    return _CustomDevice(CustomNoise.from_spec(spec))
+
+
+def _ibm_backend(name: str):
+    """A real device through the runtime's saved account or its environment variables
+    (``QISKIT_IBM_TOKEN``, optional ``QISKIT_IBM_CHANNEL``, ``QISKIT_IBM_INSTANCE``)."""
+    try:
+        from qiskit_ibm_runtime import QiskitRuntimeService
+    except ImportError as err:
+        raise BackendError(f"Backend 'ibm:{name}' needs qiskit-ibm-runtime: pip install 'qcharge[ibm]'.") from err
+    # Checked here, without the network: otherwise the service raises a long multi-line error.
+    if not os.environ.get("QISKIT_IBM_TOKEN") and not _saved_accounts():
+        raise BackendError(
+            f"Backend 'ibm:{name}' needs IBM Quantum credentials: save an account with "
+            "QiskitRuntimeService.save_account(...) or set QISKIT_IBM_TOKEN (and QISKIT_IBM_INSTANCE)."
+        )
+    try:
+        return QiskitRuntimeService().backend(name)
+    except Exception as err:  # the service raises many types; report one line
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise BackendError(f"Could not get IBM backend {name!r}: {type(err).__name__}: {first}") from err
+
+
+def _saved_accounts() -> dict:
+    from qiskit_ibm_runtime import QiskitRuntimeService
+
+    try:
+        return QiskitRuntimeService.saved_accounts()
+    except Exception:  # an unreadable or absent account file: no saved account
+        return {}
+
+
 def get_backend(name: str | Any = "aer"):
     """Resolve a backend specification.
 
     Args:
-        name: ``'aer'`` (ideal :class:`~qiskit_aer.AerSimulator`), ``'aer-noisy:<fake>'`` (Aer with
-            the noise model and target of a ``qiskit_ibm_runtime`` fake backend), ``'ibm:<name>'``
-            (IBM Quantum; needs ``qiskit-ibm-runtime`` and the environment variable
-            ``QISKIT_IBM_TOKEN``; optional ``QISKIT_IBM_CHANNEL``, ``QISKIT_IBM_INSTANCE``), or a
-            backend object (returned unchanged).
+        name: ``'aer'`` (ideal :class:`~qiskit_aer.AerSimulator`); ``'aer-noisy:<fake>'`` (Aer with the
+            noise model and target of a ``qiskit_ibm_runtime`` fake backend); ``'fake:<fake>'`` (the
+            fake device itself, sampled by the runtime's local testing mode: the hardware code path);
+            ``'ibm:<name>'`` (IBM Quantum: saved account or ``QISKIT_IBM_TOKEN``); ``'custom:...'``
+            (:class:`CustomNoise` on an all-to-all device); or a backend object (returned unchanged).
 
     Raises:
         ParameterError: malformed specification.
-        BackendError: the backend cannot be reached (missing token or package, service error).
+        BackendError: the backend cannot be reached (missing credentials or package, service error).
     """
     if not isinstance(name, str):
         if hasattr(name, "run") or hasattr(name, "target"):
@@ -122,26 +281,12 @@ def get_backend(name: str | Any = "aer"):
         return AerSimulator()
     if kind == "aer-noisy" and rest:
         return AerSimulator.from_backend(fake_backend(rest))
+    if kind == "fake" and rest:
+        return _fake_device(rest)
+    if kind == "custom":
+        return _custom_device(CustomNoise.from_spec(name).spec())
     if kind == "ibm" and rest:
-        token = os.environ.get("QISKIT_IBM_TOKEN")
-        if not token:
-            raise BackendError(
-                f"Backend {name!r} needs IBM Quantum credentials: set the environment variable "
-                "QISKIT_IBM_TOKEN (and QISKIT_IBM_INSTANCE if your account has several instances)."
-            )
-        try:
-            from qiskit_ibm_runtime import QiskitRuntimeService
-        except ImportError as err:
-            raise BackendError(f"Backend {name!r} needs qiskit-ibm-runtime: pip install 'qcharge[ibm]'.") from err
-        try:
-            service = QiskitRuntimeService(
-                channel=os.environ.get("QISKIT_IBM_CHANNEL", "ibm_quantum_platform"),
-                token=token,
-                instance=os.environ.get("QISKIT_IBM_INSTANCE"),
-            )
-            return service.backend(rest)
-        except Exception as err:  # the service raises many types; report one
-            raise BackendError(f"Could not get IBM backend {rest!r}: {type(err).__name__}: {err}") from err
+        return _ibm_backend(rest)
     raise ParameterError(f"Argument `backend` must be one of {_BACKEND_FORMS}, but is {name!r}.")
 
 
@@ -152,6 +297,132 @@ def _is_aer(backend) -> bool:
 def _backend_name(backend) -> str:
     name = getattr(backend, "name", None)
     return name() if callable(name) else str(name)
+
+
+def _two_qubit_gate(target) -> str | None:
+    names = [n for n in target.operation_names
+             if not isinstance(target.operation_from_name(n), type) and target.operation_from_name(n).num_qubits == 2]
+    return names[0] if len(names) == 1 else ("/".join(sorted(names)) or None)
+
+
+def _median_error(target, names) -> float | None:
+    errors = [p.error for n in names if n in target.operation_names for p in target[n].values()
+              if p is not None and p.error is not None]
+    return float(np.median(errors)) if errors else None
+
+
+def describe_backend(backend) -> dict:
+    """``name``, ``qubits``, ``processor``, ``two_qubit_gate``, median 2q and readout error, ``reset``.
+
+    Example:
+        >>> d = describe_backend(fake_backend("manila"))
+        >>> d["name"], d["qubits"], d["two_qubit_gate"], d["reset"]
+        ('fake_manila', 5, 'cx', True)
+    """
+    target = backend.target
+    cfg = backend.configuration() if hasattr(backend, "configuration") else None
+    proc = getattr(cfg, "processor_type", None) or {}
+    processor = " r".join(str(proc[k]) for k in ("family", "revision") if k in proc) or None
+    gate = _two_qubit_gate(target)
+    return {
+        "name": _backend_name(backend),
+        "qubits": int(target.num_qubits),
+        "processor": processor,
+        "two_qubit_gate": gate,
+        "median_two_qubit_error": _median_error(target, (gate or "").split("/")),
+        "median_readout_error": _median_error(target, ["measure"]),
+        "reset": "reset" in target.operation_names,
+    }
+
+
+def list_backends(*, real: bool = True) -> list[dict]:
+    """:func:`describe_backend` of every fake device (by name), then of the real ones when an account exists."""
+    out = []
+    with warnings.catch_warnings():
+        # FakeNighthawk warns that its properties are not typical: the listing states them anyway.
+        warnings.simplefilter("ignore", UserWarning)
+        for cls in sorted(_fake_classes().values()):
+            dev = fake_backend(cls)
+            if getattr(dev, "target", None) is not None:
+                out.append(describe_backend(dev))
+    if real and (os.environ.get("QISKIT_IBM_TOKEN") or _saved_accounts()):
+        from qiskit_ibm_runtime import QiskitRuntimeService
+
+        try:
+            for dev in QiskitRuntimeService().backends():
+                out.append({**describe_backend(dev), "name": f"ibm:{dev.name}"})
+        except Exception as err:
+            raise BackendError(f"Could not list IBM backends: {type(err).__name__}: {str(err).splitlines()[0]}") from err
+    return out
+
+
+# Operations that need dynamic-circuit support on a device.
+_CONTROL_FLOW = frozenset({"if_else", "while_loop", "for_loop", "switch_case", "box"})
+
+
+def circuit_features(circuits) -> set[str]:
+    """What the circuits need from a device: ``'reset'``, ``'mid-circuit measurement'``, control-flow names."""
+    flat, _ = _flatten(circuits)
+    need: set[str] = set()
+    for qc in flat:
+        measured: set[int] = set()
+        for inst in qc.data:
+            name = inst.operation.name
+            qubits = {qc.find_bit(q).index for q in inst.qubits}
+            if name == "reset":
+                need.add("reset")
+            if name in _CONTROL_FLOW:
+                need.add(name)
+            if name == "measure":
+                measured |= qubits
+            elif name not in ("barrier", "delay") and qubits & measured and save_marker_label(inst.operation) is None:
+                need.add("mid-circuit measurement")
+    return need
+
+
+def check_supported(circuits, backend) -> None:
+    """Refuse, in one line, circuits using what ``backend`` lacks (reset, mid-circuit measurement, control flow).
+
+    Aer supports everything. A device supports reset and control flow when its target lists them;
+    mid-circuit measurement counts as supported where the target lists ``if_else`` (IBM advertises
+    dynamic circuits, of which mid-circuit measurement is part, through control-flow instructions).
+
+    Raises:
+        BackendError: the backend lacks something the circuits use.
+    """
+    if _is_aer(backend):
+        return
+    names = set(backend.target.operation_names)
+    missing = sorted(f for f in circuit_features(circuits)
+                     if (f == "mid-circuit measurement" and "if_else" not in names)
+                     or (f != "mid-circuit measurement" and f not in names))
+    if missing:
+        raise BackendError(
+            f"Backend {_backend_name(backend)!r} does not support {', '.join(missing)}, which the circuits use: "
+            "choose another backend (see `qcharge backends`; e.g. fake_fez) or another --ancilla."
+        )
+
+
+def layout_of(transpiled: QuantumCircuit) -> list[int] | None:
+    """Physical qubit of each logical qubit of a transpiled circuit (its initial layout), or ``None``."""
+    if transpiled.layout is None:
+        return None
+    return [int(q) for q in transpiled.layout.initial_index_layout(filter_ancillas=True)]
+
+
+def choose_layout(circuit: QuantumCircuit, backend, *, seed: int | None = 1234, optimization_level: int = 1) -> list[int] | None:
+    """Physical qubits for ``circuit`` on ``backend`` (``None`` on ideal Aer).
+
+    The preset pass manager's choice: VF2Layout looks for a connected subgraph matching the
+    circuit's interactions and scores the candidates by the target's gate and readout errors
+    (VF2PostLayout re-scores after routing); where none matches (N >= 3 stars on heavy-hex),
+    Sabre places and routes. Pass the result as ``initial_layout`` so that the exact-noisy
+    prediction and the sampled run use the same qubits.
+    """
+    device = _device_for_noise(backend)
+    if device is None:
+        return None
+    return layout_of(_transpile_with_markers([circuit], device, seed, optimization_level)[0])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,17 +539,15 @@ def _fake_device(name: str):
 def _device_for_noise(backend):
     """The device whose noise model an exact run must use, or ``None`` for the ideal simulator.
 
-    ``'aer'`` and a noiseless :class:`AerSimulator` are ideal; ``'aer-noisy:<fake>'`` is the fake
-    device itself (its target carries the calibration), so the noise model can be built for the
+    ``'aer'`` and a noiseless :class:`AerSimulator` are ideal; ``'aer-noisy:<fake>'`` and
+    ``'fake:<fake>'`` are the fake device itself (its target carries the calibration), so the noise model can be built for the
     used qubits only; any other backend object with a target (fake or IBM device) is used as is.
     """
     if isinstance(backend, str):
         kind, _, rest = backend.partition(":")
-        if kind == "aer-noisy" and rest:
+        if kind in ("aer-noisy", "fake") and rest:
             return _fake_device(rest)
-        be = get_backend(backend)
-    else:
-        be = get_backend(backend)
+    be = get_backend(backend)
     if _is_aer(be):
         if be.options.noise_model is not None and not getattr(be.options.noise_model, "is_ideal", lambda: True)():
             raise ParameterError(
@@ -359,7 +628,8 @@ def _active_qubits(circuit: QuantumCircuit) -> list[int]:
                    if inst.operation.name not in ("barrier", "delay") for q in inst.qubits})
 
 
-def _transpile_with_markers(flat: list[QuantumCircuit], device, seed: int | None, optimization_level: int):
+def _transpile_with_markers(flat: list[QuantumCircuit], device, seed: int | None, optimization_level: int,
+                            initial_layout: Sequence[int] | None = None):
     """Transpile to ``device``; the save markers (barriers) are routed with their qubits.
 
     A circuit without markers gets one on all its qubits first, so that its final state is saved in
@@ -371,7 +641,8 @@ def _transpile_with_markers(flat: list[QuantumCircuit], device, seed: int | None
             qc = qc.copy()
             append_save_marker(qc, "final", list(range(qc.num_qubits)))
         marked.append(qc)
-    pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=device, seed_transpiler=seed)
+    pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=device, seed_transpiler=seed,
+                                      initial_layout=None if initial_layout is None else list(initial_layout))
     return pm.run(marked)
 
 
@@ -382,6 +653,7 @@ def run_density_matrix(
     seed: int | None = 1234,
     shots: int | None = None,
     optimization_level: int = 1,
+    initial_layout: Sequence[int] | None = None,
     progress: bool = False,
 ) -> list[dict[str, np.ndarray]]:
     """Exact reduced density matrices at every save point, from Aer's density-matrix method.
@@ -405,6 +677,8 @@ def run_density_matrix(
             ``seed_transpiler`` on noisy backends.
         shots: shots for measurement-dependent circuits (deterministic ones always use 1).
         optimization_level: preset pass-manager level 0-3 (noisy backends only).
+        initial_layout: physical qubit of each logical qubit (noisy backends only; default: the
+            preset's choice, see :func:`choose_layout`).
         progress: show a tqdm bar.
 
     Returns:
@@ -423,7 +697,8 @@ def run_density_matrix(
         prepared = [prepare_for_aer(c, ideal, seed=seed) for c in flat]
         sims = [ideal] * len(flat)
     else:
-        transpiled = _transpile_with_markers(flat, device, seed, optimization_level)
+        check_supported(flat, device)
+        transpiled = _transpile_with_markers(flat, device, seed, optimization_level, initial_layout)
         prepared = [prepare_for_aer(c, ideal, seed=seed) for c in transpiled]
         models: dict[tuple[int, ...], AerSimulator] = {}
         sims = []
@@ -490,14 +765,31 @@ def job_store_for(job_store: str | os.PathLike | RecordStore) -> RecordStore:
 
 
 def _make_sampler(backend, shots: int, seed: int | None):
-    """SamplerV2 for ``backend`` (Aer's for Aer simulators, IBM Runtime's otherwise)."""
+    """A sampler for ``backend``: Aer's SamplerV2 for Aer simulators, else the runtime's current one.
+
+    ``qiskit_ibm_runtime.executor_sampler.Sampler`` (imported explicitly: the top-level
+    ``SamplerV2``/``Sampler`` of qiskit-ibm-runtime 0.51 is the deprecated class). ``backend`` is
+    its mode: a fake device (local testing mode) or a :class:`qiskit_ibm_runtime.Batch` on a real
+    one (the open plan has no sessions).
+    """
     if _is_aer(backend):
         return AerSamplerV2.from_backend(backend, default_shots=shots, seed=seed)
     try:
-        from qiskit_ibm_runtime import SamplerV2 as RuntimeSamplerV2
+        from qiskit_ibm_runtime.executor_sampler import Sampler
     except ImportError as err:
-        raise BackendError("Non-Aer backends need qiskit-ibm-runtime: pip install 'qcharge[ibm]'.") from err
-    return RuntimeSamplerV2(mode=backend)
+        raise BackendError("Non-Aer backends need qiskit-ibm-runtime >= 0.50: pip install 'qcharge[ibm]'.") from err
+    sampler = Sampler(mode=backend)
+    sampler.options.default_shots = shots
+    return sampler
+
+
+def _open_batch(backend):
+    """A runtime Batch for a real device (``None`` for fake devices, which run in local mode)."""
+    if getattr(backend, "service", None) is None:
+        return None
+    from qiskit_ibm_runtime import Batch
+
+    return Batch(backend=backend)
 
 
 def _retrieve_job(backend, job_id: str):
@@ -528,6 +820,7 @@ def run_counts(
     optimization_level: int = 1,
     max_circuits_per_job: int = 100,
     job_store: str | os.PathLike | RecordStore | None = None,
+    initial_layout: Sequence[int] | None = None,
     progress: bool = False,
 ) -> list[dict[str, int]]:
     """Measurement counts through SamplerV2.
@@ -549,7 +842,12 @@ def run_counts(
         optimization_level: preset pass-manager level 0-3.
         max_circuits_per_job: job size.
         job_store: folder (or :class:`~qcharge.records.RecordStore`) of the job records.
+        initial_layout: physical qubit of each logical qubit on a device (default: the preset's).
         progress: tqdm bar over jobs.
+
+    Raises:
+        BackendError: the backend lacks an operation the circuits use (:func:`check_supported`),
+            before anything is submitted.
 
     Returns:
         One counts dict per element of ``circuits``: keys are bitstrings of the register named by
@@ -571,8 +869,14 @@ def run_counts(
     # 'aer-noisy:<fake>': transpile for the fake device and sample each job on its noise model
     # restricted to the qubits the job uses: the same counts as AerSimulator.from_backend (tested),
     # without building the full model (10-20 s for a 156-qubit device).
-    device = _fake_device(rest) if kind == "aer-noisy" and rest and noise_model is None else None
+    # 'custom:...' likewise (its device is a target carrying the flags' errors).
+    device = None
+    if noise_model is None and kind == "aer-noisy" and rest:
+        device = _fake_device(rest)
+    elif noise_model is None and kind == "custom":
+        device = get_backend(backend)
     be = device if device is not None else get_backend(backend)
+    check_supported(flat, be)
     if isinstance(backend, str) and backend == "aer" and noise_model is None and 2 ** max(c.num_qubits for c in flat) <= shots:
         # Resets force Aer's statevector method to simulate shot by shot (cost ~ shots * 2^n); the
         # density-matrix method applies them as channels once (~ 4^n) and samples every shot from the
@@ -583,8 +887,32 @@ def run_counts(
         if not _is_aer(be):
             raise ParameterError(f"Argument `noise_model` needs an Aer backend, but backend is {_backend_name(be)!r}.")
         be = AerSimulator(noise_model=noise_model)
-    pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=be, seed_transpiler=seed)
+    pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=be, seed_transpiler=seed,
+                                      initial_layout=None if initial_layout is None or _is_aer(be) else list(initial_layout))
+    batch = _open_batch(be) if device is None and not _is_aer(be) else None
+    # Hardware: one sampler in the batch for every job. Simulators: one per job (its own seed, below).
+    sampler = _make_sampler(batch, shots, seed) if batch is not None else None
     name = _backend_name(be) if device is None else f"aer_simulator_from({device.name})"
+    try:
+        counts = _sample_jobs(flat, pm, sampler, device, store, be, name, shots, seed, optimization_level,
+                              max_circuits_per_job, progress)
+    finally:
+        if batch is not None:
+            batch.close()  # no new jobs; the submitted ones still run
+
+    out = []
+    for a, b in spans:
+        total: dict[str, int] = {}
+        for c in counts[a:b]:
+            for k, v in c.items():
+                total[k] = total.get(k, 0) + int(v)
+        out.append(total)
+    return out
+
+
+def _sample_jobs(flat, pm, sampler, device, store, be, name, shots, seed, optimization_level,
+                 max_circuits_per_job, progress) -> list[dict[str, int]]:
+    """Submit (or resume) the jobs of :func:`run_counts`, each id recorded before waiting."""
 
     counts: list[dict[str, int]] = []
     starts = list(range(0, len(flat), max_circuits_per_job))
@@ -606,12 +934,14 @@ def run_counts(
                 )
         if job is None:
             transpiled = pm.run(chunk)
-            if device is not None:
+            if sampler is not None:
+                job = sampler.run(transpiled, shots=shots)
+            elif device is not None:
                 used = tuple(sorted({q for c in transpiled for q in _active_qubits(c)}))
-                sampler = _make_sampler(AerSimulator(noise_model=_cached_noise_model(device, used)), shots, job_seed)
+                job = _make_sampler(AerSimulator(noise_model=_cached_noise_model(device, used)), shots,
+                                    job_seed).run(transpiled, shots=shots)
             else:
-                sampler = _make_sampler(be, shots, job_seed)
-            job = sampler.run(transpiled, shots=shots)
+                job = _make_sampler(be, shots, job_seed).run(transpiled, shots=shots)
             record = {"job_id": str(job.job_id()), "backend": name, "n_circuits": len(chunk),
                       "shots": shots, "first_circuit": j, "done": False,
                       "submitted": datetime.now(timezone.utc).isoformat(timespec="seconds")}
@@ -621,15 +951,7 @@ def run_counts(
         if store is not None:
             store.save(inputs, {**store.load(inputs), "done": True})
         counts += [_counts(pub, qc) for pub, qc in zip(result, chunk)]
-
-    out = []
-    for a, b in spans:
-        total: dict[str, int] = {}
-        for c in counts[a:b]:
-            for k, v in c.items():
-                total[k] = total.get(k, 0) + int(v)
-        out.append(total)
-    return out
+    return counts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -713,7 +1035,7 @@ def resources(circuit: QuantumCircuit, backend: str | Any | None = None, *, opti
         # Only the target matters here: 'aer-noisy:<fake>' is transpiled for the fake device itself,
         # without building its full noise model (18 s for a 156-qubit device).
         kind, _, rest = backend.partition(":") if isinstance(backend, str) else ("", "", "")
-        be = fake_backend(rest) if kind == "aer-noisy" and rest else get_backend(backend)
+        be = _fake_device(rest) if kind in ("aer-noisy", "fake") and rest else get_backend(backend)
         pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=be, seed_transpiler=seed)
         name = _backend_name(be)
     after = _stats(pm.run(circuit))

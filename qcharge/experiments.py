@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._checks import check_density_matrix, check_int, check_real
-from .compare import NULL_RESAMPLES, acceptance_ranges, compare_exact, compare_sampled
+from .compare import NULL_RESAMPLES, acceptance_ranges, compare_exact, compare_sampled, state_quantities
 from .exceptions import ParameterError
 from .params import Atoms, Bath, Collision, Harvest, InitialState
 from .records import RecordStore
@@ -125,6 +125,7 @@ def run_charge(
     n_resamples: int = 200,
     level: float = 0.95,
     job_store: str | RecordStore | None = None,
+    layout: list[int] | None = None,
     progress: bool = False,
 ) -> dict:
     """Charge N atoms with n collisions on a backend and compare with the exact reference.
@@ -136,7 +137,8 @@ def run_charge(
     are not expected to hold). Otherwise N-qubit state tomography with ``shots`` per setting and
     basic-bootstrap intervals (``n_resamples``, ``level``). ``job_store``: folder (or
     :class:`~qcharge.records.RecordStore`) where job ids are recorded before waiting; it is
-    created and test-written before anything is computed.
+    created and test-written before anything is computed. ``layout``: physical qubits on a noisy
+    backend (default :func:`qcharge.execute.choose_layout`; a plan's layout), reported as ``layout``.
     """
     from .circuits.charging import charging_circuit
     from .protocol import charging_plan
@@ -179,39 +181,58 @@ def run_charge(
         "seed": seed,
         "plan_id": plan.strong_id(),
     }
+    noisy = backend != "aer"
+    label = f"rho_{n_collisions}"
     if exact:
-        from .execute import run_density_matrix
+        from .execute import choose_layout, run_density_matrix
 
         qc = charging_circuit(plan)
-        rho = run_density_matrix([qc], backend=backend, seed=seed)[0][f"rho_{n_collisions}"]
+        layout = (layout or choose_layout(qc, backend, seed=seed)) if noisy else None
+        rho = run_density_matrix([qc], backend=backend, seed=seed, initial_layout=layout)[0][label]
         cmp = compare_exact(rho, twin_rho, me_rho)
         mode = "exact density matrix" if backend == "aer" else "exact noisy density matrix"
         out.update(mode=mode, shots=None, coherence_l1_ci=None, **cmp)
+        if noisy:  # the exact noisy state is itself the prediction
+            out.update(noisy_prediction=dict(cmp["circuit"]), layout=layout)
     else:
-        from .execute import run_counts
+        from .execute import choose_layout, run_counts, run_density_matrix
         from .tomography import bootstrap_states, fit_state, tomography_circuits
 
         shots = check_int("shots", shots, minimum=1)
+        # On a noisy backend the sampled circuits and the exact-noisy prediction use the same
+        # physical qubits: the layout is chosen once, on the charging circuit, and pinned.
+        probe = charging_circuit(plan)
+        if noisy and layout is None:
+            layout = choose_layout(probe[0] if isinstance(probe, list) else probe, backend, seed=seed)
+        layout = layout if noisy else None
         if coin:
             # plan.n_instances coin draws with coin_shots shots each (benchmarks: ~20x faster than one
             # 1-shot circuit per shot). Pooled counts are sums of multinomials of the instances'
             # states, whose mean is twin_rho: their variance is at most the multinomial one, so the
             # bootstrap intervals and the verdict below are conservative.
-            inst = charging_circuit(plan)
+            inst = probe
             per_setting = list(zip(*(tomography_circuits(c, c.metadata["atom_qubits"]) for c in inst)))
             jobs, per_shot = [list(s) for s in per_setting], coin_shots
             out.update(coin_instances=plan.n_instances, coin_shots_per_instance=coin_shots)
         else:
-            qc = charging_circuit(plan)
-            jobs, per_shot = tomography_circuits(qc, qc.metadata["atom_qubits"]), shots
-        counts = run_counts(jobs, backend=backend, shots=per_shot, seed=seed, job_store=store, progress=progress)
+            jobs, per_shot = tomography_circuits(probe, probe.metadata["atom_qubits"]), shots
+        counts = run_counts(jobs, backend=backend, shots=per_shot, seed=seed, job_store=store,
+                            initial_layout=layout, progress=progress)
         meta = [(j[0] if isinstance(j, list) else j).metadata for j in jobs]
         rho = fit_state(counts, meta)
         boot = bootstrap_states(counts, meta, n_resamples=n_resamples, seed=seed)
         null = bootstrap_states(counts, meta, n_resamples=NULL_RESAMPLES, seed=seed + 1, state=twin_rho)
         cmp = compare_sampled(rho, boot, null, twin_rho, me_rho, level=level)
         out.update(mode="state tomography", shots=shots, coherence_l1_ci=cmp["ci"]["coherence_l1"], **cmp)
+        if noisy:
+            # The coin ensemble is predicted on the same plan.n_instances draws that were sampled.
+            ens = probe if isinstance(probe, list) else [probe]
+            rho_noisy = run_density_matrix([ens], backend=backend, seed=seed, initial_layout=layout)[0][label]
+            out.update(noisy_prediction=state_quantities(rho_noisy), layout=layout)
     out["resources"] = _collision_resources(atoms, bath, initial, collision, n_collisions, backend)
+    if "noisy_prediction" in out:  # after resources: the record's key order
+        out["noisy_prediction"] = out.pop("noisy_prediction")
+        out["layout"] = out.pop("layout")
     return out
 
 
@@ -296,23 +317,36 @@ def run_harvest(
     twin_states = np.array([probe_instance(rho_cluster, harvest, c.metadata["collision_times"], time, omega=omega)
                             for c in circuits])
     p_twin = twin_states[:, 1, 1].real
+    noisy = backend != "aer"
+    layout = None
+    if noisy:  # sampled: one layout for every instance, the sampled circuits and the prediction
+        from .execute import choose_layout
+
+        layout = choose_layout(circuits[0], backend, seed=seed)
+    noisy_prediction = None
     if shots is None:
         from .execute import run_density_matrix
 
+        # Each instance keeps the preset's own layout (the one of instance 0 is reported).
         states = run_density_matrix(circuits, backend=backend, seed=seed, progress=progress)
         pe = np.array([float(np.real(s["probe_0"][1, 1])) for s in states])
         pe_hat, pe_ci, accept = float(pe.mean()), None, None
         agree = bool(np.max(np.abs(pe - p_twin)) <= EXACT_ATOL)
         mode = "exact density matrix per instance" if backend == "aer" else "exact noisy density matrix per instance"
+        if noisy:
+            noisy_prediction = pe_hat
     else:
-        from .execute import run_counts
+        from .execute import run_counts, run_density_matrix
         from .tomography import INTERVAL_METHOD, bootstrap_states, estimate_interval, fit_state, tomography_circuits
 
         shots = check_int("shots", shots, minimum=1)
         # One ensemble per tomography setting: counts are pooled over the instances.
         settings = list(zip(*(tomography_circuits(c, [c.metadata["probe_qubit"]]) for c in circuits)))
         counts = run_counts([list(s) for s in settings], backend=backend, shots=shots, seed=seed,
-                            job_store=store, progress=progress)
+                            job_store=store, initial_layout=layout, progress=progress)
+        if noisy:
+            states = run_density_matrix(circuits, backend=backend, seed=seed, initial_layout=layout)
+            noisy_prediction = float(np.mean([np.real(s["probe_0"][1, 1]) for s in states]))
         meta = [s[0].metadata for s in settings]
         pe_hat = float(np.real(fit_state(counts, meta)[1, 1]))
         # Pooled counts are sums of multinomials with instance-dependent probabilities: their
@@ -334,7 +368,7 @@ def run_harvest(
             probe_excited_population_acceptance=list(accept),
             ci_method=INTERVAL_METHOD,
         )
-    return {
+    out = {
         "cluster": cluster if isinstance(cluster, str) else "matrix",
         "temperature": bath.temperature,
         "theta": harvest.theta,
@@ -352,3 +386,8 @@ def run_harvest(
         "circuit": circuit,
         "agree": agree,
     }
+    if noisy:
+        out["noisy_prediction"] = {"teff": effective_temperature(noisy_prediction, omega),
+                                   "probe_excited_population": noisy_prediction}
+        out["layout"] = layout
+    return out

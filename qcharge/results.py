@@ -372,6 +372,10 @@ class ChargeRun(_Record):
     plan_id: str | None = None  # protocol.ChargingPlan.strong_id() of the circuit and its twin
     coin_instances: int | None = None  # coin ancilla: coin draws, each run with coin_shots_per_instance shots
     coin_shots_per_instance: int | None = None
+    # On noisy backends: the state quantities of the exact noisy density matrix (the device model's
+    # prediction) and the physical qubits of the logical ones.
+    noisy_prediction: Quantities[float] | None = None
+    layout: tuple[int, ...] | None = None
 
     _HEAD: ClassVar[tuple[str, ...]] = (
         "atoms", "temperature", "theta", "ordering", "ancilla", "collisions", "dt", "time", "backend", "seed",
@@ -384,6 +388,9 @@ class ChargeRun(_Record):
         out.update({k: getattr(self, k) for k in self._OPTIONAL if getattr(self, k) is not None})
         out.update(self.comparison.to_dict())  # flat, as run_charge always returned it
         out["resources"] = _plain(self.resources)
+        for k in ("noisy_prediction", "layout"):
+            if getattr(self, k) is not None:
+                out[k] = _plain(getattr(self, k))
         return out
 
     @classmethod
@@ -396,8 +403,12 @@ class ChargeRun(_Record):
             raise ParameterError(f"Argument `data` must have the keys of ChargeRun, but lacks {missing}.")
         head["coherence_l1_ci"] = _interval(head["coherence_l1_ci"])
         head.update({k: data[k] for k in cls._OPTIONAL if k in data})
-        rest = {k: v for k, v in data.items() if k not in cls._HEAD + cls._OPTIONAL and k != "resources"}
-        return cls(**head, comparison=Comparison.from_dict(rest), resources=data["resources"])
+        extra = ("resources", "noisy_prediction", "layout")
+        rest = {k: v for k, v in data.items() if k not in cls._HEAD + cls._OPTIONAL and k not in extra}
+        noisy = data.get("noisy_prediction")
+        return cls(**head, comparison=Comparison.from_dict(rest), resources=data["resources"],
+                   noisy_prediction=None if noisy is None else Quantities.from_dict(noisy),
+                   layout=_tuple(data.get("layout")))
 
     def __str__(self) -> str:
         res = self.resources
@@ -453,13 +464,20 @@ class HarvestRun(_Record):
     instances_std_error: float
     circuit: ProbeEstimate
     agree: bool
+    noisy_prediction: ProbeEstimate | None = None  # noisy backends: from the exact noisy density matrices
+    layout: tuple[int, ...] | None = None
+
+    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"noisy_prediction", "layout"})
 
     @classmethod
     def from_dict(cls, data: Mapping) -> HarvestRun:
-        names, _ = cls._names()
-        _keys(cls, data, names, names)
+        names, required = cls._names()
+        _keys(cls, data, names, required)
         est = {k: ProbeEstimate.from_dict(data[k]) for k in ("reference", "twin", "circuit")}
-        return cls(**{k: data[k] for k in names if k not in est}, **est)
+        noisy = data.get("noisy_prediction")
+        return cls(**{k: data[k] for k in names if k not in est and k not in cls._OMIT_NONE}, **est,
+                   noisy_prediction=None if noisy is None else ProbeEstimate.from_dict(noisy),
+                   layout=_tuple(data.get("layout")))
 
     def rows(self) -> list[list]:
         return [

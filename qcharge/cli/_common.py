@@ -18,6 +18,8 @@ __all__ = [
     "add_bath_args",
     "add_initial_args",
     "add_circuit_args",
+    "add_backend_args",
+    "backend_from",
     "initial_from",
     "load_matrix",
     "progress",
@@ -64,8 +66,36 @@ def add_l1_max_atoms_arg(p: argparse.ArgumentParser) -> None:
                         f"(cost ~N^3.5: N = 2000 ~20 s; default {DEFAULT_L1_MAX_ATOMS})")
 
 
+def add_backend_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default="aer",
+                   help="aer | aer-noisy:<fake> | fake:<fake> (runtime local mode) | ibm:<backend name> | custom "
+                        "(with the error flags below); see `qcharge backends` (default aer)")
+    g = p.add_argument_group("custom noise (--backend custom; all-to-all device)")
+    for flag, what in (("--two-qubit-error", "cz error probability"), ("--one-qubit-error", "sx/x error probability"),
+                       ("--readout-error", "symmetric readout flip probability")):
+        g.add_argument(flag, type=float, default=None, help=f"{what} (default 0)")
+    g.add_argument("--t1", type=float, default=None, help="T1 in microseconds (default: none)")
+    g.add_argument("--t2", type=float, default=None, help="T2 in microseconds (default: none)")
+
+
+_CUSTOM_FLAGS = ("two_qubit_error", "one_qubit_error", "readout_error", "t1", "t2")
+
+
+def backend_from(args) -> str:
+    """The backend string: ``--backend``, or for ``custom`` the spec its error flags give."""
+    from ..execute import CustomNoise
+
+    given = {k: getattr(args, k) for k in _CUSTOM_FLAGS if getattr(args, k, None) is not None}
+    if args.backend == "custom":
+        return CustomNoise(**given).spec()
+    if given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise ParameterError(f"Argument `--backend` must be 'custom' with {flags}, but is {args.backend!r}.")
+    return args.backend
+
+
 def add_circuit_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", default="aer", help="aer | aer-noisy:<fake backend> | ibm:<backend name> (default aer)")
+    add_backend_args(p)
     p.add_argument("--seed", type=int, default=DEFAULT_SEED,
                    help=f"seed of the simulator, the random draws and the bootstrap (default {DEFAULT_SEED})")
     p.add_argument("--job-store", default=None, metavar="DIR",

@@ -11,6 +11,7 @@ from ._common import (
     add_bath_args,
     add_circuit_args,
     add_initial_args,
+    backend_from,
     emit,
     initial_from,
     progress,
@@ -28,8 +29,11 @@ def add_parser(sub) -> None:
     p.add_argument("--atoms", "-N", type=int, required=True, help="number of atoms N (required)")
     add_bath_args(p)
     add_initial_args(p, with_eg=False)
-    p.add_argument("--theta", type=float, required=True, help="atom-ancilla exchange angle (required)")
-    p.add_argument("--collisions", type=int, required=True, help="number of collisions n, t = n dt (required)")
+    p.add_argument("--theta", type=float, default=None, help="atom-ancilla exchange angle (required without --plan)")
+    p.add_argument("--collisions", type=int, default=None,
+                   help="number of collisions n, t = n dt (required without --plan)")
+    p.add_argument("--plan", choices=["best"], default=None,
+                   help="take theta, collisions, ordering and ancilla from `qcharge plan` on --backend (top protocol; default: none)")
     p.add_argument("--ordering", choices=list(ORDERINGS), default="palindromic",
                    help="order of the atom-ancilla exchanges in one collision (default palindromic)")
     p.add_argument("--ancilla", choices=list(ANCILLA_METHODS), default="purify",
@@ -65,19 +69,35 @@ def run_charge(args) -> int:
             f"Argument `--shots` must not be given with --exact (an exact run takes no shots), but is {args.shots}."
         )
     shots = None if args.exact else (DEFAULT_SHOTS if args.shots is None else args.shots)
+    backend = backend_from(args)
+    theta, collisions, ordering, ancilla = args.theta, args.collisions, args.ordering, args.ancilla
+    layout = None
+    if args.plan is not None:
+        if theta is not None or collisions is not None:
+            raise ParameterError("Argument `--plan` must not be given with --theta/--collisions (the plan sets them), "
+                                 f"but --theta = {theta}, --collisions = {collisions}.")
+        from .plan import best_protocol
+
+        best = best_protocol(backend, args.atoms, args.temperature, initial_from(args), args.seed)
+        theta, collisions, ordering, ancilla = best.theta, best.collisions, best.ordering, best.ancilla
+        layout = None if best.layout is None else list(best.layout)
+    elif theta is None or collisions is None:
+        raise ParameterError("Argument `--theta` and `--collisions` must be given (or --plan best), but "
+                             f"--theta = {theta}, --collisions = {collisions}.")
     job_store = RecordStore(args.job_store, argument="--job-store") if args.job_store else None
     # One wrap while run_charge returns a dict (it will return the record itself).
     res = ChargeRun.from_dict(experiment(
         Atoms(args.atoms, omega=args.omega),
         Bath(args.temperature, args.omega),
         initial_from(args),
-        Collision(args.theta, args.ordering, args.ancilla),
-        args.collisions,
-        backend=args.backend,
+        Collision(theta, ordering, ancilla),
+        collisions,
+        backend=backend,
         shots=shots,
         exact=args.exact,
         seed=args.seed,
         job_store=job_store,
+        layout=layout,
         progress=progress(args),
     ))
     emit(args, res.to_dict(), str(res))
@@ -102,7 +122,7 @@ def run_harvest(args) -> int:
         Harvest(theta=args.theta, rate=args.rate),
         args.time,
         instances=args.instances,
-        backend=args.backend,
+        backend=backend_from(args),
         shots=args.shots,
         seed=args.seed,
         job_store=job_store,

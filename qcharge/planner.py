@@ -1,0 +1,300 @@
+r"""Protocol planner: the charging protocol that keeps most of the physics on a noisy device.
+
+On today's devices the README's protocol (palindromic θ = 0.3, 120 collisions, 840 two-qubit
+gates after transpiling) keeps ~5-15 % of the heat-exchange coherence; large θ with few collisions
+reaches the same Dicke plateau with ~20× fewer gates, because the exact collision map has the Dicke
+long-time state as a fixed point for every θ and the palindromic ordering leaks only at
+:math:`O(\theta^4)` (PHYSICS.md 5.2). :func:`plan` searches a small grid and scores each candidate by
+the **exact-noisy prediction** (:func:`qcharge.execute.run_density_matrix` on the device's noise
+model restricted to the layout's qubits; no shots):
+
+* θ on a coarse grid in [0.3, 1.2];
+* collisions n in [2, 24] around the n at which :math:`n\,\Delta t(\theta)` reaches the plateau of the
+  exact heat-exchange coherence (95 % of its long-time value; :math:`\Delta t = \theta^2/(\gamma(2\bar n+1))`);
+* ordering palindromic / exact (the exact collective gate, generic synthesis);
+* ancilla preparation ``purify`` (the deterministic channel: the only one with an exact prediction
+  without shots; ``measure`` and ``coin`` are exact only on average);
+* layout: the preset pass manager's noise-aware choice (VF2Layout / VF2PostLayout scoring by the
+  target's gate and readout errors), then, for the leading protocols, the layouts of a few other
+  transpiler seeds (Sabre's placement where no perfect embedding exists), the best prediction kept;
+  reported per protocol and pinned by ``run charge --plan best``.
+
+``target='coherence'``: the atoms' heat-exchange coherence (the Δn = 0 part of :math:`C_{l1}`) at
+:math:`t = n\Delta t`, predicted vs the master equation. ``target='teff'`` (pairs, N = 2): the
+probe's charged-minus-dephased :math:`T_{eff}` gap after harvesting (probe-pair θ = 0.5, rate 1,
+γt = 10, :data:`TEFF_INSTANCES` Poisson instances) with pairs charged *in the circuit* by the
+protocol (the ``pipeline`` cluster), predicted on the device vs the Poisson-averaged exact dynamics
+(4.3) of master-equation pairs at :math:`t = n\Delta t` against dephased pairs; the predicted gap
+also carries the finite-instance sampling of the Poisson process. ``coherence`` protocols are
+ranked by the predicted value (ties: fewer two-qubit gates). ``teff`` protocols are ranked by
+:math:`|\text{predicted} - \text{exact}|`: gate noise heats the probe by itself, and the dephased
+pairs (prepared, not charged in the circuit) pass through far fewer gates, so the raw predicted gap
+grows with the gate count (FakeKingston: θ = 0.3 × 24, 3306 two-qubit gates, predicts 0.30 against
+an exact 0.17) and is no objective.
+
+Example:
+    >>> plans = plan("custom:two_qubit_error=0.002", atoms=2, temperature=1.0, thetas=(0.9,),
+    ...              orderings=("palindromic",), top=1)
+    >>> p = plans[0]
+    >>> p.theta, p.ordering, p.ancilla, 0.8 < p.predicted / p.exact < 1.0
+    (0.9, 'palindromic', 'purify', True)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ._checks import check_int, check_real
+from .exceptions import ParameterError
+from .params import ORDERINGS, Atoms, Bath, Collision, InitialState
+
+__all__ = ["Protocol", "plan", "plateau_time", "candidate_collisions", "TARGETS", "DEFAULT_THETAS",
+           "MAX_COLLISIONS", "MIN_COLLISIONS", "TEFF_INSTANCES"]
+
+TARGETS = ("coherence", "teff")
+DEFAULT_THETAS = (0.3, 0.45, 0.6, 0.75, 0.9, 1.05, 1.2)
+MIN_COLLISIONS, MAX_COLLISIONS = 2, 24
+# Fraction of the long-time heat-exchange coherence that defines the plateau, and the time at
+# which the long-time value is read (γt = 30: the Dicke relaxation rates are O(γ), e^-30 ~ 1e-13).
+PLATEAU_FRACTION = 0.95
+_LONG_TIME = 30.0
+# Protocols whose layout is re-searched, and transpiler seeds tried per protocol (plan's layout_trials).
+_REFINE = 3
+LAYOUT_TRIALS = 4
+# target='teff': the harvesting run the gap is predicted for (run harvest's defaults, fewer instances).
+TEFF_HARVEST_THETA, TEFF_RATE, TEFF_TIME, TEFF_INSTANCES = 0.5, 1.0, 10.0, 8
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One planned charging protocol and its predicted signal (the keys of ``qcharge plan --json``)."""
+
+    theta: float
+    collisions: int
+    ordering: str
+    ancilla: str
+    two_qubit_gates: int
+    layout: tuple[int, ...] | None
+    predicted: float
+    exact: float
+    time: float
+
+    @property
+    def kept(self) -> float:
+        """predicted / exact: the fraction of the exact signal the device keeps."""
+        return self.predicted / self.exact if self.exact else math.nan
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["layout"] = None if self.layout is None else list(self.layout)
+        out["kept"] = self.kept
+        return out
+
+    def collision(self) -> Collision:
+        return Collision(self.theta, self.ordering, self.ancilla)
+
+
+def _signal(rho) -> float:
+    from .coherence import heat_exchange_coherence
+
+    return float(heat_exchange_coherence(rho))
+
+
+def plateau_time(atoms: Atoms, bath: Bath, initial: InitialState, *, fraction: float = PLATEAU_FRACTION) -> float:
+    r"""First :math:`\gamma t` on a 0.25 grid where the exact heat-exchange coherence reaches
+    ``fraction`` of its long-time value (master equation, :func:`~qcharge.experiments.charge_reference_state`)."""
+    from .experiments import charge_reference_state
+
+    final = _signal(charge_reference_state(atoms, bath, initial, _LONG_TIME))
+    for t in np.arange(0.25, _LONG_TIME, 0.25):
+        if _signal(charge_reference_state(atoms, bath, initial, float(t))) >= fraction * final:
+            return float(t)
+    return _LONG_TIME
+
+
+def candidate_collisions(theta: float, bath: Bath, gamma: float, t_plateau: float) -> list[int]:
+    r"""Collision numbers tried for ``theta``: about 0.7, 1 and 1.5 × the plateau count
+    :math:`\lceil t_{plateau}/\Delta t\rceil`, clipped to [MIN_COLLISIONS, MAX_COLLISIONS]."""
+    n_plateau = math.ceil(t_plateau / Collision(theta).time_step(bath, gamma) - 1e-9)
+    picks = {min(MAX_COLLISIONS, max(MIN_COLLISIONS, math.ceil(f * n_plateau))) for f in (0.7, 1.0, 1.5)}
+    return sorted(picks)
+
+
+def _two_qubit_gates(transpiled) -> int:
+    return sum(1 for inst in transpiled.data if len(inst.qubits) == 2
+               and not getattr(inst.operation, "_directive", False) and inst.operation.name not in ("barrier",))
+
+
+def plan(
+    backend: str,
+    atoms: int,
+    temperature: float,
+    *,
+    initial: InitialState | None = None,
+    target: str = "coherence",
+    thetas: Sequence[float] = DEFAULT_THETAS,
+    orderings: Sequence[str] | None = None,
+    top: int = 5,
+    seed: int = 7,
+    layout_trials: int = LAYOUT_TRIALS,
+) -> list[Protocol]:
+    """Search charging protocols on ``backend`` by their exact-noisy prediction; best first.
+
+    Args:
+        backend: any backend string of :func:`qcharge.execute.get_backend` (``'aer'`` plans on the
+            ideal circuit: gate count only matters through ties).
+        atoms: N >= 2 (Dicke atoms, γ = ω = 1).
+        temperature: bath temperature T (finite).
+        initial: initial state of the atoms (default ground).
+        target: ``'coherence'`` (heat-exchange coherence of the atoms).
+        thetas: θ grid.
+        orderings: Trotter orderings tried (default palindromic and exact; for ``'teff'`` palindromic
+            only: the exact gate's generic synthesis in every in-circuit charging makes each
+            candidate ~1000 two-qubit gates and minutes of simulation).
+        top: number of protocols returned.
+        seed: seed of the transpiler (layout, routing) and of the circuits.
+        layout_trials: other transpiler seeds tried for the layout of the leading protocols (0: the
+            preset's layout only).
+
+    Returns:
+        Up to ``top`` :class:`Protocol` records, highest predicted signal first.
+    """
+    from .circuits.charging import charging_circuit
+    from .execute import _device_for_noise, _transpile_with_markers, check_supported, layout_of, run_density_matrix
+    from .experiments import _check_charge_size, charge_reference_state
+    from .protocol import charging_plan
+
+    if target not in TARGETS:
+        raise ParameterError(f"Argument `target` must be one of {list(TARGETS)}, but is {target!r}.")
+    n = check_int("atoms", atoms, minimum=2)
+    top = check_int("top", top, minimum=1)
+    temperature = check_real("temperature", temperature, minimum=0.0, strict_min=True)
+    if orderings is None:
+        orderings = ("palindromic",) if target == "teff" else ("palindromic", "exact")
+    for o in orderings:
+        if o not in ORDERINGS:
+            raise ParameterError(f"Argument `orderings` must contain only {list(ORDERINGS)}, but has {o!r}.")
+    thetas = [check_real("thetas", th, minimum=0.0, strict_min=True, maximum=math.pi / 2) for th in thetas]
+    if not thetas or not orderings:
+        raise ParameterError("Argument `thetas` and `orderings` must be non-empty, but one is empty.")
+    initial = initial or InitialState("ground")
+    if target == "teff" and n != 2:
+        raise ParameterError(f"Argument `atoms` must be 2 for target 'teff' (the probe harvests pairs), but is {n}.")
+    atoms_ = Atoms.dicke(n)
+    bath = Bath(temperature, atoms_.omega)
+    _check_charge_size(atoms_, initial, bath, True)
+    device = _device_for_noise(backend)
+    t_plat = plateau_time(atoms_, bath, initial)
+
+    if target == "teff":
+        return _plan_teff(backend, device, atoms_, bath, initial, thetas, orderings, top, seed, t_plat)
+    found: list[Protocol] = []
+    for theta in thetas:
+        for n_coll in candidate_collisions(theta, bath, atoms_.gamma, t_plat):
+            for ordering in orderings:
+                coll = Collision(theta, ordering, "purify")
+                plan = charging_plan(atoms_, bath, initial, coll, n_coll, seed=seed)
+                qc = charging_circuit(plan)
+                if device is None:
+                    from .execute import resources
+
+                    gates, layout = resources(qc)["transpiled_two_qubit_gates"], None
+                else:
+                    check_supported([qc], device)
+                    tq = _transpile_with_markers([qc], device, seed, 1)[0]
+                    gates, layout = _two_qubit_gates(tq), layout_of(tq)
+                rho = run_density_matrix([qc], backend=backend, seed=seed, initial_layout=layout)[0][f"rho_{n_coll}"]
+                t = n_coll * plan.dt
+                exact = _signal(charge_reference_state(atoms_, bath, initial, t))
+                found.append(Protocol(theta, n_coll, ordering, "purify", int(gates),
+                                      None if layout is None else tuple(layout), _signal(rho), exact, t))
+    found.sort(key=lambda p: (-round(p.predicted, 12), p.two_qubit_gates))
+    if device is not None and layout_trials > 0:
+        # Layout: the preset's choice is noise-aware but, where no perfect embedding exists (N >= 3 on
+        # heavy-hex), Sabre's placement depends on its seed. Re-transpile the leading protocols with
+        # other seeds and keep each one's best prediction (cheap: a few protocols, cached noise models).
+        refined = [_best_layout(p, atoms_, bath, initial, backend, device, seed, layout_trials)
+                   for p in found[:max(top, _REFINE)]]
+        found = sorted(refined, key=lambda p: (-round(p.predicted, 12), p.two_qubit_gates)) + found[max(top, _REFINE):]
+    return found[:top]
+
+
+
+def _best_layout(p: Protocol, atoms, bath, initial, backend, device, seed: int, trials: int) -> Protocol:
+    from dataclasses import replace
+
+    from .circuits.charging import charging_circuit
+    from .execute import _transpile_with_markers, layout_of, run_density_matrix
+    from .protocol import charging_plan
+
+    qc = charging_circuit(charging_plan(atoms, bath, initial, p.collision(), p.collisions, seed=seed))
+    best = p
+    for k in range(1, trials + 1):
+        tq = _transpile_with_markers([qc], device, seed + k, 1)[0]
+        layout = tuple(layout_of(tq))
+        if layout == best.layout:
+            continue
+        # The prediction runs the circuit on this layout with the planner's own seed (as `run` will).
+        rho = run_density_matrix([qc], backend=backend, seed=seed, initial_layout=list(layout))[0][f"rho_{p.collisions}"]
+        gates = _two_qubit_gates(_transpile_with_markers([qc], device, seed, 1, list(layout))[0])
+        cand = replace(p, layout=layout, predicted=_signal(rho), two_qubit_gates=int(gates))
+        if cand.predicted > best.predicted:
+            best = cand
+    return best
+
+
+def _probe_teff(states, omega: float) -> float:
+    from .thermo import effective_temperature
+
+    return float(effective_temperature(float(np.mean([np.real(st["probe_0"][1, 1]) for st in states])), omega))
+
+
+def _plan_teff(backend, device, pair, bath, initial, thetas, orderings, top, seed, t_plat) -> list[Protocol]:
+    """target='teff': rank pipeline charging protocols by the predicted charged-minus-dephased T_eff gap."""
+    from .circuits.harvesting import ChargedCluster, harvesting_instances
+    from .execute import _transpile_with_markers, check_supported, layout_of, run_density_matrix
+    from .experiments import charge_reference_state
+    from .params import Harvest
+    from .reference.harvest import make_cluster
+    from .reference.probe import probe_dynamics
+    from .thermo import effective_temperature
+
+    omega = bath.omega
+    harvest = Harvest(theta=TEFF_HARVEST_THETA, rate=TEFF_RATE)
+
+    def exact_teff(rho) -> float:
+        return float(effective_temperature(float(np.real(probe_dynamics(rho, harvest, [TEFF_TIME], omega=omega)[0][1, 1])),
+                                           omega))
+
+    dephased = make_cluster("dephased", bath, initial)
+    dephased_circuits = harvesting_instances(harvest, dephased, TEFF_TIME, TEFF_INSTANCES, seed, omega=omega)
+    teff_dephased = _probe_teff(run_density_matrix(dephased_circuits, backend=backend, seed=seed), omega)
+    exact_dephased = exact_teff(dephased)
+    found = []
+    for theta in thetas:
+        for n_coll in candidate_collisions(theta, bath, pair.gamma, t_plat):
+            for ordering in orderings:
+                coll = Collision(theta, ordering, "purify")
+                cluster = ChargedCluster(pair, bath, initial, coll, n_coll, seed)
+                circuits = harvesting_instances(harvest, cluster, TEFF_TIME, TEFF_INSTANCES, seed, omega=omega)
+                layout = None
+                if device is not None:
+                    check_supported(circuits, device)
+                    layout = layout_of(_transpile_with_markers(circuits[:1], device, seed, 1)[0])
+                    tq = _transpile_with_markers(circuits, device, seed, 1, layout)
+                    gates = int(np.mean([_two_qubit_gates(c) for c in tq]))
+                else:
+                    from .execute import resources
+
+                    gates = int(np.mean([resources(c)["transpiled_two_qubit_gates"] for c in circuits]))
+                states = run_density_matrix(circuits, backend=backend, seed=seed, initial_layout=layout)
+                t = n_coll * coll.time_step(bath, pair.gamma)
+                exact = exact_teff(charge_reference_state(pair, bath, initial, t)) - exact_dephased
+                found.append(Protocol(theta, n_coll, ordering, "purify", gates, None if layout is None else tuple(layout),
+                                      _probe_teff(states, omega) - teff_dephased, exact, t))
+    found.sort(key=lambda p: (round(abs(p.predicted - p.exact), 12), p.two_qubit_gates))
+    return found[:top]
