@@ -11,7 +11,10 @@ from .params import Atoms, Bath, Collision, Harvest, InitialState
 from .reference.charging import charge
 from .reference.dicke import dicke_density_matrix, solve_dicke
 from .reference.harvest import harvest_summary, make_cluster
+from .reference.lifetime import coherence_lifetime
 from .reference.lindblad import evolve, long_time_state
+from .reference.permutation import solve_permutation
+from .results import ChargeRun, ChargeTrace, Comparison, HarvestRun, HarvestSummary
 
 __version__ = "0.1.0"
 
@@ -30,15 +33,24 @@ __all__ = [
     "charge",
     "solve_dicke",
     "dicke_density_matrix",
+    "solve_permutation",
+    "coherence_lifetime",
     "evolve",
     "long_time_state",
     "harvest_summary",
     "make_cluster",
     "run_charge",
     "run_harvest",
+    "plan_protocols",
+    "ChargeTrace",
+    "HarvestSummary",
+    "Comparison",
+    "ChargeRun",
+    "HarvestRun",
 ]
 
-_LAZY = {"run_charge": "experiments", "run_harvest": "experiments"}
+_LAZY = {"run_charge": ("experiments", "run_charge"), "run_harvest": ("experiments", "run_harvest"),
+         "plan_protocols": ("planner", "plan")}
 
 
 def __getattr__(name: str):
@@ -46,5 +58,6 @@ def __getattr__(name: str):
     if name in _LAZY:
         from importlib import import_module
 
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        module, attr = _LAZY[name]
+        return getattr(import_module(f".{module}", __name__), attr)
     raise AttributeError(f"module 'qcharge' has no attribute {name!r}")
