@@ -433,16 +433,18 @@ def _sweep_figures(command: str, headers: list[str], table: list[list], grid: Ma
         if not series:
             continue
         fig, ax = plt.subplots(figsize=(6.4, 3.8))
-        for key, pts in series.items():
+        for n, (key, pts) in enumerate(series.items()):
             pts.sort()
-            # Distinct markers: an exact circuit run lies on its twin, and both must stay visible.
-            style = next((st for name, st in _LINE_STYLES.items() if key.startswith(name)), {"marker": "o"})
+            # Distinct markers, open and shrinking: an exact circuit run lies on its twin, and lines of
+            # equal values (T_eff = T for every theta) lie on each other; all must stay visible.
+            plain = {"marker": "os^Dv"[n % 5], "ms": max(10 - 2 * n, 4), "mfc": "none" if n else None}
+            style = next((st for name, st in _LINE_STYLES.items() if key.startswith(name)), plain)
             ax.plot([p[0] for p in pts], [p[1] for p in pts], label=key or None, **{"ms": 5, **style})
         ax.set(xlabel=x, ylabel=title, title=f"{command}: {title} versus {x}")
         if any(series):
             ax.legend(fontsize=7)
         fig.tight_layout()
-        out.append(_figure(_png(fig), f"{title} versus the grid variable {x}"
+        out.append(_figure(_png(fig), f"{title} versus {'the grid variable ' if x in grid else ''}{x}"
                            + (f", one line per {', '.join(by)}" if by else "") + "."))
         plt.close(fig)
     return out
