@@ -29,6 +29,7 @@ from qiskit.transpiler import generate_preset_pass_manager
 
 from .circuits.charging import charging_circuit
 from .circuits.harvesting import harvesting_circuit
+from .exceptions import ParameterError
 from .params import Atoms, Bath, Collision, Harvest, InitialState
 from .protocol import charging_plan
 from .records import dumps, to_jsonable
@@ -114,7 +115,10 @@ def export_circuits(directory: str | Path = "circuits", *, device: str = HERON_D
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     pm = generate_preset_pass_manager(optimization_level=1, basis_gates=["cx", "u"], seed_transpiler=0)
-    backend = fake_backend(device)
+    try:
+        backend = fake_backend(device)
+    except ParameterError as err:  # name this function's argument (and the CLI's --device), not execute's
+        raise ParameterError(str(err).replace("Argument `backend`", "Argument `device`", 1)) from None
     rows = []
     for item in canonical_circuits():
         qc = item.circuit

@@ -146,3 +146,11 @@ def test_exported_harvest_circuit_reproduces_its_builder():
                                  closed_form_pair=True)
     want = run_density_matrix([builder])[0]["probe_0"]
     assert np.abs(got - want).max() < 1e-10
+
+
+def test_unknown_device_names_the_argument(tmp_path):
+    from qcharge.exceptions import ParameterError
+
+    with pytest.raises(ParameterError, match=r"Argument `device` names an unknown fake backend 'fake_nope'"):
+        export_circuits(tmp_path, device="fake_nope")
+    assert not any(tmp_path.iterdir())  # refused before writing anything

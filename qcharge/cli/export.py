@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
                                       "with a resource table (circuits/README.md)")
     p.add_argument("--out", default="circuits", help="output folder (default circuits/)")
     p.add_argument("--device", default=None, metavar="FAKE",
-                   help="fake device of the 'after transpiling' columns (default fake_fez, a Heron r2)")
+                   help="fake device of the 'after transpiling' columns (default fake_fez, a Heron r2; needs qcharge[ibm])")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(func=run)
 
