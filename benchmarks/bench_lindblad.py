@@ -49,6 +49,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from _readme import replace_section  # noqa: E402 - benchmarks/ is the script's folder, first on sys.path
+
 TIMES = [0.0, 1.0, 5.0, 10.0, 20.0]
 T_BATH = 1.0
 T0 = 0.5
@@ -243,13 +245,7 @@ generic case (all sectors, ~200–300 matrix-vector products per sector). QuTiP 
 speedups are at better-than-equal accuracy (err = 0 for N = 10 ground: the Krylov reference takes the
 same single invariant-subspace step there). At N = 4–5 both take ≤ 0.1 s and the ratio means little.
 {README_END}"""
-    if README_START in text and README_END in text:
-        head, rest = text.split(README_START, 1)
-        _, tail = rest.split(README_END, 1)
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    path.write_text(replace_section(text, README_START, README_END, section))
 
 
 PERM_G12 = 0.9
@@ -370,13 +366,7 @@ N = 10 and 1.1e-7 at N = 20, so the difference is PIQS's round-off. C_l1 is a su
 master equation costs ~N^6 (Liouvillian of dimension ~N^4/16: 220 s at N = 30 here); ours ~N^6 dense
 expm on N^2/4 classes but at 441 classes for N = 40 that is 0.3 s.
 {PERM_END}"""
-    if PERM_START in text and PERM_END in text:
-        head, rest = text.split(PERM_START, 1)
-        _, tail = rest.split(PERM_END, 1)
-        text = head + section + tail
-    else:
-        text = text.replace(README_END, README_END + "\n\n" + section, 1)
-    path.write_text(text)
+    path.write_text(replace_section(text, PERM_START, PERM_END, section, after=README_END))
 
 
 def main_permutation(args) -> int:

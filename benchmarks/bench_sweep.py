@@ -29,6 +29,8 @@ from pathlib import Path  # noqa: E402
 
 from qcharge.sweep import parse_spec, run_point, run_sweep  # noqa: E402
 
+from _readme import replace_section  # benchmarks/ is the script's folder, first on sys.path
+
 __all__ = ["main"]
 
 WORKERS = 2
@@ -133,13 +135,7 @@ the parent). The resume path costs under 1 ms per stored point. Dask buys the sa
 machines (`--dask ADDRESS`); for points of seconds (full solver at N ≥ 6, circuit runs) both
 overheads vanish against the work.
 {README_END}"""
-    if README_START in text and README_END in text:
-        head, rest = text.split(README_START, 1)
-        _, tail = rest.split(README_END, 1)
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    path.write_text(replace_section(text, README_START, README_END, section))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,6 +37,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from _readme import replace_section  # benchmarks/ is the script's folder, first on sys.path
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 CONFIGS = [(24, 1000), (24, 4000), (120, 1000), (120, 4000)]
@@ -218,13 +220,7 @@ calibrated for it). The default-seed run `qcharge run charge -N 2 -T 1 --theta 0
 circuit equal to its twin gives (20 000 draws), simultaneous p-value 0.006: a rare draw, which a
 calibrated 5 % test flags.
 {README_END}"""
-    if README_START in text and README_END in text:
-        head, rest = text.split(README_START, 1)
-        _, tail = rest.split(README_END, 1)
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    path.write_text(replace_section(text, README_START, README_END, section))
 
 
 def main(argv: list[str] | None = None) -> int:
