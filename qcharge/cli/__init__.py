@@ -1,4 +1,4 @@
-"""Command line: ``qcharge charge | harvest | scale | run | sweep | export | demo``.
+"""Command line: ``qcharge charge | harvest | scale | run | sweep | export | demo | submit | status | fetch | runs``.
 
 Tables for people by default, ``--json`` for scripts (strict JSON; non-finite numbers as
 the strings "inf"/"-inf"/"nan"). Any error a user can cause ends in one line on stderr
@@ -14,20 +14,20 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..exceptions import QchargeError
-from . import charge, demo, export, harvest, run, scale, sweep
+from . import charge, demo, export, fetch, harvest, run, runs, scale, status, submit, sweep
 from ._common import OneLineParser
 
 __all__ = ["build_parser", "main", "DESCRIPTION"]
 
 # Plain text for --help (the module docstring is reStructuredText).
-DESCRIPTION = "qcharge charge | harvest | scale | run | sweep | export | demo: thermal charging and harvesting of coherences"
+DESCRIPTION = "qcharge charge | harvest | scale | run | sweep | export | demo | submit | status | fetch | runs: thermal charging and harvesting of coherences"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="qcharge", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"qcharge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    for verb in (charge, harvest, scale, run, sweep, export, demo):
+    for verb in (charge, harvest, scale, run, sweep, export, demo, submit, status, fetch, runs):
         verb.add_parser(sub)
     return parser
 

@@ -6,6 +6,7 @@ from ..exceptions import ParameterError
 from ..params import ANCILLA_METHODS, ORDERINGS, Atoms, Bath, Harvest
 from ..records import RecordStore
 from ..results import ChargeRun, HarvestRun
+from .runs import add_runs_dir_arg, ledger_run, wants_ledger
 from ._common import (
     OneLineParser,
     add_bath_args,
@@ -39,6 +40,7 @@ def add_parser(sub) -> None:
                    help=f"shots per tomography setting (default {DEFAULT_SHOTS}; not with --exact)")
     p.add_argument("--exact", action="store_true", help="exact density-matrix run (no shots)")
     add_circuit_args(p)
+    add_runs_dir_arg(p)
     p.set_defaults(func=run_charge)
 
     p = run_sub.add_parser("harvest", help="probe-pair random collisions vs exact Poisson-averaged dynamics")
@@ -52,11 +54,15 @@ def add_parser(sub) -> None:
     p.add_argument("--instances", type=int, default=40, help="Poisson realisations, one circuit each (default 40)")
     p.add_argument("--shots", type=int, default=None, help="shots per setting and instance (default: exact)")
     add_circuit_args(p)
+    add_runs_dir_arg(p)
     p.set_defaults(func=run_harvest)
 
 
 def run_charge(args) -> int:
     from ..experiments import run_charge as experiment
+
+    if wants_ledger(args):
+        return ledger_run(args, run_charge)
     from ..params import Collision
 
     if args.exact and args.shots is not None:
@@ -78,6 +84,7 @@ def run_charge(args) -> int:
         seed=args.seed,
         job_store=job_store,
         progress=progress(args),
+        counts_source=getattr(args, "counts_source", None),  # set by qcharge.ledger (submit / fetch / --runs-dir)
     ))
     emit(args, res.to_dict(), str(res))
     return 0
@@ -85,6 +92,9 @@ def run_charge(args) -> int:
 
 def run_harvest(args) -> int:
     from ..experiments import run_harvest as experiment
+
+    if wants_ledger(args):
+        return ledger_run(args, run_harvest)
 
     job_store = RecordStore(args.job_store, argument="--job-store") if args.job_store else None
     res = HarvestRun.from_dict(experiment(  # one wrap while run_harvest returns a dict
@@ -99,6 +109,7 @@ def run_harvest(args) -> int:
         seed=args.seed,
         job_store=job_store,
         progress=progress(args),
+        counts_source=getattr(args, "counts_source", None),  # set by qcharge.ledger (submit / fetch / --runs-dir)
     ))
     emit(args, res.to_dict(), str(res))
     return 0
