@@ -135,16 +135,17 @@ def test_calibration_snapshot_of_a_fake_device():
 # ---------------------------------------------------------------------------------------------
 class RuntimeApiStub:
     """The two REST calls a stored job needs (``job_get``, ``job_results``), answered as the server would:
-    a job document with its state, and the result as the JSON the runtime's encoder writes."""
+    a job document with its program and state, and the result document of that program."""
 
     _instance = None
 
-    def __init__(self) -> None:
+    def __init__(self, program: str) -> None:
+        self.program = program
         self.states: dict[str, str] = {}
         self.results: dict[str, str] = {}
 
     def job_get(self, job_id, exclude_params=True):
-        return {"id": job_id, "program": {"id": "sampler"}, "state": {"status": self.states[job_id]},
+        return {"id": job_id, "program": {"id": self.program}, "state": {"status": self.states[job_id]},
                 "created": "2026-12-01T00:00:00Z"}
 
     def job_results(self, job_id):
@@ -162,22 +163,58 @@ def runtime_service(api):
     return service
 
 
-def server_result(circuits, counts) -> str:
-    """The server's result document of a sampler job: a PrimitiveResult through the runtime's RuntimeEncoder."""
+def _register(qc) -> str:
+    return qc.metadata.get("counts_register") or qc.cregs[-1].name
+
+
+def sampler_program_result(circuits, shots: int, seed: int) -> str:
+    """Result document of a legacy ``sampler`` program job: a PrimitiveResult through RuntimeEncoder."""
     from qiskit.primitives import PrimitiveResult, SamplerPubResult
     from qiskit.primitives.containers import BitArray, DataBin
     from qiskit_ibm_runtime import RuntimeEncoder
 
+    from qcharge.execute import run_counts
+
     pubs = []
-    for qc, c in zip(circuits, counts):
-        reg = qc.metadata.get("counts_register") or qc.cregs[-1].name
+    for qc, c in zip(circuits, run_counts(circuits, backend="aer", shots=shots, seed=seed)):
         bits = BitArray.from_counts(c, num_bits=len(next(iter(c))))
-        pubs.append(SamplerPubResult(DataBin(**{reg: bits}, shape=()), metadata={"shots": bits.num_shots}))
+        pubs.append(SamplerPubResult(DataBin(**{_register(qc): bits}, shape=()), metadata={"shots": bits.num_shots}))
     return json.dumps(PrimitiveResult(pubs, metadata={"version": 2}), cls=RuntimeEncoder)
 
 
-def test_remote_jobs_are_retrieved_by_id_through_the_runtime_job_classes(tmp_path, capsys):
-    from qcharge.execute import job_chunks, run_counts
+def executor_program_result(circuits, shots: int, seed: int) -> str:
+    """Result document of an ``executor`` program job, the program behind ``executor_sampler.Sampler``.
+
+    The upload is built by the runtime's own client code (``prepare`` + the v2.0 schema converter, as
+    ``Sampler.run`` does); the "server" reads the circuits back from that upload, samples them on Aer,
+    and answers a v2.0 ``QuantumProgramResultModel`` echoing the upload's passthrough data.
+    """
+    import numpy as np
+    from ibm_quantum_schemas.common.tensor import CompressedTensorModel
+    from ibm_quantum_schemas.executor.version_2_0.models import ParamsModel, QuantumProgramResultModel
+    from qiskit_ibm_runtime.executor_sampler.prepare import prepare
+    from qiskit_ibm_runtime.options_models.sampler import SamplerOptions
+    from qiskit_ibm_runtime.quantum_program.converters.converters_2_0 import quantum_program_to_2_0
+
+    from qcharge.execute import run_counts
+
+    program, options = prepare(circuits, SamplerOptions(), shots)
+    program._semantic_role = "sampler_v2"  # as Sampler.run sets it
+    upload = ParamsModel.model_validate_json(quantum_program_to_2_0(program, options).model_dump_json())
+    received = upload.quantum_program.circuits.to_python()
+    items = []
+    for qc, c in zip(received, run_counts(received, backend="aer", shots=shots, seed=seed)):
+        # classified data: one boolean row per shot, bit 0 first (the count keys put bit 0 right-most)
+        rows = np.array([[b == "1" for b in reversed(k)] for k, v in c.items() for _ in range(v)])
+        items.append({"results": {_register(qc): CompressedTensorModel.from_numpy(rows)}, "metadata": {}})
+    return QuantumProgramResultModel(data=items, metadata={"chunk_timing": []},
+                                     passthrough_data=upload.quantum_program.passthrough_data,
+                                     semantic_role=upload.quantum_program.semantic_role).model_dump_json()
+
+
+@pytest.mark.parametrize("program", ["executor", "sampler"])
+def test_remote_jobs_are_retrieved_by_id_through_the_runtime_job_classes(tmp_path, capsys, program):
+    from qcharge.execute import job_chunks
 
     # A harvest run as `submit` records it for an ibm: backend: parameters, circuits, then remote job records.
     run_id = in_process(capsys, ["submit", *HARVEST, "--runs-dir", str(tmp_path)])["run"]
@@ -188,15 +225,16 @@ def test_remote_jobs_are_retrieved_by_id_through_the_runtime_job_classes(tmp_pat
     (job,) = run.job_records()
     run.save_job(0, {**job, "kind": "remote", "job_id": "d4tjob0", "state": "queued", "backend": "ibm:test_eagle"})
 
-    # The "device": the stored QPY circuits sampled on Aer with the recorded seed.
+    # The "device" samples the stored QPY circuits on Aer with the recorded seed (inside the serve functions).
     circuits = run.load_circuits(job["circuits_file"])
     assert job_chunks(circuits, seed=job["seed"])[0]["digest"] == job["digest"]  # QPY keeps the circuits
-    api = RuntimeApiStub()
-    api.results["d4tjob0"] = server_result(circuits, run_counts(circuits, backend="aer", shots=200, seed=job["seed"]))
+    api = RuntimeApiStub(program)
     service = runtime_service(api)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        serve = executor_program_result if program == "executor" else sampler_program_result
+        api.results["d4tjob0"] = serve(circuits, 200, job["seed"])
         for server, state in (("Queued", "queued"), ("Running", "running"), ("Failed", "error"), ("Completed", "done")):
             api.states["d4tjob0"] = server
             st = ledger.status(run_id, runs_dir=tmp_path, service=service)
