@@ -167,6 +167,15 @@ def create_run(experiment: str, parameters: dict, *, runs_dir: str | os.PathLike
     """A new run folder with ``run.json`` and the calibration snapshot, written before anything runs.
 
     The id is ``<UTC time>-<experiment>-<6 random hex digits>``: sortable, unique across processes.
+
+    Example:
+        >>> import tempfile
+        >>> root = tempfile.mkdtemp()
+        >>> run = create_run("charge", {"atoms": 2, "backend": "aer"}, runs_dir=root)
+        >>> [(r["experiment"], r["backend"], r["jobs"], r["fetched"]) for r in list_runs(runs_dir=root)]
+        [('charge', 'aer', 0, False)]
+        >>> open_run(run.id, runs_dir=root).info["parameters"]
+        {'atoms': 2, 'backend': 'aer'}
     """
     root = _runs_dir(runs_dir)
     RecordStore(root, argument="runs_dir")  # created and test-written now: job ids must not be lost
