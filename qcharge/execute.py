@@ -794,7 +794,10 @@ def retrieve_counts(service, job_id: str, chunk: Sequence[QuantumCircuit]) -> li
         job = service.job(job_id)
     except Exception as err:  # the service raises many types; report one
         raise BackendError(f"Could not retrieve job {job_id!r}: {type(err).__name__}: {err}") from err
-    result = job.result()
+    try:
+        result = job.result()
+    except Exception as err:  # RuntimeJobFailureError, RuntimeInvalidStateError (cancelled), ...
+        raise BackendError(f"Job {job_id!r} has no result: {type(err).__name__}: {err}") from err
     if len(result) != len(chunk):
         raise BackendError(f"Job {job_id!r} has {len(result)} results, but {len(chunk)} circuits were submitted.")
     return [_counts(pub, qc) for pub, qc in zip(result, chunk)]

@@ -179,15 +179,16 @@ def create_run(experiment: str, parameters: dict, *, runs_dir: str | os.PathLike
     """
     root = _runs_dir(runs_dir)
     RecordStore(root, argument="runs_dir")  # created and test-written now: job ids must not be lost
+    backend = parameters.get("backend", "aer")
+    # Before the folder exists: an unknown backend or missing credentials leave no half-made run.
+    snapshot = calibration_snapshot(backend)
     now = datetime.now(timezone.utc)
     run_id = f"{now:%Y%m%dT%H%M%S}-{experiment}-{secrets.token_hex(3)}"
     path = root / run_id
     path.mkdir()
     run = Run(path)
-    backend = parameters.get("backend", "aer")
     _write_json(path / "run.json", {"run": run_id, "experiment": experiment, "parameters": parameters,
                                     "backend": backend, "created": now.isoformat(timespec="seconds")})
-    snapshot = calibration_snapshot(backend)
     if snapshot is not None:
         _write_json(path / "calibration.json", snapshot)
     return run
@@ -266,6 +267,11 @@ def _counts_of_jobs(run: Run, circuits, *, backend, shots: int, seed: int | None
 
     records = run.job_records()
     specs = job_chunks(circuits, seed=seed)
+    if len(records) < len(specs) and all(
+            (s["digest"], s["seed"]) == (r["digest"], r["seed"]) for s, r in zip(specs, records)):
+        raise ParameterError(f"Argument `run` must name a completely submitted run, but run {run.id!r} has "
+                             f"{len(records)} of its {len(specs)} jobs recorded (its submission was interrupted; "
+                             "the recorded jobs are kept in its jobs/ folder).")
     if len(specs) != len(records) or any(
             (s["digest"], s["seed"], s["first_circuit"]) != (r["digest"], r["seed"], r["first_circuit"]) or
             r["shots"] != shots for s, r in zip(specs, records)):

@@ -15,7 +15,7 @@ import pytest
 
 from qcharge import ledger
 from qcharge.cli import main
-from qcharge.exceptions import ParameterError
+from qcharge.exceptions import BackendError, ParameterError
 from qcharge.records import from_jsonable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,6 +107,25 @@ def test_fetch_refuses_circuits_that_differ_from_the_recorded_ones(tmp_path, cap
     run.save_job(0, {**job, "digest": "0" * 64})  # as if another version had built other circuits
     with pytest.raises(ParameterError, match="must rebuild the circuits it recorded"):
         ledger.fetch(run_id, runs_dir=tmp_path)
+
+
+def test_an_interrupted_submission_is_reported_not_misread(tmp_path, capsys):
+    argv = [*HARVEST[:-4], "--instances", "34", "--shots", "200"]  # 3 x 34 = 102 circuits: two jobs
+    run_id = in_process(capsys, ["submit", *argv, "--runs-dir", str(tmp_path)])["run"]
+    run = ledger.open_run(run_id, runs_dir=tmp_path)
+    assert [(j["first_circuit"], j["n_circuits"]) for j in run.job_records()] == [(0, 100), (100, 2)]
+    next(f for f in (run.path / "jobs").glob("*.json") if '"index": 1' in f.read_text()).unlink()
+    with pytest.raises(ParameterError, match="has 1 of its 2 jobs recorded"):
+        ledger.fetch(run_id, runs_dir=tmp_path)
+
+
+def test_missing_credentials_and_unknown_backends_leave_no_run(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("QISKIT_IBM_TOKEN", raising=False)
+    for backend in ("ibm:ibm_nowhere", "aer-noisy:fake_nowhere"):
+        assert main(["submit", *CHARGE, "--backend", backend, "--runs-dir", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("qcharge: error: ")
+    assert ledger.list_runs(runs_dir=tmp_path) == []
 
 
 def test_writes_are_atomic(tmp_path, monkeypatch):
@@ -239,6 +258,10 @@ def test_remote_jobs_are_retrieved_by_id_through_the_runtime_job_classes(tmp_pat
             api.states["d4tjob0"] = server
             st = ledger.status(run_id, runs_dir=tmp_path, service=service)
             assert [j["state"] for j in st["jobs"]] == [state] and st["jobs"][0]["job_id"] == "d4tjob0"
+            assert st["state"] == state  # one job: the run is where its job is (not fetched yet)
+            if server == "Failed":  # a failed job is a one-line error, not a traceback
+                with pytest.raises(BackendError, match="'d4tjob0' has no result"):
+                    ledger.fetch(run_id, runs_dir=tmp_path, service=service)
         fetched = ledger.fetch(run_id, runs_dir=tmp_path, service=service)
     runtime_deprecations = [w for w in caught if issubclass(w.category, DeprecationWarning)
                             and "qiskit_ibm_runtime" in (w.filename + str(w.message))]
