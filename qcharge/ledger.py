@@ -77,15 +77,19 @@ def _read_json(target: Path) -> Any:
 def calibration_snapshot(backend: str) -> dict | None:
     """The device's calibration as JSON: per-qubit T1, T2, frequency; per-instruction error and duration.
 
-    ``None`` for the ideal ``'aer'``. Taken from the backend's target (where qiskit keeps the
-    calibration of fake and IBM devices), plus ``properties().last_update_date`` where it exists.
+    Taken from the device's target (where qiskit keeps the calibration of fake and IBM devices), plus
+    ``properties().last_update_date`` where it exists; ``None`` for backends without a device
+    (``'aer'``; a custom noise model is fully given by the run's parameters).
     """
     from .execute import fake_backend, get_backend
 
     kind, _, rest = backend.partition(":")
-    if kind == "aer" and not rest:
+    if kind in ("aer-noisy", "fake") and rest:
+        device = fake_backend(rest)
+    elif kind == "ibm" and rest:
+        device = get_backend(backend)
+    else:
         return None
-    device = fake_backend(rest) if kind in ("aer-noisy", "fake") and rest else get_backend(backend)
     target = getattr(device, "target", None)
     if target is None:
         return None

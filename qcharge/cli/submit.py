@@ -20,6 +20,9 @@ def add_parser(sub) -> None:
     experiments = next(a for a in run_parser._actions if isinstance(a, argparse._SubParsersAction))
     for parser in experiments.choices.values():
         parser.set_defaults(func=submit, runs_dir=DEFAULT_RUNS_DIR)
+        for action in parser._actions:
+            if action.dest == "runs_dir":
+                action.help = f"run ledger folder where the run is recorded (default {DEFAULT_RUNS_DIR})"
 
 
 def submit(args) -> int:
