@@ -18,6 +18,10 @@ from qcharge.cli import main
 from qcharge.exceptions import BackendError, ParameterError
 from qcharge.records import from_jsonable
 
+# No DeprecationWarning on any ledger path (the runtime's deprecated SamplerV2 / moved modules included):
+# an error here and in every subprocess below.
+pytestmark = pytest.mark.filterwarnings("error::DeprecationWarning")
+NO_DEPRECATIONS = ["-W", "error::DeprecationWarning"]
 ROOT = Path(__file__).resolve().parents[1]
 # Small sampled runs: one job each (<= 100 circuits), seconds on Aer.
 CHARGE = ["run", "charge", "--atoms", "2", "-T", "1", "--theta", "0.6", "--collisions", "3", "--shots", "300"]
@@ -27,7 +31,7 @@ HARVEST = ["run", "harvest", "-T", "1", "--cluster", "charged", "--time", "2", "
 def cli(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
     """``qcharge ARGV`` in a fresh interpreter (nothing shared with this process but the files)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "qcharge.cli", *argv], capture_output=True, text=True, env=env,
+    proc = subprocess.run([sys.executable, *NO_DEPRECATIONS, "-m", "qcharge.cli", *argv], capture_output=True, text=True, env=env,
                           timeout=300)
     if check:
         assert proc.returncode == 0, proc.stderr
@@ -63,7 +67,7 @@ def test_submit_returns_run_id_and_a_fresh_process_fetches_what_run_prints(tmp_p
 def test_a_killed_run_loses_nothing_and_is_fetched_by_a_fresh_process(tmp_path, capsys):
     runs = tmp_path / "runs"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "qcharge.cli", *HARVEST, "--runs-dir", str(runs), "--json"],
+    proc = subprocess.Popen([sys.executable, *NO_DEPRECATIONS, "-m", "qcharge.cli", *HARVEST, "--runs-dir", str(runs), "--json"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         deadline = time.monotonic() + 240

@@ -45,7 +45,8 @@ def ledger_run(args, verb) -> int:
     from .. import ledger
 
     run = ledger.create_run(args.experiment, ledger.run_parameters(args), runs_dir=args.runs_dir)
-    print(f"qcharge: run {run.id} recorded in {args.runs_dir}", file=sys.stderr)
+    print(f"qcharge: run {run.id} recorded in {args.runs_dir} (if interrupted: qcharge fetch {run.id} "
+          f"--runs-dir {args.runs_dir})", file=sys.stderr)
     payload = ledger.execute_run(run, args, "record")
     emit(args, payload, record_text(args.experiment, payload))
     return 0
