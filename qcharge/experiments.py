@@ -311,7 +311,7 @@ def run_harvest(
         # One ensemble per tomography setting: counts are pooled over the instances.
         settings = list(zip(*(tomography_circuits(c, [c.metadata["probe_qubit"]]) for c in circuits)))
         counts = (counts_source or run_counts)([list(s) for s in settings], backend=backend, shots=shots, seed=seed,
-                            job_store=store, progress=progress)
+                                               job_store=store, progress=progress)
         meta = [s[0].metadata for s in settings]
         pe_hat = float(np.real(fit_state(counts, meta)[1, 1]))
         # Pooled counts are sums of multinomials with instance-dependent probabilities: their

@@ -190,9 +190,10 @@ def create_run(experiment: str, parameters: dict, *, runs_dir: str | os.PathLike
     run_id = f"{now:%Y%m%dT%H%M%S}-{experiment}-{secrets.token_hex(3)}"
     path = root / run_id
     path.mkdir()
-    run = Run(path)
+    # run.json first: a folder with job records always says what they belong to.
     _write_json(path / "run.json", {"run": run_id, "experiment": experiment, "parameters": parameters,
                                     "backend": backend, "created": now.isoformat(timespec="seconds")})
+    run = Run(path)
     if snapshot is not None:
         _write_json(path / "calibration.json", snapshot)
     return run

@@ -71,7 +71,7 @@ def test_a_killed_run_loses_nothing_and_is_fetched_by_a_fresh_process(tmp_path, 
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         deadline = time.monotonic() + 240
-        while not list(runs.glob("*/jobs/*.json")) and time.monotonic() < deadline and proc.poll() is None:
+        while not list(runs.glob("*/jobs/[0-9a-f]*.json")) and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.02)
         proc.send_signal(signal.SIGKILL)  # right after the job record is on disk: still sampling / analysing
         rc = proc.wait(timeout=60)

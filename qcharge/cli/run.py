@@ -60,10 +60,10 @@ def add_parser(sub) -> None:
 
 def run_charge(args) -> int:
     from ..experiments import run_charge as experiment
+    from ..params import Collision
 
     if wants_ledger(args):
-        return ledger_run(args, run_charge)
-    from ..params import Collision
+        return ledger_run(args)
 
     if args.exact and args.shots is not None:
         raise ParameterError(
@@ -94,7 +94,7 @@ def run_harvest(args) -> int:
     from ..experiments import run_harvest as experiment
 
     if wants_ledger(args):
-        return ledger_run(args, run_harvest)
+        return ledger_run(args)
 
     job_store = RecordStore(args.job_store, argument="--job-store") if args.job_store else None
     res = HarvestRun.from_dict(experiment(  # one wrap while run_harvest returns a dict

@@ -40,7 +40,7 @@ def record_text(experiment: str, payload: dict) -> str:
     return str((ChargeRun if experiment == "charge" else HarvestRun).from_dict(payload))
 
 
-def ledger_run(args, verb) -> int:
+def ledger_run(args) -> int:
     """``run ... --runs-dir DIR``: the run recorded in the ledger, run, waited for and printed as ``run`` prints it."""
     from .. import ledger
 
