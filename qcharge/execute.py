@@ -788,12 +788,17 @@ def job_state(job) -> str:
     return _JOB_STATES.get(str(status).upper(), "queued")
 
 
-def retrieve_counts(service, job_id: str, chunk: Sequence[QuantumCircuit]) -> list[dict[str, int]]:
-    """Counts of a stored job, retrieved by id from ``service`` (waits for it), one dict per circuit of ``chunk``."""
+def retrieve_job(service, job_id: str):
+    """The runtime job ``job_id`` of ``service`` (a ``RuntimeJobV2``); any service failure is one BackendError."""
     try:
-        job = service.job(job_id)
+        return service.job(job_id)
     except Exception as err:  # the service raises many types; report one
         raise BackendError(f"Could not retrieve job {job_id!r}: {type(err).__name__}: {err}") from err
+
+
+def retrieve_counts(service, job_id: str, chunk: Sequence[QuantumCircuit]) -> list[dict[str, int]]:
+    """Counts of a stored job, retrieved by id from ``service`` (waits for it), one dict per circuit of ``chunk``."""
+    job = retrieve_job(service, job_id)
     try:
         result = job.result()
     except Exception as err:  # RuntimeJobFailureError, RuntimeInvalidStateError (cancelled), ...
@@ -817,4 +822,4 @@ def pool_counts(circuits, flat_counts: Sequence[dict[str, int]]) -> list[dict[st
 
 
 __all__ += ["is_remote_backend", "job_chunks", "submit_sampler_job", "runtime_service", "job_state",
-            "retrieve_counts", "pool_counts"]
+            "retrieve_job", "retrieve_counts", "pool_counts"]

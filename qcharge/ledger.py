@@ -235,21 +235,22 @@ class _Submitted(Exception):
     """Raised by the submitting counts source once every job is recorded: the analysis waits for fetch."""
 
 
-def _record_jobs(run: Run, circuits, *, backend, shots: int, seed: int | None, service=None) -> list[dict]:
+def _record_jobs(run: Run, circuits, *, backend, shots: int, seed: int | None) -> list[dict]:
     """Write the circuits of every job and submit the remote ones, each id recorded before the next step.
 
     Local jobs are recorded (circuits, seed, digest) without running: they could not outlive this process.
     """
-    from .execute import is_remote_backend, job_chunks, submit_sampler_job
+    from .execute import get_backend, is_remote_backend, job_chunks, submit_sampler_job
 
     remote = is_remote_backend(backend)
+    device = get_backend(backend) if remote else None  # resolved once (a service call for ibm:)
     records = []
     for k, spec in enumerate(job_chunks(circuits, seed=seed)):
         record = {"first_circuit": spec["first_circuit"], "n_circuits": len(spec["circuits"]), "seed": spec["seed"],
                   "shots": shots, "digest": spec["digest"], "backend": str(backend),
                   "circuits_file": run.save_circuits(f"job-{k}", spec["circuits"])}
         if remote:
-            job, transpiled = submit_sampler_job(spec["circuits"], backend=backend, shots=shots, seed=spec["seed"])
+            job, transpiled = submit_sampler_job(spec["circuits"], backend=device, shots=shots, seed=spec["seed"])
             record.update(kind="remote", job_id=str(job.job_id()), state="queued",
                           submitted=datetime.now(timezone.utc).isoformat(timespec="seconds"))
             run.save_job(k, record)  # the paid job's id is on disk before anything else happens
@@ -303,7 +304,7 @@ def _source(run: Run, mode: str, service=None) -> Callable:
 
     def source(circuits, *, backend, shots, seed, job_store=None, progress=False):
         if mode in ("submit", "record"):
-            _record_jobs(run, circuits, backend=backend, shots=shots, seed=seed, service=service)
+            _record_jobs(run, circuits, backend=backend, shots=shots, seed=seed)
             if mode == "submit":
                 raise _Submitted
         return _counts_of_jobs(run, circuits, backend=backend, shots=shots, seed=seed, job_store=job_store,
@@ -380,7 +381,7 @@ def status(run_id: str, *, runs_dir: str | os.PathLike | None = None, service=No
     them from the stored seed). The run's state is ``done`` once fetched, else the least advanced of
     its jobs' (``error`` first).
     """
-    from .execute import job_state, runtime_service
+    from .execute import job_state, retrieve_job, runtime_service
 
     run = open_run(run_id, runs_dir=runs_dir)
     fetched = run.result is not None
@@ -389,7 +390,7 @@ def status(run_id: str, *, runs_dir: str | os.PathLike | None = None, service=No
         state = r["state"]
         if r["kind"] == "remote" and state != "done":
             service = service or runtime_service(r["backend"])
-            state = job_state(service.job(r["job_id"]))
+            state = job_state(retrieve_job(service, r["job_id"]))
             if state != r["state"]:
                 run.save_job(r["index"], {**r, "state": state})
         job = {"job": r["index"], "kind": r["kind"], "job_id": r["job_id"], "state": state,

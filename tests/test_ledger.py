@@ -258,6 +258,8 @@ def test_remote_jobs_are_retrieved_by_id_through_the_runtime_job_classes(tmp_pat
         warnings.simplefilter("always")
         serve = executor_program_result if program == "executor" else sampler_program_result
         api.results["d4tjob0"] = serve(circuits, 200, job["seed"])
+        with pytest.raises(BackendError, match="Could not retrieve job 'd4tjob0'"):  # the server does not know it
+            ledger.status(run_id, runs_dir=tmp_path, service=service)
         for server, state in (("Queued", "queued"), ("Running", "running"), ("Failed", "error"), ("Completed", "done")):
             api.states["d4tjob0"] = server
             st = ledger.status(run_id, runs_dir=tmp_path, service=service)
