@@ -127,6 +127,7 @@ def run_charge(
     job_store: str | RecordStore | None = None,
     layout: list[int] | None = None,
     progress: bool = False,
+    counts_source=None,
 ) -> dict:
     """Charge N atoms with n collisions on a backend and compare with the exact reference.
 
@@ -139,6 +140,8 @@ def run_charge(
     :class:`~qcharge.records.RecordStore`) where job ids are recorded before waiting; it is
     created and test-written before anything is computed. ``layout``: physical qubits on a noisy
     backend (default :func:`qcharge.execute.choose_layout`; a plan's layout), reported as ``layout``.
+    ``counts_source``: a callable with the signature of :func:`qcharge.execute.run_counts` used in its
+    place (the run ledger, :mod:`qcharge.ledger`, submits and fetches through it).
     """
     from .circuits.charging import charging_circuit
     from .protocol import charging_plan
@@ -216,8 +219,8 @@ def run_charge(
             out.update(coin_instances=plan.n_instances, coin_shots_per_instance=coin_shots)
         else:
             jobs, per_shot = tomography_circuits(probe, probe.metadata["atom_qubits"]), shots
-        counts = run_counts(jobs, backend=backend, shots=per_shot, seed=seed, job_store=store,
-                            initial_layout=layout, progress=progress)
+        counts = (counts_source or run_counts)(jobs, backend=backend, shots=per_shot, seed=seed, job_store=store,
+                                               initial_layout=layout, progress=progress)
         meta = [(j[0] if isinstance(j, list) else j).metadata for j in jobs]
         rho = fit_state(counts, meta)
         boot = bootstrap_states(counts, meta, n_resamples=n_resamples, seed=seed)
@@ -287,6 +290,7 @@ def run_harvest(
     level: float = 0.95,
     job_store: str | RecordStore | None = None,
     progress: bool = False,
+    counts_source=None,
 ) -> dict:
     """Probe harvesting on a backend beside the exact dynamics.
 
@@ -301,7 +305,8 @@ def run_harvest(
     ``shots`` per setting and instance (verdict: the estimate inside the sampling
     distribution it would have if each instance were its twin; ``*_ci``: see ``ci_method``).
     The gap between ``twin`` and ``reference`` is the finite-instance sampling of the
-    Poisson process, reported with ``instances_std_error``. ``job_store`` as in :func:`run_charge`.
+    Poisson process, reported with ``instances_std_error``. ``job_store`` and ``counts_source`` as in
+    :func:`run_charge`.
     """
     from .circuits.harvesting import harvesting_instances
     from .compare import EXACT_ATOL
@@ -342,8 +347,8 @@ def run_harvest(
         shots = check_int("shots", shots, minimum=1)
         # One ensemble per tomography setting: counts are pooled over the instances.
         settings = list(zip(*(tomography_circuits(c, [c.metadata["probe_qubit"]]) for c in circuits)))
-        counts = run_counts([list(s) for s in settings], backend=backend, shots=shots, seed=seed,
-                            job_store=store, initial_layout=layout, progress=progress)
+        counts = (counts_source or run_counts)([list(s) for s in settings], backend=backend, shots=shots,
+                                               seed=seed, job_store=store, initial_layout=layout, progress=progress)
         if noisy:
             states = run_density_matrix(circuits, backend=backend, seed=seed, initial_layout=layout)
             noisy_prediction = float(np.mean([np.real(s["probe_0"][1, 1]) for s in states]))

@@ -1,4 +1,4 @@
-"""Command line: ``qcharge charge | harvest | scale | run | sweep | export | report | demo | backends | plan``.
+"""Command line: ``qcharge charge | harvest | scale | run | sweep | export | report | demo | backends | plan | submit | status | fetch | runs``.
 
 Tables for people by default, ``--json`` for scripts (strict JSON; non-finite numbers as
 the strings "inf"/"-inf"/"nan"). Any error a user can cause ends in one line on stderr
@@ -15,21 +15,21 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..exceptions import QchargeError
-from . import backends, charge, demo, export, harvest, plan, report, run, scale, sweep
+from . import backends, charge, demo, export, fetch, harvest, plan, report, run, runs, scale, status, submit, sweep
 from ._common import OneLineParser
 
 __all__ = ["build_parser", "main", "DESCRIPTION"]
 
 # Plain text for --help (the module docstring is reStructuredText).
-DESCRIPTION = ("qcharge charge | harvest | scale | run | sweep | export | report | demo | backends | plan: "
-               "thermal charging and harvesting of coherences")
+DESCRIPTION = ("qcharge charge | harvest | scale | run | sweep | export | report | demo | backends | plan | "
+               "submit | status | fetch | runs: thermal charging and harvesting of coherences")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="qcharge", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"qcharge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    for verb in (charge, harvest, scale, run, sweep, export, report, demo, backends, plan):
+    for verb in (charge, harvest, scale, run, sweep, export, report, demo, backends, plan, submit, status, fetch, runs):
         verb.add_parser(sub)
     return parser
 

@@ -6,6 +6,7 @@ from ..exceptions import ParameterError
 from ..params import ANCILLA_METHODS, ORDERINGS, Atoms, Bath, Harvest
 from ..records import RecordStore
 from ..results import ChargeRun, HarvestRun
+from .runs import add_runs_dir_arg, ledger_run, wants_ledger
 from ._common import (
     OneLineParser,
     add_bath_args,
@@ -43,6 +44,7 @@ def add_parser(sub) -> None:
                    help=f"shots per tomography setting (default {DEFAULT_SHOTS}; not with --exact)")
     p.add_argument("--exact", action="store_true", help="exact density-matrix run (no shots)")
     add_circuit_args(p)
+    add_runs_dir_arg(p)
     p.set_defaults(func=run_charge)
 
     p = run_sub.add_parser("harvest", help="probe-pair random collisions vs exact Poisson-averaged dynamics")
@@ -57,12 +59,16 @@ def add_parser(sub) -> None:
     p.add_argument("--instances", type=int, default=40, help="Poisson realisations, one circuit each (default 40)")
     p.add_argument("--shots", type=int, default=None, help="shots per setting and instance (default: exact)")
     add_circuit_args(p)
+    add_runs_dir_arg(p)
     p.set_defaults(func=run_harvest)
 
 
 def run_charge(args) -> int:
     from ..experiments import run_charge as experiment
     from ..params import Collision
+
+    if wants_ledger(args):
+        return ledger_run(args)
 
     if args.exact and args.shots is not None:
         raise ParameterError(
@@ -99,6 +105,7 @@ def run_charge(args) -> int:
         job_store=job_store,
         layout=layout,
         progress=progress(args),
+        counts_source=getattr(args, "counts_source", None),  # set by qcharge.ledger (submit / fetch / --runs-dir)
     ))
     emit(args, res.to_dict(), str(res))
     return 0
@@ -106,6 +113,9 @@ def run_charge(args) -> int:
 
 def run_harvest(args) -> int:
     from ..experiments import run_harvest as experiment
+
+    if wants_ledger(args):
+        return ledger_run(args)
 
     from .harvest import cluster_state
 
@@ -127,6 +137,7 @@ def run_harvest(args) -> int:
         seed=args.seed,
         job_store=job_store,
         progress=progress(args),
+        counts_source=getattr(args, "counts_source", None),  # set by qcharge.ledger (submit / fetch / --runs-dir)
     ))
     emit(args, res.to_dict(), str(res))
     return 0
