@@ -221,6 +221,9 @@ class ChargeTrace(_Record):
     def __str__(self) -> str:
         # A value whose bound does not certify it is never printed as a value: it says so in its row.
         rows = [r + [s or ""] for r, s in zip(self.rows(), self.statuses())]
+        for r in rows:  # C_l1 beyond float64 (N in the thousands): its log10 is the number
+            if r[1] == float("inf") and abs(r[2]) != float("inf") and r[2] == r[2]:
+                r[1] = f"10^{r[2]:.4f}"
         headers = ["t", "C_l1", "log10 C_l1", "C_re", "energy", "heat"]
         if any(self.statuses()):
             text = f"method: {self.method}\n" + table(headers + ["C_l1 is"], rows)

@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
     run_sub = run.add_subparsers(dest="experiment", required=True, parser_class=OneLineParser)
     p = run_sub.add_parser("charge", help="charging circuit vs master equation and NumPy twin")
     p.add_argument("--atoms", "-N", type=int, required=True, help="number of atoms N (required)")
-    add_bath_args(p)
+    add_bath_args(p, inf_allowed=False)
     add_initial_args(p, with_eg=False)
     p.add_argument("--theta", type=float, default=None, help="atom-ancilla exchange angle (required without --plan)")
     p.add_argument("--collisions", type=int, default=None,
@@ -48,7 +48,7 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run_charge)
 
     p = run_sub.add_parser("harvest", help="probe-pair random collisions vs exact Poisson-averaged dynamics")
-    add_bath_args(p)
+    add_bath_args(p, inf_allowed=False)
     add_initial_args(p, with_eg=False)
     p.add_argument("--cluster", required=True,
                    help="pairs prepared charged, dephased, charged inside the circuit (pipeline), or the "
