@@ -25,6 +25,7 @@ from .compare import NULL_RESAMPLES, acceptance_ranges, compare_exact, compare_s
 from .exceptions import ParameterError
 from .params import Atoms, Bath, Collision, Harvest, InitialState
 from .records import RecordStore
+from .results import ChargeRun, HarvestRun
 from .thermo import effective_temperature
 
 __all__ = ["run_charge", "run_harvest", "charge_reference_state", "HARVEST_CLUSTERS"]
@@ -128,7 +129,7 @@ def run_charge(
     layout: list[int] | None = None,
     progress: bool = False,
     counts_source=None,
-) -> dict:
+) -> ChargeRun:
     """Charge N atoms with n collisions on a backend and compare with the exact reference.
 
     ``exact=True`` (or ``shots=None``): Aer density-matrix run of the exact channel (needs
@@ -194,9 +195,9 @@ def run_charge(
         rho = run_density_matrix([qc], backend=backend, seed=seed, initial_layout=layout)[0][label]
         cmp = compare_exact(rho, twin_rho, me_rho)
         mode = "exact density matrix" if backend == "aer" else "exact noisy density matrix"
-        out.update(mode=mode, shots=None, coherence_l1_ci=None, **cmp)
+        out.update(mode=mode, shots=None, coherence_l1_ci=None, **cmp.to_dict())
         if noisy:  # the exact noisy state is itself the prediction
-            out.update(noisy_prediction=dict(cmp["circuit"]), layout=layout)
+            out.update(noisy_prediction=cmp.circuit.to_dict(), layout=layout)
     else:
         from .execute import choose_layout, run_counts, run_density_matrix
         from .tomography import bootstrap_states, fit_state, tomography_circuits
@@ -226,17 +227,14 @@ def run_charge(
         boot = bootstrap_states(counts, meta, n_resamples=n_resamples, seed=seed)
         null = bootstrap_states(counts, meta, n_resamples=NULL_RESAMPLES, seed=seed + 1, state=twin_rho)
         cmp = compare_sampled(rho, boot, null, twin_rho, me_rho, level=level)
-        out.update(mode="state tomography", shots=shots, coherence_l1_ci=cmp["ci"]["coherence_l1"], **cmp)
+        out.update(mode="state tomography", shots=shots, coherence_l1_ci=cmp.ci.coherence_l1, **cmp.to_dict())
         if noisy:
             # The coin ensemble is predicted on the same plan.n_instances draws that were sampled.
             ens = probe if isinstance(probe, list) else [probe]
             rho_noisy = run_density_matrix([ens], backend=backend, seed=seed, initial_layout=layout)[0][label]
             out.update(noisy_prediction=state_quantities(rho_noisy), layout=layout)
     out["resources"] = _collision_resources(atoms, bath, initial, collision, n_collisions, backend)
-    if "noisy_prediction" in out:  # after resources: the record's key order
-        out["noisy_prediction"] = out.pop("noisy_prediction")
-        out["layout"] = out.pop("layout")
-    return out
+    return ChargeRun.from_dict(out)
 
 
 def _harvest_cluster(kind, bath: Bath, initial: InitialState, seed: int):
@@ -291,7 +289,7 @@ def run_harvest(
     job_store: str | RecordStore | None = None,
     progress: bool = False,
     counts_source=None,
-) -> dict:
+) -> HarvestRun:
     """Probe harvesting on a backend beside the exact dynamics.
 
     ``cluster``: 'charged', 'dephased', 'pipeline', or a pair density matrix (QuTiP order; recorded as 'matrix').
@@ -395,4 +393,4 @@ def run_harvest(
         out["noisy_prediction"] = {"teff": effective_temperature(noisy_prediction, omega),
                                    "probe_excited_population": noisy_prediction}
         out["layout"] = layout
-    return out
+    return HarvestRun.from_dict(out)

@@ -413,6 +413,26 @@ class ChargeRun(_Record):
                    noisy_prediction=None if noisy is None else Quantities.from_dict(noisy),
                    layout=_tuple(data.get("layout")))
 
+    @property
+    def agree(self) -> bool:
+        """The run's verdict: the circuit agrees with its twin (:attr:`Comparison.agree`)."""
+        return self.comparison.agree
+
+    @property
+    def circuit(self) -> Quantities[float]:
+        """The circuit's state quantities (:attr:`Comparison.circuit`)."""
+        return self.comparison.circuit
+
+    @property
+    def twin(self) -> Quantities[float]:
+        """The twin's state quantities (:attr:`Comparison.twin`)."""
+        return self.comparison.twin
+
+    @property
+    def reference(self) -> Quantities[float]:
+        """The master equation's state quantities (:attr:`Comparison.reference`)."""
+        return self.comparison.reference
+
     def __str__(self) -> str:
         res = self.resources
         return (

@@ -5,7 +5,6 @@ from __future__ import annotations
 from ..exceptions import ParameterError
 from ..params import ANCILLA_METHODS, ORDERINGS, Atoms, Bath, Harvest
 from ..records import RecordStore
-from ..results import ChargeRun, HarvestRun
 from .runs import add_runs_dir_arg, ledger_run, wants_ledger
 from ._common import (
     OneLineParser,
@@ -91,8 +90,7 @@ def run_charge(args) -> int:
         raise ParameterError("Argument `--theta` and `--collisions` must be given (or --plan best), but "
                              f"--theta = {theta}, --collisions = {collisions}.")
     job_store = RecordStore(args.job_store, argument="--job-store") if args.job_store else None
-    # One wrap while run_charge returns a dict (it will return the record itself).
-    res = ChargeRun.from_dict(experiment(
+    res = experiment(
         Atoms(args.atoms, omega=args.omega),
         Bath(args.temperature, args.omega),
         initial_from(args),
@@ -106,7 +104,7 @@ def run_charge(args) -> int:
         layout=layout,
         progress=progress(args),
         counts_source=getattr(args, "counts_source", None),  # set by qcharge.ledger (submit / fetch / --runs-dir)
-    ))
+    )
     emit(args, res.to_dict(), str(res))
     return 0
 
@@ -125,7 +123,7 @@ def run_harvest(args) -> int:
         )
     rho = cluster_state(args, 2)  # the file's pair state, validated before any circuit is built
     job_store = RecordStore(args.job_store, argument="--job-store") if args.job_store else None
-    res = HarvestRun.from_dict(experiment(  # one wrap while run_harvest returns a dict
+    res = experiment(
         Bath(args.temperature, args.omega),
         initial_from(args),
         args.cluster if rho is None else rho,
@@ -138,6 +136,6 @@ def run_harvest(args) -> int:
         job_store=job_store,
         progress=progress(args),
         counts_source=getattr(args, "counts_source", None),  # set by qcharge.ledger (submit / fetch / --runs-dir)
-    ))
+    )
     emit(args, res.to_dict(), str(res))
     return 0
