@@ -44,6 +44,7 @@ def add_parser(sub) -> None:
     p.add_argument("--exact", action="store_true", help="exact density-matrix run (no shots)")
     add_circuit_args(p)
     add_runs_dir_arg(p)
+    add_mitigate_arg(p)
     p.set_defaults(func=run_charge)
 
     p = run_sub.add_parser("harvest", help="probe-pair random collisions vs exact Poisson-averaged dynamics")
@@ -59,7 +60,14 @@ def add_parser(sub) -> None:
     p.add_argument("--shots", type=int, default=None, help="shots per setting and instance (default: exact)")
     add_circuit_args(p)
     add_runs_dir_arg(p)
+    add_mitigate_arg(p)
     p.set_defaults(func=run_harvest)
+
+
+def add_mitigate_arg(p) -> None:
+    p.add_argument("--mitigate", action="store_true",
+                   help="readout mitigation: calibrate the measured qubits in the same job and add `mitigated` "
+                        "(needs shots; default off)")
 
 
 def run_charge(args) -> int:
@@ -102,6 +110,7 @@ def run_charge(args) -> int:
         seed=args.seed,
         job_store=job_store,
         layout=layout,
+        mitigate=args.mitigate,
         progress=progress(args),
         counts_source=getattr(args, "counts_source", None),  # set by qcharge.ledger (submit / fetch / --runs-dir)
     )
@@ -134,6 +143,7 @@ def run_harvest(args) -> int:
         shots=args.shots,
         seed=args.seed,
         job_store=job_store,
+        mitigate=args.mitigate,
         progress=progress(args),
         counts_source=getattr(args, "counts_source", None),  # set by qcharge.ledger (submit / fetch / --runs-dir)
     )
