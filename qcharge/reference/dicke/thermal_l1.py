@@ -3,20 +3,22 @@ r"""Certified finite-time C_l1 from product thermal initial states (PHYSICS.md 2
 The sum (2.7) cancels massively (beyond 1e16 from N ~ 60), so the block probabilities
 :math:`q_{j,k}(t)` must be known as rigorous enclosures to the absolute accuracy
 :math:`\sim \epsilon\, C_{l1}/\beta_{j,k}` the certified engine (:mod:`.certified_l1`) asks for. They are
-handed to it as arb balls (midpoint + radius); two ways to get them, per time:
+handed to it as arb balls (midpoint + radius); two ways to get them, chosen per time and per multiplet
+(each chain gets an equal share of the allowed error and takes the cheaper route that meets it):
 
-* **Uniformisation in exact integers** (early and intermediate times). With one rate
-  :math:`\lambda \ge \max_m(\text{up}_m + \text{down}_m)` for every chain,
+* **Uniformisation in exact integers** (chains not yet relaxed). With
+  :math:`\lambda = \max_m(\text{up}_m + \text{down}_m)` of the chain,
   :math:`e^{Gt} = \sum_n \mathrm{Pois}(n;\lambda t) P^n`, :math:`P = I + G/\lambda`, a non-negative
   column-stochastic matrix with *integer* entries after scaling by the denominator of the binary
   :math:`\bar n` (``A = lambda' I + 2^e G``). The vectors :math:`y_n \approx 2^s P^n q(0)` are integers,
   ``y_{n+1} = (A y_n) // lambda'``: each floor errs by < 1 per entry, and P is non-expansive in l1, so
   :math:`\|y_n - 2^s P^n q(0)\|_1 \le E_0 + nL` (E_0: the initial rounding). The Poisson weights are
   arb balls floored to integers (their error enters), the tail beyond the last term is bounded by its
-  rigorous mass times the chain weight. Cost: (#terms) x O(N^2) big-integer operations, #terms ~ λt;
-  so this is for λt up to a budget (``UNIFORMISATION_MAX_WORK``). Ball arithmetic (arb) on the same
-  iteration would give the same bound at the cost of Python-level arb objects per entry; exact
-  integers let numpy's object arrays do the loop.
+  rigorous mass times the chain weight. Cost: (#terms ~ λt) x L big-integer operations per chain, so
+  the work per time is capped (``UNIFORMISATION_MAX_WORK``). Why not an ODE enclosure or arb matrices:
+  the non-negative iteration has no cancellation, so plain floors give a rigorous bound with no
+  wrapping effect, and exact integers let numpy's object arrays run the loop (arb would need one
+  Python object per entry and operation; a dense arb matrix exponential costs O(L^3) per chain).
 * **Spectral relaxation bound** (late times). Each chain is reversible with respect to
   :math:`\pi_m \propto x^m`, so :math:`S = R^{-1}GR` is symmetric with eigenvalues
   :math:`0 > -g_2 \ge \dots`; in the :math:`\pi^{-1}`-weighted norm
@@ -24,6 +26,7 @@ handed to it as arb balls (midpoint + radius); two ways to get them, per time:
   :math:`|q_m(t) - P_J\pi_m| \le \sqrt{\pi_m}\,D` for any certified :math:`g \le g_2`. g is a float
   estimate of the gap checked rigorously by Sylvester's inertia (the LDL^T pivots of :math:`S + gI`
   in arb, exactly one positive). The midpoints are the exact long-time :math:`q_{j,k}(\infty)` (2.1).
+  Large chains relax first (gap ~ L), short ones are cheap to uniformise, so the mix covers late times.
 
 A time where neither applies within budget gets ``None`` (the caller prints an uncertified estimate).
 """
@@ -79,73 +82,46 @@ def _initial_balls(n: int, pe0: float, prec: int) -> list:
     return out
 
 
-def _to_q(n: int, values: list, radii: list, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Object array (J, N+1) of arb balls from concatenated midpoints (arb) and per-chain radii."""
-    flint = _flint()
-    q = np.empty((n // 2 + 1, n + 1), dtype=object)
-    q[:] = flint.arb(0)
-    for j, (a, length) in enumerate(zip(starts, lengths)):
-        for m in range(length):
-            v = values[a + m]
-            q[j, j + m] = v + flint.arb(0, radii[a + m]) if radii[a + m] else v
-    return q
-
-
 # ----------------------------------------------------------------------------------------- uniformisation
-def _integer_generator(n: int, nbar: float):
-    """A = lambda' I + D G (integers, D = denominator of nbar) on the concatenated chains, and lambda', D."""
-    num, den = _rational(nbar)
-    starts, lengths, m = _chain_layout(n)
-    length_of = np.repeat(lengths, lengths)
-    up = [num * int(mm + 1) * int(ll - 1 - mm) for mm, ll in zip(m, length_of)]  # D x rate m -> m+1
-    down = [(num + den) * int(mm) * int(ll - mm) for mm, ll in zip(m, length_of)]  # D x rate m -> m-1
-    lam = max(u + d for u, d in zip(up, down))
-    diag = np.array([lam - u - d for u, d in zip(up, down)], dtype=object)
-    # sub[i] = A[i+1, i] (from i up to i+1), sup[i] = A[i, i+1] (from i+1 down to i); zero across chains.
-    sub = np.array(up[:-1], dtype=object)
-    sup = np.array(down[1:], dtype=object)
-    return diag, sub, sup, lam, den, starts, lengths
-
-
-def _uniformised(n: int, nbar: float, pe0: float, gamma_t: float, log_target: float, rel_tol: float):
-    r"""q(gamma t) as balls by integer uniformisation, absolute radius :math:`\le e^{\text{log\_target}}`
-    per entry (times the chain's weight bound), or None if over budget."""
+def _chain_uniformised(length: int, nbar: float, q0: list, gamma_t: float, log_target: float, max_work: float):
+    r"""One chain's q(gamma t) by integer uniformisation: (midpoints as arb, one radius for all entries,
+    work), the radius about :math:`e^{\text{log\_target}}` (absolute, per entry); None if over ``max_work``."""
     flint = _flint()
     arb = flint.arb
-    diag, sub, sup, lam, den, starts, lengths = _integer_generator(n, nbar)
-    size = int(lengths.sum())
+    num, den = _rational(nbar)
+    m = range(length)
+    up = [num * (mm + 1) * (length - 1 - mm) for mm in m]  # den x rate m -> m+1
+    down = [(num + den) * mm * (length - mm) for mm in m]  # den x rate m -> m-1
+    lam = max(u + d for u, d in zip(up, down))
+    diag = np.array([lam - u - d for u, d in zip(up, down)], dtype=object)
+    sub = np.array(up[:-1], dtype=object)  # A[i+1, i]
+    sup = np.array(down[1:], dtype=object)  # A[i, i+1]
     mu_f = lam / den * gamma_t
-    # Terms: Chernoff tail e^{-a^2 / (2 (mu + a))} below e^{log_target - ln(size)}.
-    c = max(-log_target, 0.0) + math.log(size) + 10.0
+    # Terms: Chernoff tail e^{-a^2 / (2 (mu + a))} below e^{log_target}.
+    c = max(-log_target, 0.0) + math.log(length) + 10.0
     k_est = mu_f + math.sqrt(2.0 * mu_f * c) + 2.0 * c
-    if k_est * size > UNIFORMISATION_MAX_WORK:
+    if k_est * length > max_work:
         return None
     # Fixed-point scale: the l1 rounding error after K steps is <= E0 + K L in units of 2^-s.
-    s = int(math.ceil((-log_target + math.log(k_est * size + size)) / math.log(2.0))) + 8
+    s = int(math.ceil((-log_target + math.log(k_est * length + length)) / math.log(2.0))) + 8
     s_w = s + 16
     prec = s_w + 64
-    q0 = _initial_balls(n, pe0, prec)
-    y = np.empty(size, dtype=object)
-    e0 = np.zeros(starts.size)
+    y = np.empty(length, dtype=object)
+    e0 = 0.0
     for i, v in enumerate(q0):
-        fl, e = _scaled_floor(v, s)
-        y[i] = fl
-        e0[np.searchsorted(starts, i, side="right") - 1] += e
-    chain_of = np.repeat(np.arange(starts.size), lengths)
-    for a, length in zip(starts, lengths):
-        if a + length - 1 < size - 1:
-            sub[a + length - 1] = 0
-            sup[a + length - 1] = 0
+        y[i], e = _scaled_floor(v, s)
+        e0 += e
     with _ArbPrecision(prec):
         mu = arb(lam) / den * arb(gamma_t)  # exact: gamma_t and nbar are binary numbers
         w = (-mu).exp()
         cum = arb(0)
-        acc = np.zeros(size, dtype=object)
+        acc = np.zeros(length, dtype=object)
         werr = 0.0  # sum of the weight floors' errors (units 2^-s_w)
         wsum = 0  # sum of the integer weights W_n
         wnl = 0  # sum of W_n * n
         n_term = 0
         tail_target = arb(math.exp(log_target)) / 4
+        total = sum(q0, arb(0)).upper()
         while True:
             big_w, ew = _scaled_floor(w, s_w)
             if big_w:
@@ -154,7 +130,7 @@ def _uniformised(n: int, nbar: float, pe0: float, gamma_t: float, log_target: fl
             wsum += big_w
             wnl += big_w * n_term
             cum += w
-            if n_term > mu_f and (1 - cum).upper() < tail_target:
+            if n_term > mu_f and ((1 - cum) * total).upper() < tail_target:
                 break
             if n_term > 4 * k_est + 100:
                 return None
@@ -166,16 +142,11 @@ def _uniformised(n: int, nbar: float, pe0: float, gamma_t: float, log_target: fl
             w = w * mu / n_term
         tail = (1 - cum).upper()
         scale = arb(2) ** (-(s + s_w))
-        # Per entry: sum_n W_n (E0_j + n L_j) + werr 2^s total_j, in units 2^-(s + s_w); + tail * total_j.
-        totals = [sum(q0[a : a + length], arb(0)).upper() for a, length in zip(starts, lengths)]
-        rad_chain = []
-        for j, (a, length) in enumerate(zip(starts, lengths)):
-            units = arb(wsum) * arb(float(e0[j])) + arb(wnl) * int(length) + arb(werr) * arb(2) ** s * totals[j]
-            rad_chain.append((units * scale + tail * totals[j]).upper())
+        # Per entry: sum_n W_n (E0 + n L) + werr 2^s total, in units 2^-(s + s_w); + tail * total.
+        units = arb(wsum) * arb(e0) + arb(wnl) * length + arb(werr) * arb(2) ** s * total
+        radius = (units * scale + tail * total).upper()
         values = [arb(int(v)) * scale for v in acc]
-        radii = [rad_chain[chain_of[i]] for i in range(size)]
-        q = _to_q(n, values, radii, starts, lengths)
-    return q, n_term
+    return values, radius, n_term * length
 
 
 # ----------------------------------------------------------------------------------------- relaxation bound
@@ -214,38 +185,22 @@ def _certified_gap(length: int, nbar: float, prec: int = 96) -> float:
     return 0.0
 
 
-def _relaxed(n: int, x: float, nbar: float, pe0: float, gamma_t: float, prec: int, gaps: list):
-    r"""q(gamma t) as balls around the long-time q (2.1) with radius :math:`\sqrt{\pi_m} D_j`, and ln max D_j."""
-    flint = _flint()
-    arb = flint.arb
-    starts, lengths, _m = _chain_layout(n)
-    q0 = _initial_balls(n, pe0, prec)
-    values, radii = [], []
-    num, den = _rational(nbar)
-    with _ArbPrecision(prec):
-        # The chains' stationary ratio is nbar/(nbar+1) of the binary nbar the rates are built from; the
-        # float x differs from it in the last bit, which the cancellation in (2.7) would magnify (1e-12 at N = 40).
-        xe = arb(num) / (num + den)
-        for j, (a, length) in enumerate(zip(starts, lengths)):
-            chain = q0[a : a + length]
-            total = sum(chain, arb(0))
-            norm = (1 - xe) / (1 - xe**int(length))
-            pis = [norm * xe**mm for mm in range(length)]
-            if length == 1:
-                values.append(chain[0])
-                radii.append(0)
-                continue
-            chi = sum((c * c / p for c, p in zip(chain, pis)), arb(0)) - total * total
-            chi = arb(chi.upper()) if chi.upper() > 0 else arb(0)
-            dist = chi.sqrt() * (arb(-gaps[j]) * arb(gamma_t)).exp() if gaps[j] > 0 else arb("inf")
-            for p in pis:
-                values.append(total * p)
-                radii.append((p.sqrt() * dist).upper())
-        return _to_q(n, values, radii, starts, lengths)
+def _chain_relaxed(length: int, xe, q0: list, gap: float, gamma_t: float):
+    r"""One chain's q(gamma t) as (midpoints :math:`P_J\pi_m`, radii :math:`\sqrt{\pi_m} D`) in arb."""
+    arb = _flint().arb
+    total = sum(q0, arb(0))
+    if length == 1:
+        return [q0[0]], [0]
+    norm = (1 - xe) / (1 - xe**length)
+    pis = [norm * xe**mm for mm in range(length)]
+    chi = sum((c * c / p for c, p in zip(q0, pis)), arb(0)) - total * total
+    chi = arb(chi.upper()) if chi.upper() > 0 else arb(0)
+    dist = chi.sqrt() * (arb(-gap) * arb(gamma_t)).exp() if gap > 0 else arb("inf")
+    return [total * p for p in pis], [(p.sqrt() * dist).upper() for p in pis]
 
 
-def _log_relax_bound(n: int, x: float, pe0: float, gamma_t: float, gaps: list) -> float:
-    r"""Float estimate of ln :math:`\sum_{j,k}\sqrt{\pi_m}D_j\beta_{j,k}` (to choose the route)."""
+def _log_relax_terms(n: int, x: float, pe0: float, gamma_t: float, gaps: list) -> np.ndarray:
+    r"""Per chain a float estimate of ln :math:`\sum_k\sqrt{\pi_m}D_j\beta_{j,k}` (to choose its route)."""
     from .combinatorics import _log_multiplet_weights
     from .long_time import _ladder_log_norm, _u_of_x
 
@@ -256,22 +211,57 @@ def _log_relax_bound(n: int, x: float, pe0: float, gamma_t: float, gaps: list) -
     ld = _log_degeneracies(n)
     lpe = math.log(pe0) if pe0 > 0 else -np.inf
     lpg = math.log1p(-pe0) if pe0 < 1 else -np.inf
-    terms = []
+    out = np.full(jmax + 1, -np.inf)
     for j in range(jmax + 1):
         length = n - 2 * j + 1
         if length == 1 or not np.isfinite(lp[j]):
             continue
         if gaps[j] <= 0:
-            return np.inf
+            out[j] = np.inf
+            continue
         mm = np.arange(length)
         lpi = _ladder_log_norm(np.array([length]), u)[0] - u * mm
         k = j + mm
         # 0^0 = 1: the terms with exponent 0 contribute 0 (not 0 * -inf).
-        lq0 = ld[j] + np.where(k > 0, k * lpe, 0.0) + np.where(n - k > 0, (n - k) * lpg, 0.0)
+        with np.errstate(invalid="ignore"):
+            lq0 = ld[j] + np.where(k > 0, k * lpe, 0.0) + np.where(n - k > 0, (n - k) * lpg, 0.0)
         lchi = _logsumexp(2 * lq0 - lpi)  # upper bound of chi^2 + P_J^2 (the subtraction only helps)
-        ld_j = 0.5 * lchi - gaps[j] * gamma_t
-        terms.append(_logsumexp(0.5 * lpi + lbeta[j, j : j + length]) + ld_j)
-    return _logsumexp(np.array(terms)) if terms else -np.inf
+        out[j] = _logsumexp(0.5 * lpi + lbeta[j, j : j + length]) + 0.5 * lchi - gaps[j] * gamma_t
+    return out
+
+
+def _enclosure(n, x, nbar, pe0, gamma_t, log_allowed, gaps, q0, lbeta_chain):
+    """q(gamma t) as an object array of arb balls, each chain by its cheaper route, or None (over budget)."""
+    flint = _flint()
+    starts, lengths, _m = _chain_layout(n)
+    relax = _log_relax_terms(n, x, pe0, gamma_t, gaps)
+    active = [j for j in range(n // 2 + 1) if np.isfinite(lbeta_chain[j])]
+    log_share = log_allowed - math.log(max(len(active), 1))  # each chain's part of the allowed error
+    num, den = _rational(nbar)
+    q = np.empty((n // 2 + 1, n + 1), dtype=object)
+    q[:] = flint.arb(0)
+    work = 0.0
+    with _ArbPrecision(int((lbeta_chain.max() - log_allowed) / math.log(2.0)) + 160):
+        # The chains' stationary ratio is nbar/(nbar+1) of the binary nbar the rates are built from; the
+        # float x differs from it in the last bit, which the cancellation in (2.7) would magnify.
+        xe = flint.arb(num) / (num + den)
+        for j, (a, length) in enumerate(zip(starts, lengths)):
+            chain = q0[a : a + length]
+            if relax[j] < log_share + math.log(_RELAX_SHARE) or length == 1:
+                values, radii = _chain_relaxed(int(length), xe, chain, gaps[j], gamma_t)
+            else:
+                got = _chain_uniformised(
+                    int(length), nbar, chain, gamma_t, log_share - lbeta_chain[j], UNIFORMISATION_MAX_WORK - work
+                )
+                if got is None:
+                    return None
+                values, radius, used = got
+                work += used
+                radii = [radius] * int(length)
+            for mm in range(length):
+                v = values[mm]
+                q[j, j + mm] = v + flint.arb(0, radii[mm]) if radii[mm] else v
+    return q
 
 
 # ----------------------------------------------------------------------------------------- entry point
@@ -302,33 +292,30 @@ def thermal_l1_certified(
 
     lbeta_all = _log_beta(n, np.arange(n + 1))
     log_unit = _logsumexp(np.where(np.isfinite(lbeta_all), lbeta_all, -np.inf))
-    gaps = None
+    lbeta_chain = np.array([_logsumexp(row) for row in lbeta_all])
+    gaps = [_certified_gap(n - 2 * j + 1, nbar) if n - 2 * j + 1 > 1 else 0.0 for j in range(n // 2 + 1)]
+    q0 = None
     out = []
     pairs = list(zip(np.asarray(gamma_t, dtype=float), log_guess))
     for h, guess in tqdm(pairs, desc="certified C_l1(t)", disable=not progress, leave=False):
         if not np.isfinite(guess):
-            guess = log_unit - 64 * math.log(2.0)  # C_l1 >= 2^-64 x sum beta: a first guess, raised below
+            guess = log_unit - 64 * math.log(2.0)  # C_l1 >= 2^-64 x sum beta: a first guess, lowered below
         log_allowed = guess + math.log(rel_tol) - math.log(4.0)
-        if gaps is None:
-            gaps = [_certified_gap(n - 2 * j + 1, nbar) if n - 2 * j + 1 > 1 else 0.0 for j in range(n // 2 + 1)]
         res = None
-        if _log_relax_bound(n, x, pe0, float(h), gaps) < log_allowed + math.log(_RELAX_SHARE):
-            prec = int((log_unit - log_allowed) / math.log(2.0)) + 128
-            res = _certified_l1_generic(n, _relaxed(n, x, nbar, pe0, float(h), prec, gaps), rel_tol)
-            if not res.rel_bound <= rel_tol:
-                res = None  # the guess of C_l1 was too high: the relaxation radius does not certify it
-        if res is None:
-            log_target = log_allowed - log_unit
-            for _attempt in range(3):
-                got = _uniformised(n, nbar, pe0, float(h), log_target, rel_tol)
-                if got is None:
-                    break
-                res = _certified_l1_generic(n, got[0], rel_tol)
-                if res.rel_bound <= rel_tol or not np.isfinite(res.log10):
-                    break
-                # The guess was too high: lower the target by the missing digits (and some slack).
-                log_target -= (math.log(res.rel_bound) - math.log(rel_tol)) if np.isfinite(res.rel_bound) else 64.0
-                log_target -= 4.0
+        for _attempt in range(3):
+            prec = int((log_unit - log_allowed) / math.log(2.0)) + 192
+            if q0 is None or q0[0] < prec:
+                q0 = (prec, _initial_balls(n, pe0, prec))
+            q = _enclosure(n, x, nbar, pe0, float(h), log_allowed, gaps, q0[1], lbeta_chain)
+            if q is None:
+                res = None
+                break
+            res = _certified_l1_generic(n, q, rel_tol)
+            if res.rel_bound <= rel_tol or not np.isfinite(res.log10):
+                break
+            # The guess was too high: lower the allowance by the missing digits (and some slack).
+            log_allowed -= (math.log(res.rel_bound) - math.log(rel_tol)) if np.isfinite(res.rel_bound) else 64.0
+            log_allowed -= 4.0
         if res is not None and not res.rel_bound <= _ACCEPT:
             res = None  # a bound that does not pin the value down certifies nothing: the caller estimates
         out.append(res)
