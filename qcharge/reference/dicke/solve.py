@@ -223,6 +223,14 @@ def solve_dicke(
     Raises:
         ParameterError: bad inputs, or more memory needed than the machine has (checked before allocating).
     """
+    from ..._threads import blas_threads_for
+
+    # Vectors of length <= N+1 and tridiagonal solves: BLAS threads cost more than they bring at small N.
+    with blas_threads_for(atoms.n + 1 if isinstance(atoms, Atoms) else 0):
+        return _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_max_atoms, finite_time_l1)
+
+
+def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_max_atoms, finite_time_l1):
     n, x, nbar, pe0 = _physical_inputs(atoms, bath, initial)
     rel_tol = check_real("rel_tol", rel_tol, minimum=0.0, strict_min=True, maximum=1.0)
     l1_max_atoms = check_int("l1_max_atoms", l1_max_atoms, minimum=0)

@@ -39,7 +39,7 @@ from fractions import Fraction
 import numpy as np
 
 from .certified_l1 import _ArbPrecision, _certified_l1_generic, _flint, _log_beta, _logsumexp, _scaled_floor
-from .combinatorics import _log_binom, _log_degeneracies
+from .combinatorics import _log_degeneracies
 
 __all__ = ["thermal_l1_certified", "UNIFORMISATION_MAX_WORK"]
 
