@@ -98,3 +98,17 @@ def test_large_n_late_time_certified_against_long_time(n):
     assert r is not None and r.rel_bound <= 1e-12
     diff = abs(arb_to_fraction(r.ball) - arb_to_fraction(lt.ball))
     assert float(diff) <= math.exp(r.log_abs_bound) + math.exp(lt.log_abs_bound)
+
+
+def test_input_radius_beyond_float_range_certifies_nothing():
+    # A ball radius so large that 2^s x radius overflows a float made the bound inf, which was reported
+    # as relative bound 0 (certified) -- N = 1000 at gamma t = 1e-4 printed the long-time value as certified.
+    import flint
+
+    n = 6
+    q = np.empty((n // 2 + 1, n + 1), dtype=object)
+    q[:] = flint.arb(0)
+    q[0, 3] = flint.arb(0.5) + flint.arb(0, (flint.arb(2) ** 2000).upper())
+    q[1, 3] = flint.arb(0.5)
+    res = _certified_l1_generic(n, q, 1e-12)
+    assert res.rel_bound == np.inf
