@@ -83,6 +83,12 @@ def _initial_balls(n: int, pe0: float, prec: int) -> list:
 
 
 # ----------------------------------------------------------------------------------------- uniformisation
+def _terms_estimate(mu: float, length: int, log_target: float) -> float:
+    """Poisson terms needed: Chernoff, the tail e^{-a^2 / (2 (mu + a))} below e^{log_target}."""
+    c = max(-log_target, 0.0) + math.log(length) + 10.0
+    return mu + math.sqrt(2.0 * mu * c) + 2.0 * c
+
+
 def _chain_uniformised(length: int, nbar: float, q0: list, gamma_t: float, log_target: float, max_work: float):
     r"""One chain's q(gamma t) by integer uniformisation: (midpoints as arb, one radius for all entries,
     work), the radius about :math:`e^{\text{log\_target}}` (absolute, per entry); None if over ``max_work``."""
@@ -97,9 +103,7 @@ def _chain_uniformised(length: int, nbar: float, q0: list, gamma_t: float, log_t
     sub = np.array(up[:-1], dtype=object)  # A[i+1, i]
     sup = np.array(down[1:], dtype=object)  # A[i, i+1]
     mu_f = lam / den * gamma_t
-    # Terms: Chernoff tail e^{-a^2 / (2 (mu + a))} below e^{log_target}.
-    c = max(-log_target, 0.0) + math.log(length) + 10.0
-    k_est = mu_f + math.sqrt(2.0 * mu_f * c) + 2.0 * c
+    k_est = _terms_estimate(mu_f, length, log_target)
     if k_est * length > max_work:
         return None
     # Fixed-point scale: the l1 rounding error after K steps is <= E0 + K L in units of 2^-s.
@@ -241,13 +245,23 @@ def _enclosure(n, x, nbar, pe0, gamma_t, log_allowed, gaps, q0, lbeta_chain):
     q = np.empty((n // 2 + 1, n + 1), dtype=object)
     q[:] = flint.arb(0)
     work = 0.0
+    routes = [relax[j] < log_share + math.log(_RELAX_SHARE) or lengths[j] == 1 for j in range(lengths.size)]
+    # Refuse before any work when the chains to uniformise exceed the budget together (lambda ~ L^2 (2nbar+1)).
+    planned = sum(
+        _terms_estimate((2.0 * nbar + 1.0) * float(length) ** 2 / 4.0 * gamma_t, int(length), log_share - lbeta_chain[j])
+        * float(length)
+        for j, length in enumerate(lengths)
+        if not routes[j]
+    )
+    if planned > UNIFORMISATION_MAX_WORK:
+        return None
     with _ArbPrecision(int((lbeta_chain.max() - log_allowed) / math.log(2.0)) + 160):
         # The chains' stationary ratio is nbar/(nbar+1) of the binary nbar the rates are built from; the
         # float x differs from it in the last bit, which the cancellation in (2.7) would magnify.
         xe = flint.arb(num) / (num + den)
         for j, (a, length) in enumerate(zip(starts, lengths)):
             chain = q0[a : a + length]
-            if relax[j] < log_share + math.log(_RELAX_SHARE) or length == 1:
+            if routes[j]:
                 values, radii = _chain_relaxed(int(length), xe, chain, gaps[j], gamma_t)
             else:
                 got = _chain_uniformised(
