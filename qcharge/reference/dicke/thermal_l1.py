@@ -327,9 +327,11 @@ def thermal_l1_certified(
             res = _certified_l1_generic(n, q, rel_tol)
             if res.rel_bound <= rel_tol or not np.isfinite(res.log10):
                 break
-            # The guess was too high: lower the allowance by the missing digits (and some slack).
-            log_allowed -= (math.log(res.rel_bound) - math.log(rel_tol)) if np.isfinite(res.rel_bound) else 64.0
-            log_allowed -= 4.0
+            # The guess was too high: lower the allowance by the missing digits (and some slack), at least
+            # to the value just found (a heuristic size of C_l1(t); an infinite bound gave no digits to count:
+            # without it N = 1000 repeated the all-relaxed evaluation three times, 80 s each).
+            deficit = (math.log(res.rel_bound) - math.log(rel_tol)) if np.isfinite(res.rel_bound) else 64.0
+            log_allowed = min(log_allowed - deficit, res.log10 * math.log(10.0) + math.log(rel_tol / 4.0)) - 4.0
         if res is not None and not res.rel_bound <= _ACCEPT:
             res = None  # a bound that does not pin the value down certifies nothing: the caller estimates
         out.append(res)
