@@ -5,7 +5,7 @@
    energy, the populations W_k and C_l1 (PIQS's Dicke-basis state gives q_{j,k}, evaluated with the same
    certified routine). The convention is first checked at N = 4 against the dense master equation.
 2. Our dynamics at N = 1000 (wall time).
-3. Certified C_l1 at N = 1000 from thermal states vs the PHYSICS.md 2.6 baseline (pure Python ints +
+3. Certified C_l1 at N = 1000 from thermal states vs the docs/physics.md §2.6 baseline (pure Python ints +
    Decimal), implemented here.
 4. C_re, energy and heat of the long-time state at N = 10^5.
 
@@ -51,9 +51,9 @@ __all__ = ["baseline_coherence_l1", "main"]
 TIMES = np.linspace(0.0, 20.0, 21)
 
 
-# ----------------------------------------------------------------------------------------- baseline (PHYSICS.md 2.6)
+# ----------------------------------------------------------------------------------------- baseline (docs/physics.md §2.6)
 def baseline_coherence_l1(n: int, x: float, pe0: float, extra_digits: int = 25) -> tuple[float, float]:
-    r"""PHYSICS.md 2.6 baseline: exact integer Eberlein rows by (2.6), q in Decimal, integer dot products.
+    r"""docs/physics.md §2.6 baseline: exact integer Eberlein rows by (2.6), q in Decimal, integer dot products.
 
     digits >= log10(sum_k W_k (C(N,k)-1)(D_k+1)) + 25; :math:`B_j = \mathrm{round}(10^{digits} q_{j,k}/W_k)`;
     error <= sum_k W_k (D_k+1)(C(N,k)-1) / (2 10^digits). O(N^3) big-integer operations in pure Python

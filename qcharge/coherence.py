@@ -2,7 +2,7 @@ r"""Coherence measures in the computational (product) basis, the eigenbasis of :
 
 * l1 norm: :math:`C_{l1}(\rho) = \sum_{s \ne s'} |\rho_{ss'}|`.
 * relative entropy: :math:`C_{re}(\rho) = S(\Delta\rho) - S(\rho)` in nats, Δ = dephasing.
-* classes (PHYSICS.md §3): an element :math:`|s\rangle\langle s'|` has
+* classes (docs/physics.md §3): an element :math:`|s\rangle\langle s'|` has
   :math:`\Delta n = |s| - |s'|`; Δn = 0 are the heat-exchange coherences, ±1 displacement
   ("work-like"), ±2 squeezing, the rest higher order.
 

@@ -75,7 +75,7 @@ __all__ = [
 ]
 
 # Shots for circuits whose saved states depend on mid-circuit measurements (ancilla='measure'):
-# the averaged state then carries a statistical error ~ 1/sqrt(shots) (PHYSICS 5.3: 2000 shots
+# the averaged state then carries a statistical error ~ 1/sqrt(shots) (docs/physics.md §5.3: 2000 shots
 # -> trace distance 4.6e-3).
 DEFAULT_MEASURE_SHOTS = 2000
 
@@ -1023,7 +1023,7 @@ def resources(circuit: QuantumCircuit, backend: str | Any | None = None, *, opti
     """Width, depth and two-qubit gate count before and after transpiling.
 
     ``backend=None`` transpiles to the logical basis ``['cx', 'u']`` without connectivity (the
-    gate budget of PHYSICS 5.3); otherwise to the backend's target (e.g. ``'aer-noisy:fake_sherbrooke'``
+    gate budget of docs/physics.md §5.3); otherwise to the backend's target (e.g. ``'aer-noisy:fake_sherbrooke'``
     or a fake backend object), including routing. ``qubits`` counts qubits that carry operations.
     """
     before = _stats(circuit)

@@ -36,7 +36,7 @@ from .records import dumps, to_jsonable
 
 __all__ = ["CanonicalCircuit", "HERON_DEVICE", "canonical_circuits", "export_circuits", "resource_table"]
 
-# Palindromic charging angle of the default protocol: Dicke plateau to ~1e-3 (PHYSICS.md 5.2).
+# Palindromic charging angle of the default protocol: Dicke plateau to ~1e-3 (docs/physics.md §5.2).
 _THETA = 0.3
 # The planned protocol for hardware (issue 7's table): few large collisions reach the Dicke plateau
 # with ~20x fewer two-qubit gates (palindromic leaks only at O(theta^4)). Measured with the exact

@@ -17,7 +17,7 @@ identical atoms with a common linear dipole :math:`\hat d` at separation :math:`
       = \tfrac34\big[(1-\cos^2\alpha)\,y_0(\xi) - (1-3\cos^2\alpha)\,y_1(\xi)/\xi\big],
 
 with :math:`\gamma` the single-atom decay rate and :math:`H_\Omega = \sum_{i\neq j}\Omega_{ij}\sigma_+^i\sigma_-^j`
-(PHYSICS.md 1.1). The spherical-Bessel forms are evaluated with :mod:`scipy.special`, which avoids the
+(docs/physics.md §1.1). The spherical-Bessel forms are evaluated with :mod:`scipy.special`, which avoids the
 cancellation of the elementary form at small :math:`\xi`: :math:`F \to 1` as :math:`r\to 0` for every
 orientation, while :math:`G \simeq \tfrac34(1-3\cos^2\alpha)/\xi^3` diverges (the near-field dipole–dipole
 shift), so coincident atoms are refused.
@@ -26,7 +26,7 @@ Positions are in units of the wavelength :math:`\lambda = 2\pi c/\omega`.
 
 Which arrangements protect. The coherence charged into a cluster lives in the permutation-symmetric
 (J-multiplet) structure, which survives only if :math:`\gamma_{ij}` and :math:`\Omega_{ij}` are uniform
-(PHYSICS.md 1.1, Dicke limit). With a common linear dipole that needs equal distances **and** equal
+(docs/physics.md §1.1, Dicke limit). With a common linear dipole that needs equal distances **and** equal
 angles :math:`\alpha_{ij}`: any pair; the equilateral triangle with the dipole perpendicular to its plane
 (an in-plane dipole makes 0°, 60°, 120° with the sides); and nothing for N >= 4 (the regular tetrahedron
 is the only equidistant set, and no direction makes equal angles with its six edges; N >= 5 equidistant

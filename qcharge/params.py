@@ -41,7 +41,7 @@ __all__ = ["Atoms", "Bath", "InitialState", "Collision", "Harvest", "check_coupl
 ORDERINGS = ("palindromic", "exact", "forward", "alternating", "random")
 ANCILLA_METHODS = ("purify", "measure", "coin")
 
-# Gamma must be PSD (PHYSICS.md 1.1); allow float round-off of a user-typed matrix.
+# Gamma must be PSD (docs/physics.md §1.1); allow float round-off of a user-typed matrix.
 _PSD_ATOL = 1e-12
 
 
@@ -294,7 +294,7 @@ class InitialState:
 class Collision:
     r"""One charging collision: exchange angle θ with a thermal ancilla, Trotter ordering, ancilla preparation.
 
-    Collision-model time step (PHYSICS.md 5.2): :math:`\Delta t = \theta^2/(\gamma(2\bar n+1))`.
+    Collision-model time step (docs/physics.md §5.2): :math:`\Delta t = \theta^2/(\gamma(2\bar n+1))`.
     """
 
     theta: float

@@ -4,7 +4,7 @@ On today's devices the README's protocol (palindromic θ = 0.3, 120 collisions, 
 gates after transpiling) keeps ~5-15 % of the heat-exchange coherence; large θ with few collisions
 reaches the same Dicke plateau with ~20× fewer gates, because the exact collision map has the Dicke
 long-time state as a fixed point for every θ and the palindromic ordering leaks only at
-:math:`O(\theta^4)` (PHYSICS.md 5.2). :func:`plan` searches a small grid and scores each candidate by
+:math:`O(\theta^4)` (docs/physics.md §5.2). :func:`plan` searches a small grid and scores each candidate by
 the **exact-noisy prediction** (:func:`qcharge.execute.run_density_matrix` on the device's noise
 model restricted to the layout's qubits; no shots):
 

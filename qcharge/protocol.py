@@ -1,6 +1,6 @@
 r"""One plan per charging experiment: the set-up that the circuit builders and the NumPy twin share.
 
-A :class:`ChargingPlan` is computed once from the physics parameters and a seed (PHYSICS.md 5.1, 5.2):
+A :class:`ChargingPlan` is computed once from the physics parameters and a seed (docs/physics.md §5.1, 5.2):
 
 * the time step :math:`\Delta t = \theta^2/(\gamma(2\bar n+1))` and the ancilla excitation
   probability :math:`p_e(T)`;
@@ -78,7 +78,7 @@ def save_collisions(n_collisions: int, save_every: int | None) -> list[int]:
 def trotter_schedule(
     n_atoms: int, ordering: str, n_collisions: int, seed: int | None = None
 ) -> list[ScheduleEntry] | None:
-    r"""Gate sequence of every collision, shared by the circuits and the NumPy twin (PHYSICS.md 5.2).
+    r"""Gate sequence of every collision, shared by the circuits and the NumPy twin (docs/physics.md §5.2).
 
     Entry ``c`` (0-based collision index) is ``((atom, fraction), ...)``: the gates
     :math:`\exp[-i\,\mathrm{fraction}\,\theta(\sigma_+^a\sigma_-^{\mathrm{atom}} + \mathrm{h.c.})]`

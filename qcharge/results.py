@@ -174,7 +174,7 @@ class ChargePoint(_Record):
 
 @dataclass(frozen=True)
 class ChargeTrace(_Record):
-    r"""Collective charging (PHYSICS.md 1.1) at ``times``: heat :math:`\Delta Q = E(t) - E(0)`."""
+    r"""Collective charging (docs/physics.md §1.1) at ``times``: heat :math:`\Delta Q = E(t) - E(0)`."""
 
     method: str
     times: tuple[float, ...]
@@ -238,7 +238,7 @@ class ChargeTrace(_Record):
 # ---------------------------------------------------------------- harvesting
 @dataclass(frozen=True)
 class HarvestSummary(_Record):
-    r"""Probe steady state with the exact map and second order (PHYSICS.md 4.3, 4.5); cluster moments."""
+    r"""Probe steady state with the exact map and second order (docs/physics.md §4.3, 4.5); cluster moments."""
 
     teff: float
     teff_second_order: float

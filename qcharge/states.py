@@ -1,6 +1,6 @@
 r"""Basis convention, standard states and small operator helpers (NumPy).
 
-Convention (PHYSICS.md §0): :math:`|g\rangle = |0\rangle`, :math:`|e\rangle = |1\rangle`,
+Convention (docs/physics.md §0): :math:`|g\rangle = |0\rangle`, :math:`|e\rangle = |1\rangle`,
 :math:`\sigma_- = |g\rangle\langle e|`. Multi-atom operators use the QuTiP order: atom 0 is
 the left-most (most significant) tensor factor, so the index of :math:`|s_0 \dots s_{N-1}\rangle`
 is :math:`\sum_i s_i 2^{N-1-i}`. Qiskit is little-endian; :func:`from_qiskit_order`

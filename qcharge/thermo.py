@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 # A population (or rate) ratio p_e/p_g within this relative distance of 1 is "equal within round-off"
-# and gives T_eff = inf (PHYSICS.md 4.5). 1e-12 is ~4500 ulp of 1: the ratios reaching here are quotients
+# and gives T_eff = inf (docs/physics.md §4.5). 1e-12 is ~4500 ulp of 1: the ratios reaching here are quotients
 # of float64 populations, moments or rates computed by a few dozen operations on O(1) numbers (observed
 # error <= 7e-16 for the maximally mixed and T = inf charged clusters, K <= 10), so round-off stays far
 # below it, while every finite T_eff < 1e12 omega (ratio 1 - omega/T) is still reported as finite.
@@ -57,7 +57,7 @@ def temperature_from_ratio(
     r"""The one home of the T_eff branches: :math:`\mathrm{up}/\mathrm{down} = p_e/p_g = e^{-\omega/T}`.
 
     ``up``/``down`` are the weights (populations or rates) of :math:`|e\rangle` and :math:`|g\rangle`;
-    :math:`T = \omega/\ln(\mathrm{down}/\mathrm{up})`. Branches (PHYSICS.md 4.5, pitfall 5), never a raw
+    :math:`T = \omega/\ln(\mathrm{down}/\mathrm{up})`. Branches (docs/physics.md §4.5, pitfall 5), never a raw
     log of a ratio <= 0:
 
     * ``up = 0`` -> ``0.0`` (:math:`0^+`, probe driven to :math:`|g\rangle`);

@@ -15,7 +15,7 @@ Conventions
       space-separated register groups) are marginalised onto ``'tomo'`` using the clbit
       positions stored in the metadata, so mid-circuit measurements into other registers
       are ignored.
-    * Result: a :math:`2^n \times 2^n` density matrix in the QuTiP order of PHYSICS.md §0
+    * Result: a :math:`2^n \times 2^n` density matrix in the QuTiP order of docs/physics.md §0
       with the *first listed qubit as the left-most factor*.
 
 Fitters (chosen by name, :data:`FIT_METHODS`)

@@ -227,7 +227,7 @@ def test_width_stays_n_plus_2():
 
 # --------------------------------------------------------------------------------------------- physics of the orderings
 def test_palindromic_follows_dicke_me_forward_does_not():
-    """PHYSICS 5.2 table, N = 2, T = 1, theta = 0.3, n = 120 collisions (t = 4.9909): ME C_l1 = 0.2447.
+    """docs/physics.md §5.2 table, N = 2, T = 1, theta = 0.3, n = 120 collisions (t = 4.9909): ME C_l1 = 0.2447.
 
     * exact collective gate: D_tr = 2.1e-7 (O(theta^2) transient; bound 1e-6);
     * palindromic: D_tr = 6.9e-4 <= theta^4 = 8.1e-3 (the leak is ~0.0165 theta^4 gamma t);

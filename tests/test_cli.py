@@ -23,7 +23,7 @@ def test_charge_json_keys_and_closed_form(capsys):
     assert out["times"] == [0.0, 1.0, 5.0]
     for key in ("coherence_l1", "log10_coherence_l1", "coherence_re", "energy", "heat"):
         assert len(out[key]) == 3 and key in out["long_time"]
-    assert out["long_time"]["coherence_l1"] == pytest.approx(systems.pair_l1_from_ground(1.0), abs=1e-10)  # PHYSICS.md 2.3
+    assert out["long_time"]["coherence_l1"] == pytest.approx(systems.pair_l1_from_ground(1.0), abs=1e-10)  # docs/physics.md §2.3
     assert out["heat"][0] == 0.0 and out["method"] == "dicke"
 
 
@@ -35,7 +35,7 @@ def test_charge_full_method_with_matrix_files(tmp_path, capsys):
     out = run_json(capsys, ["charge", "-N", "2", "-T", "1", "--initial-temperature", "0.5",
                             "--gamma-matrix", str(gm), "--dipolar-matrix", str(om), "--times", "2", "--long-time", "--method", "full"])
     assert out["method"] == "full"
-    # gamma12 < gamma: full-rank Gamma, unique Gibbs steady state, no long-time coherence (PHYSICS.md 1.2.2).
+    # gamma12 < gamma: full-rank Gamma, unique Gibbs steady state, no long-time coherence (docs/physics.md §1.2.2).
     assert out["long_time"]["coherence_l1"] == pytest.approx(0.0, abs=1e-8)
     assert out["coherence_l1"][0] > 1e-3
 
@@ -44,7 +44,7 @@ def test_harvest_json_keys(capsys):
     out = run_json(capsys, ["harvest", "--cluster", "dephased", "--temperature", "1", "--theta", "0.5"])
     for key in ("teff", "teff_second_order", "probe_excited_population", "coherence_l1", "jp_jm", "jm_jp"):
         assert key in out
-    assert out["teff"] == pytest.approx(0.763038, abs=1e-6)  # PHYSICS.md 4.1, exact for every theta
+    assert out["teff"] == pytest.approx(0.763038, abs=1e-6)  # docs/physics.md §4.1, exact for every theta
     assert out["teff_second_order"] == pytest.approx(0.763038, abs=1e-6)
 
 
@@ -59,7 +59,7 @@ def test_harvest_cluster_file(tmp_path, capsys):
 def test_scale_json(capsys):
     out = run_json(capsys, ["scale", "--atoms", "2", "8", "--temperature", "1", "--initial-temperature", "0.5"])
     assert [o["atoms"] for o in out] == [2, 8]
-    # PHYSICS.md 2.8 table (printed digits).
+    # docs/physics.md §2.8 table (printed digits).
     assert out[0]["log10_coherence_l1"] == pytest.approx(-0.94294, abs=5e-6)
     assert out[1]["log10_coherence_l1"] == pytest.approx(0.35148, abs=5e-6)
     assert out[1]["heat"] == pytest.approx(0.41222, abs=5e-6)
@@ -314,7 +314,7 @@ def test_demo_reference_story_has_fixed_keys(tmp_path, capsys):
     # Without circuits the circuit parts are empty, not missing (the figure reads them as fields).
     assert story["circuit_charging"] == [] and story["circuit_table"] == [] and story["charging"]["twin_times"] is None
     x = np.exp(-1.0)
-    assert story["charging"]["long_time_coherence_l1"] == pytest.approx(x / (1 + x + x * x), abs=1e-10)  # PHYSICS.md 2.3
+    assert story["charging"]["long_time_coherence_l1"] == pytest.approx(x / (1 + x + x * x), abs=1e-10)  # docs/physics.md §2.3
     one_line_error(capsys, ["demo", "--no-circuits", "--plot", str(tmp_path / "demo.txt")])
 
 

@@ -43,7 +43,7 @@ def test_save_state_dicke_long_time_is_the_closed_form_pair(tmp_path, capsys):
     out = run_json(capsys, ["charge", "-N", "2", "-T", "1", "--times", "0", "--long-time", "--save-state", str(path)])
     rho = np.load(path)
     assert out["method"] == "dicke" and out["state_file"] == str(path)
-    # Exact vs exact (closed form PHYSICS.md 2.3 vs the Johnson-scheme dense state): 1e-10.
+    # Exact vs exact (closed form docs/physics.md §2.3 vs the Johnson-scheme dense state): 1e-10.
     np.testing.assert_allclose(rho, systems.charged_pair(1.0), atol=1e-10)
     assert l1_coherence(rho) == pytest.approx(out["long_time"]["coherence_l1"], abs=1e-10)
 
@@ -80,7 +80,7 @@ def test_saved_state_feeds_harvest_and_run_harvest(tmp_path, capsys):
     from_file = run_json(capsys, ["harvest", "--cluster", str(path), "-T", "1"])
     built = run_json(capsys, ["harvest", "--cluster", "charged", "-T", "1"])
     assert from_file["teff"] == pytest.approx(built["teff"], abs=1e-10)  # exact vs exact, same state to 1e-10
-    assert from_file["teff"] == pytest.approx(1.0, abs=1e-4)  # charged pairs give T (PHYSICS.md 4.1)
+    assert from_file["teff"] == pytest.approx(1.0, abs=1e-4)  # charged pairs give T (docs/physics.md §4.1)
     argv = ["run", "harvest", "-T", "1", "--instances", "4", "--time", "2", "--seed", "3"]
     run_file = run_json(capsys, argv + ["--cluster", str(path)])
     run_built = run_json(capsys, argv + ["--cluster", "charged"])

@@ -105,7 +105,7 @@ def test_effective_temperature_zero_minus_and_errors():
 @pytest.mark.parametrize("ulps", [-2, -1, 1, 2])
 def test_effective_temperature_is_inf_within_round_off_of_one_half(ulps):
     # The maximally mixed probe computed in float64 lands an ulp or two off 1/2 (0.5 +- 1.1e-16 for
-    # the steady state of the maximally mixed pair): that is T_eff = inf, not +-2.25e15 (PHYSICS.md 4.5).
+    # the steady state of the maximally mixed pair): that is T_eff = inf, not +-2.25e15 (docs/physics.md §4.5).
     p = 0.5 + ulps * 2.0**-53
     assert effective_temperature(p) == math.inf
 

@@ -1,4 +1,4 @@
-"""Dicke-limit solver (qcharge.reference.dicke) against PHYSICS.md §2, QuTiP and exact arithmetic."""
+"""Dicke-limit solver (qcharge.reference.dicke) against docs/physics.md §2, QuTiP and exact arithmetic."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ from . import systems
 # Float64 results built from O(N) to O(4^N) positive sums: round-off ~1e-15 per entry.
 EXACT = 1e-12
 # QuTiP mesolve is run at atol = rtol = 1e-13; its own error is ~1e-12 (checked: tightening does not move
-# the difference), so 1e-10 is the accuracy statement of PHYSICS.md 2.7 with a 100x margin.
+# the difference), so 1e-10 is the accuracy statement of docs/physics.md §2.7 with a 100x margin.
 QUTIP = 1e-10
 
 
@@ -256,7 +256,7 @@ def test_ground_state_closed_forms_2_3(n, temperature):
         assert res.coherence_l1[-1] == pytest.approx(nb * (nb + 1) / (3 * nb * nb + 3 * nb + 1), rel=1e-12)
 
 
-# PHYSICS.md 2.8 table (T = omega): printed digits -> tolerance = half a unit of the last digit.
+# docs/physics.md §2.8 table (T = omega): printed digits -> tolerance = half a unit of the last digit.
 TABLE_2_8 = [
     # N, log10 C_l1 (T0=0), log10 C_l1 (T0=0.5), C_re (T0=0), C_re (T0=0.5), DeltaQ (T0=0.5)
     (2, -0.61132, -0.94294, 0.16963, 0.02050, 0.24678, 5e-6),
@@ -543,7 +543,7 @@ def test_certified_l1_bound_is_honest_when_precision_is_missing():
 @pytest.mark.slow
 def test_certified_l1_n1000_fast_and_against_baseline():
     # Issue target: N = 1000 thermal start in < 10 s with relative bound <= 1e-10, checked against the
-    # PHYSICS.md 2.6 baseline (exact recurrence + Decimal weights) from benchmarks/bench_dicke.py.
+    # docs/physics.md §2.6 baseline (exact recurrence + Decimal weights) from benchmarks/bench_dicke.py.
     import time
 
     from benchmarks.bench_dicke import baseline_coherence_l1

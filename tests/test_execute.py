@@ -317,7 +317,7 @@ def test_ibm_backend_resolves():  # pragma: no cover - needs credentials
 # --------------------------------------------------------------------------------------------- resources
 @pytest.mark.parametrize("n", [2, 3, 4])
 def test_resources_meet_the_gate_budget(n):
-    """One palindromic collision: 2N-1 XX+YY gates (2 CX each) + 1 CX for the purified ancilla (PHYSICS 5.3)."""
+    """One palindromic collision: 2N-1 XX+YY gates (2 CX each) + 1 CX for the purified ancilla (docs/physics.md §5.3)."""
     qc = _charging(n=n, n_coll=1, measure=False)
     res = resources(qc)
     assert res["qubits"] == n + 2

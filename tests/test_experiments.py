@@ -14,7 +14,7 @@ GROUND = InitialState("ground")
 def test_exact_charging_run_equals_twin_and_tracks_master_equation():
     res = run_charge(Atoms.dicke(2), BATH, GROUND, Collision(0.3), 120, exact=True, seed=3).to_dict()
     assert res["agree"] and res["twin_trace_distance"] <= 1e-8
-    # Palindromic collision-model error vs the ME at t = n dt (PHYSICS.md 5.2 table: D_tr = 6.9e-4 at
+    # Palindromic collision-model error vs the ME at t = n dt (docs/physics.md §5.2 table: D_tr = 6.9e-4 at
     # theta = 0.3, gamma t = 5); the bound theta^4 = 8.1e-3 leaves room, a cascaded bath would be ~0.16.
     assert res["trace_distance"] < 0.3**4
     assert res["reference"]["coherence_l1"] == pytest.approx(0.244728, abs=1e-6)
@@ -24,7 +24,7 @@ def test_exact_charging_run_equals_twin_and_tracks_master_equation():
 
 def test_exact_forward_ordering_loses_the_coherence():
     res = run_charge(Atoms.dicke(2), BATH, GROUND, Collision(0.3, "forward"), 120, exact=True, seed=3).to_dict()
-    # Documented fact (PHYSICS.md 5.2, pitfall 8): forward Trotter order = cascaded bath. The circuit is
+    # Documented fact (docs/physics.md §5.2, pitfall 8): forward Trotter order = cascaded bath. The circuit is
     # still exactly its twin; it is the model that is wrong: C_l1 = 0.0481 instead of 0.2447.
     assert res["agree"]
     assert res["circuit"]["coherence_l1"] == pytest.approx(0.0481, abs=5e-5)
@@ -50,7 +50,7 @@ def test_charged_pairs_give_teff_equal_T_and_dephased_pairs_colder():
     dephased = run_harvest(BATH, GROUND, "dephased", harvest, 20.0, instances=20, seed=5).to_dict()
     assert charged["agree"] and dephased["agree"]  # every instance equals its twin to 1e-8
     assert charged["circuit"]["teff"] == pytest.approx(1.0, rel=1e-3)
-    assert dephased["circuit"]["teff"] == pytest.approx(0.763038, rel=1e-3)  # PHYSICS.md 4.1
+    assert dephased["circuit"]["teff"] == pytest.approx(0.763038, rel=1e-3)  # docs/physics.md §4.1
 
 
 def test_sampled_harvest_interval_covers_the_twin():

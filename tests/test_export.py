@@ -54,7 +54,7 @@ def test_export_round_trip(fresh):
     rows = _rows(fresh)
     assert "charge_N2_palindromic_theta0.3_n24" in rows
     one = rows["charge_N3_palindromic_theta0.3_n1"]
-    assert one["qubits"] == 3 + 2 and one["cx"] == 2 * (2 * 3 - 1) + 1  # PHYSICS.md 5.3 gate budget
+    assert one["qubits"] == 3 + 2 and one["cx"] == 2 * (2 * 3 - 1) + 1  # docs/physics.md §5.3 gate budget
     meta = json.loads((fresh / "charge_N2_palindromic_theta0.3_n24.json").read_text())["metadata"]
     qc = qasm3.loads((fresh / "charge_N2_palindromic_theta0.3_n24.qasm").read_text())
     # Sampled outcome frequencies of the reloaded circuit against the twin's populations.
@@ -84,7 +84,7 @@ def test_planned_exports_reproduce_the_twin(fresh, n_atoms):
     assert np.abs(from_qpy - states[-1]).max() < 1e-10
     row = _rows(fresh)[name]
     assert row["protocol"] == "planned"
-    assert row["cx"] == 6 * (2 * (2 * n_atoms - 1) + 1)  # 6 collisions at the PHYSICS.md 5.3 budget
+    assert row["cx"] == 6 * (2 * (2 * n_atoms - 1) + 1)  # 6 collisions at the docs/physics.md §5.3 budget
     # On heavy-hex a pair's collision needs no SWAP (issue 7: 42 two-qubit gates on Heron for N = 2).
     assert n_atoms != 2 or row["device_two_qubit_gates"] == 42
 

@@ -1,7 +1,7 @@
 """Coherence lifetime (qcharge.reference.lifetime) against closed forms and against the time evolution it explains.
 
 Independent references: the two-level rate picture of a pair near the Dicke limit (singlet <-> triplet
-exchange through the antisymmetric channel L_A at rate gamma - gamma12, PHYSICS.md 1.1), the Dicke cascade
+exchange through the antisymmetric channel L_A at rate gamma - gamma12, docs/physics.md §1.1), the Dicke cascade
 rate gamma (J + M)(J - M + 1), and the Krylov propagator of lindblad.evolve (a different algorithm).
 """
 

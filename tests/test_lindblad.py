@@ -1,5 +1,5 @@
 """Full-space collective master equation (qcharge.reference.lindblad) against QuTiP, closed forms and
-the symmetry facts of PHYSICS.md 1.1-1.3.
+the symmetry facts of docs/physics.md §1.1-1.3.
 
 Tolerances (each assertion repeats the relevant one):
 * ``LIOUV`` 1e-13: our sparse Liouvillian vs ``qutip.liouvillian``: same formula, only the summation
@@ -72,7 +72,7 @@ def n_avg(rho: np.ndarray) -> float:
 
 
 def qutip_model(atoms: Atoms, bath: Bath) -> tuple[qutip.Qobj, list[qutip.Qobj]]:
-    """H and collapse operators of PHYSICS.md (1.1): sigma_- = destroy(2) (never sigmam), atom 0 leftmost,
+    """H and collapse operators of docs/physics.md (1.1): sigma_- = destroy(2) (never sigmam), atom 0 leftmost,
     L_mu from the eigendecomposition of Gamma, CSR format."""
     n, nbar = atoms.n, bath.nbar
     sm, eye = qutip.destroy(2).to("CSR"), qutip.qeye(2).to("CSR")
@@ -135,7 +135,7 @@ def multiplet_basis(n: int) -> list[tuple[float, np.ndarray]]:
 
 
 def dicke_long_time(rho0: np.ndarray, n: int, x: float) -> np.ndarray:
-    """PHYSICS.md (1.3): rho_inf = sum_J sigma_J (x) R_J(0)."""
+    """docs/physics.md (1.3): rho_inf = sum_J sigma_J (x) R_J(0)."""
     rho = np.zeros_like(rho0, dtype=complex)
     for big_j, vec in multiplet_basis(n):
         two_j = int(round(2 * big_j))
@@ -212,7 +212,7 @@ def test_liouvillian_equals_qutip(name, atoms, bath):
 
 
 def test_qutip_liouvillian_has_u1_symmetry():
-    # PHYSICS 1.2.1, checked on QuTiP's own Liouvillian: no entry connects different Delta n sectors.
+    # docs/physics.md §1.2.1, checked on QuTiP's own Liouvillian: no entry connects different Delta n sectors.
     atoms = Atoms(3, gamma_matrix=GAMMA_N3, dipolar_matrix=OMEGA_NONUNIFORM)
     h, c_ops = qutip_model(atoms, Bath(1.3))
     lq = qutip.liouvillian(h, c_ops).full()
@@ -328,7 +328,7 @@ def test_accepts_initial_state_object():
 
 
 # ---------------------------------------------------------------------------------------------
-# Symmetries (PHYSICS.md 1.2)
+# Symmetries (docs/physics.md §1.2)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -421,7 +421,7 @@ def test_singlet_population_conserved_in_dicke_limit(dipolar, temperature, rng):
 
 
 # ---------------------------------------------------------------------------------------------
-# Long-time states (PHYSICS.md 1.3, 2.3, 2.4)
+# Long-time states (docs/physics.md §1.3, 2.3, 2.4)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -430,7 +430,7 @@ def test_long_time_pair_from_ground():
     rho = long_time_state(Atoms.dicke(2), Bath(T_BATH), ground_state(2))
     assert l1(rho) == pytest.approx(systems.pair_l1_from_ground(T_BATH), abs=LONG)
     assert l1(rho) == pytest.approx(0.2447284710547976, abs=LONG)
-    # agrees with a plain evolution to gamma t = 60 (PHYSICS: 40 and 60 agree to 1e-11)
+    # agrees with a plain evolution to gamma t = 60 (docs/physics.md: 40 and 60 agree to 1e-11)
     late = evolve(Atoms.dicke(2), Bath(T_BATH), ground_state(2), [40.0, 60.0])
     assert np.abs(late[1] - late[0]).max() < 1e-11
     assert np.abs(rho - late[1]).max() < 1e-10
@@ -670,7 +670,7 @@ def test_n6_general_random_matches_qutip(rng):
 
 
 def test_n8_dicke_thermal_long_time_closed_form():
-    # (2.1)/(2.7) via the PHYSICS 2.8 table: N = 8, T0 = 0.5 omega: log10 C_l1 = 0.35148 (5 decimals)
+    # (2.1)/(2.7) via the docs/physics.md §2.8 table: N = 8, T0 = 0.5 omega: log10 C_l1 = 0.35148 (5 decimals)
     rho = long_time_state(Atoms.dicke(8), Bath(T_BATH), thermal_state(8, 0.5))
     assert math.log10(l1(rho)) == pytest.approx(0.35148, abs=6e-6)
 

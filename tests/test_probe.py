@@ -1,8 +1,8 @@
-"""Probe harvesting (PHYSICS.md §3-4): moments, the exact probe map, its fixed point, Poisson and second-order
+"""Probe harvesting (docs/physics.md §3-4): moments, the exact probe map, its fixed point, Poisson and second-order
 dynamics, effective temperatures and the heat current.
 
 References used here are independent of the module under test: the charged pair is built from the
-closed form of PHYSICS.md 2.4, the probe map is rebuilt with scipy ``expm`` + ``qutip.ptrace``, the
+closed form of docs/physics.md §2.4, the probe map is rebuilt with scipy ``expm`` + ``qutip.ptrace``, the
 Poisson-averaged probe dynamics with ``qutip.mesolve``.
 """
 
@@ -57,7 +57,7 @@ EXACT = 1e-12
 # T_eff from a fixed point found by SVD: the null vector is accurate to ~1e-16/gap (gap ~ theta^2 ~ 1e-2)
 # and dT/dp_e = T^2/(p_e p_g) <= ~100 for T <= 5, so a relative 1e-10 is still ~1000x above round-off.
 TEFF_EXACT = 1e-10
-# Numbers printed with 6 decimals in PHYSICS.md: half a unit of the last printed digit.
+# Numbers printed with 6 decimals in docs/physics.md: half a unit of the last printed digit.
 SIX_DIGITS = 5e-7
 
 S_VEC = np.array([0, 1, 1, 0]) / math.sqrt(2)
@@ -176,7 +176,7 @@ def test_probe_map_is_cptp(theta, seed):
 
 
 # ======================================================================================================================
-# harvesting: PHYSICS.md 4.1 results
+# harvesting: docs/physics.md §4.1 results
 
 
 @pytest.mark.parametrize("temperature", [0.5, 1.0, 2.0, 5.0])
@@ -216,7 +216,7 @@ def test_dephased_twin_is_colder(temperature, expected):
 
 
 def test_teff_ratio_limits_of_dephased_twin():
-    # T_eff/T -> 3/4 for T >> omega, -> 1 for T << omega (PHYSICS.md 4.1).
+    # T_eff/T -> 3/4 for T >> omega, -> 1 for T << omega (docs/physics.md §4.1).
     assert teff_second_order(dephase(charged_pair(1e3))) / 1e3 == pytest.approx(0.75, abs=1e-3)
     # low T: e^{-1/T_eff} = x/2 up to O(x) = 1e-44, so T_eff = 1/(1/T + ln 2) -> T (linearly in T)
     assert teff_second_order(dephase(charged_pair(0.01))) == pytest.approx(1 / (100 + math.log(2)), rel=EXACT)
@@ -240,7 +240,7 @@ def test_collective_cooling_reverses_the_ordering():
 def test_teff_versus_coherence_table():
     rho = charged_pair(1.0)
     p0, p1, p2 = rho[0, 0].real, 2 * rho[1, 1].real, rho[3, 3].real
-    # PHYSICS.md prints p0 = 0.665242, but 1/(1 + x + x^2) = 0.6652410 (and 0.665241 + 0.244728 + 0.090031 = 1):
+    # the specification printed p0 = 0.665242 (docs/physics.md corrects it), but 1/(1 + x + x^2) = 0.6652410 (and 0.665241 + 0.244728 + 0.090031 = 1):
     # a last-digit typo in the spec; the T_eff column below is unaffected.
     assert (p0, p1, p2) == pytest.approx((0.665241, 0.244728, 0.090031), abs=SIX_DIGITS)
     expected = [0.5, 0.637168, 0.763038, 0.883216, 1.0]
@@ -258,7 +258,7 @@ def test_teff_versus_coherence_table():
 
 @pytest.mark.parametrize("theta", [0.1, 0.5, 1.0, 1.4])
 def test_exact_population_map_of_pairs(theta, rng):
-    # PHYSICS.md 4.1: for Delta n = 0 pairs p_e' = p_e + sin^2(sqrt2 theta)[(p_S+p2)p_g - (p0+p_S)p_e],
+    # docs/physics.md §4.1: for Delta n = 0 pairs p_e' = p_e + sin^2(sqrt2 theta)[(p_S+p2)p_g - (p0+p_S)p_e],
     # with p_S = <S|rho|S> (general pair: unequal |eg>/|ge> weights and complex rho_{eg,ge}).
     rho_c = random_dn0_cluster(2, rng)
     p0, p2 = rho_c[0, 0].real, rho_c[3, 3].real
@@ -462,7 +462,7 @@ def test_charged_cluster_matches_closed_form():
 
 
 # ======================================================================================================================
-# T_eff at infinite temperature: every path through thermo.temperature_from_ratio (PHYSICS.md 4.5)
+# T_eff at infinite temperature: every path through thermo.temperature_from_ratio (docs/physics.md §4.5)
 
 
 @pytest.mark.parametrize("k", [2, 3])
@@ -529,7 +529,7 @@ def test_exact_heat_current_is_the_probe_energy_flow_and_the_bath_outflow(cluste
 @pytest.mark.parametrize("theta, factor", [(0.5, 1.1848), (1.0, 2.0498), (0.1, 1.0067)])
 @pytest.mark.parametrize("cluster", ["charged", "dephased"])
 def test_second_order_heat_current_overstates_the_exact_one_for_pairs(cluster, theta, factor):
-    # Delta n = 0 pairs: p_e' - p_e = sin^2(sqrt2 theta)[(p_S+p2)p_g - (p0+p_S)p_e] (PHYSICS.md 4.1) and
+    # Delta n = 0 pairs: p_e' - p_e = sin^2(sqrt2 theta)[(p_S+p2)p_g - (p0+p_S)p_e] (docs/physics.md §4.1) and
     # <J+J-> = 2(p_S+p2), <J-J+> = 2(p0+p_S), so (4.6) / exact = 2 theta^2 / sin^2(sqrt2 theta) at any p_e.
     rho_c = make_cluster(cluster, Bath(1.0), InitialState(), 2)
     h = Harvest(theta=theta, rate=0.5, probe_gamma=1.0, probe_temperature=0.1)
@@ -606,7 +606,7 @@ def test_single_atom_coupling_makes_the_coherence_invisible(theta):
     one = Harvest(theta=theta, coupling=[1.0, 0.0])
     t_charged = harvest_summary(charged, one).teff
     t_dephased = harvest_summary(dephased, one).teff
-    # the issue's figure 0.763038 (= the dephased pair's collective T_eff, PHYSICS.md 4.1): the probe sees only
+    # the issue's figure 0.763038 (= the dephased pair's collective T_eff, docs/physics.md §4.1): the probe sees only
     # atom 1's reduced state, which dephasing leaves alone
     assert t_charged == pytest.approx(0.763038, abs=SIX_DIGITS)
     assert t_charged == pytest.approx(t_dephased, rel=TEFF_EXACT)
@@ -616,7 +616,7 @@ def test_single_atom_coupling_makes_the_coherence_invisible(theta):
 
 
 def test_unequal_coupling_sees_part_of_the_coherence():
-    # pair: up = g1^2 pe1 + g2^2 pe2 + 2 g1 g2 Re c, down = g1^2 pg1 + g2^2 pg2 + 2 g1 g2 Re c (PHYSICS.md 4.7 weighted)
+    # pair: up = g1^2 pe1 + g2^2 pe2 + 2 g1 g2 Re c, down = g1^2 pg1 + g2^2 pg2 + 2 g1 g2 Re c (docs/physics.md §4.7 weighted)
     rho = charged_pair(1.0)
     g1, g2 = 1.0, 0.5
     pe = rho[2, 2].real + rho[3, 3].real  # atom 0 excited (QuTiP order: |eg> = index 2); by symmetry atom 1 too

@@ -1,4 +1,4 @@
-"""Basis conventions (PHYSICS.md §0) and parameter validation."""
+"""Basis conventions (docs/physics.md §0) and parameter validation."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ EXACT = 1e-12
 
 def test_sigma_minus_is_qutip_destroy_not_sigmam():
     assert np.allclose(SIGMA_MINUS, qutip.destroy(2).full(), atol=0)
-    # The pitfall of PHYSICS.md §6.1: qutip.sigmam is our sigma_plus.
+    # The pitfall of docs/physics.md §6.1: qutip.sigmam is our sigma_plus.
     assert not np.allclose(SIGMA_MINUS, qutip.sigmam().full())
 
 

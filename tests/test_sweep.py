@@ -218,7 +218,7 @@ def test_records_load_back_as_one_table(tmp_path):
     run_sweep(parse_spec(HARVEST), tmp_path / "h", workers=2)
     df = load_table(tmp_path / "h")
     assert len(df) == 6 and {"key", "command", "temperature", "theta", "teff", "coherence_l1"} <= set(df.columns)
-    # PHYSICS.md 4.1: pairs charged by the collective bath give T_eff = T exactly (measured 1e-15;
+    # docs/physics.md §4.1: pairs charged by the collective bath give T_eff = T exactly (measured 1e-15;
     # 1e-9 is round-off headroom for the log of population ratios).
     assert (df["teff"] - df["temperature"]).abs().max() < 1e-9
     png = plot_table(df, "temperature", "teff", by="theta", path=str(tmp_path / "teff"))

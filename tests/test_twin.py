@@ -1,4 +1,4 @@
-"""The NumPy twin of the charging circuits (PHYSICS.md §5) and the shared plan's schedules.
+"""The NumPy twin of the charging circuits (docs/physics.md §5) and the shared plan's schedules.
 
 References are independent of the module under test: QuTiP (``ptrace`` of the joint collision), the Dicke
 master equation (N = 2) from its 16x16 Liouvillian, and closed forms.
@@ -180,14 +180,14 @@ def test_charging_step_is_cptp(theta, pe, seed, ordering):
 
 
 # ======================================================================================================================
-# charging twin: PHYSICS.md §5 facts
+# charging twin: docs/physics.md §5 facts
 
 BATH1 = Bath(1.0)
 PE1 = BATH1.excited_probability
 
 
 def _n_for(theta: float, gamma_t: float) -> int:
-    # the collision count nearest to gamma t (the convention that reproduces the table of PHYSICS.md 5.2)
+    # the collision count nearest to gamma t (the convention that reproduces the table of docs/physics.md §5.2)
     return round(gamma_t / Collision(theta).time_step(BATH1))
 
 
@@ -201,7 +201,7 @@ def test_exact_collisions_conserve_the_singlet():
     p_a = np.array([np.real(A_VEC @ s @ A_VEC) for s in states])
     assert p_a[0] == pytest.approx(0.1049936, abs=5e-8)  # 7 printed decimals
     assert np.max(np.abs(p_a - p_a[0])) < EXACT  # conserved exactly along the whole trajectory
-    # and the long-time coherence is the ME value C_l1 = |p_S - p_A| = 0.1140399660 (PHYSICS.md 2.4)
+    # and the long-time coherence is the ME value C_l1 = |p_S - p_A| = 0.1140399660 (docs/physics.md §2.4)
     assert l1_coherence(states[-1]) == pytest.approx(0.1140399660, abs=1e-9)  # gamma t = 25: converged to 1e-10
 
 
@@ -230,7 +230,7 @@ def test_exact_collisions_transient_error_vs_dicke_me(theta, expected):
     assert d == pytest.approx(expected, abs=_printed_tol(expected))  # two printed significant digits
 
 
-# PHYSICS.md 5.2 table, N = 2, T = 1, gamma = 1, from |gg>: (C_l1, D_tr) per ordering.
+# docs/physics.md §5.2 table, N = 2, T = 1, gamma = 1, from |gg>: (C_l1, D_tr) per ordering.
 TABLE = {
     (0.1, 5): {"forward": (0.0592, 0.148), "palindromic": (0.244726, 7.1e-5), "alternating": (0.2385, 4.9e-3),
                "random": (0.2369, 6.2e-3)},
@@ -318,7 +318,7 @@ def test_palindromic_leak_rate_scales_as_theta4(theta, expected):
 
 
 def test_other_orderings_leak_rates():
-    # forward: 0.33 (theta = 0.1), 0.37 (0.3), 0.45 (0.5), printed to 2 digits. PHYSICS.md labels 0.33 "theta -> 0";
+    # forward: 0.33 (theta = 0.1), 0.37 (0.3), 0.45 (0.5), printed to 2 digits. the specification labelled 0.33 "theta -> 0";
     # the true theta -> 0 limit is the gap of the cascaded ME (5.3), 0.32428 (checked at theta = 0.02, where the
     # O(theta^2) correction is 2e-4).
     for theta, expected in ((0.1, 0.33), (0.3, 0.37), (0.5, 0.45)):

@@ -1,6 +1,6 @@
 r"""Collective charging circuit: N atoms, n collisions with freshly prepared thermal ancillas.
 
-Collision map (PHYSICS.md 5.1):
+Collision map (docs/physics.md §5.1):
 
 .. math::
     \rho \mapsto \Phi(\rho) = \mathrm{Tr}_a[U(\rho\otimes\tau)U^\dagger],\quad

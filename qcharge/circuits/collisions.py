@@ -1,4 +1,4 @@
-r"""Exchange gate, collective collision and Trotter orderings (PHYSICS.md 5.1, 5.2).
+r"""Exchange gate, collective collision and Trotter orderings (docs/physics.md §5.1, 5.2).
 
 One collision of an ancilla :math:`a` with N atoms is
 

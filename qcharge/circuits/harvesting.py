@@ -1,6 +1,6 @@
 r"""Harvesting circuit: a probe qubit collides at Poisson times with freshly prepared clusters.
 
-Each collision (PHYSICS.md 4.1-4.2) uses a *fresh* cluster :math:`\rho_c` of K atoms:
+Each collision (docs/physics.md §4.1-4.2) uses a *fresh* cluster :math:`\rho_c` of K atoms:
 
 .. math::
     \rho_p \mapsto M(\rho_p) = \mathrm{Tr}_c[U(\rho_p\otimes\rho_c)U^\dagger],\qquad

@@ -1,4 +1,4 @@
-r"""Thermal (dephased) state preparation on qubits (PHYSICS.md 5.3).
+r"""Thermal (dephased) state preparation on qubits (docs/physics.md §5.3).
 
 A thermal ancilla is :math:`\tau = \mathrm{diag}(p_g, p_e)`, :math:`p_e = p_e(T) = 1/(1+e^{\omega/T})`.
 With :math:`\varphi = 2\arcsin\sqrt{p_e}`, :math:`R_Y(\varphi)|0\rangle = \sqrt{p_g}|0\rangle + \sqrt{p_e}|1\rangle`

@@ -1,7 +1,7 @@
 r"""Harvesting summary: a cluster of K atoms -> probe steady state, T_eff (exact map and second order).
 
 The clusters of the paper: ``charged`` (Dicke-limit long-time state of K atoms at the bath
-temperature T, PHYSICS.md 2.1) and its ``dephased`` twin (same populations, no coherence).
+temperature T, docs/physics.md §2.1) and its ``dephased`` twin (same populations, no coherence).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ of every sector present in :math:`\rho_0`,
 
 The product Gibbs state is always stationary (detailed balance); when it is the only zero mode the state
 relaxes to it and :math:`\tau` is finite. When :math:`\rho_0` also excites another zero mode (the degenerate
-kernel of the Dicke limit, PHYSICS.md 1.3, or an undamped :math:`\Delta n\neq 0` coherence) part of
+kernel of the Dicke limit, docs/physics.md §1.3, or an undamped :math:`\Delta n\neq 0` coherence) part of
 :math:`\rho_0` never decays: :math:`\tau = \infty`, the coherence is **protected**. Near the Dicke limit the
 protection is only approximate: for a pair with :math:`\gamma_{12} = \gamma(1-\epsilon)` the slowest mode
 is the antisymmetric channel, rate :math:`\approx (\gamma-\gamma_{12})(2\bar n+1)`, so the coherence
@@ -198,7 +198,7 @@ def dicke_lifetime(atoms: Atoms, bath: Bath, initial: InitialState) -> float:
     r"""Closed-form lifetime in the Dicke limit (uniform :math:`\gamma_{ij} = \gamma`, uniform :math:`\Omega`) from a
     product state of excitation probability :math:`p_0` (ground, excited or thermal at :math:`T_0`), any N.
 
-    The weight of every J-multiplet is conserved (PHYSICS.md 1.3) and for N >= 2 it is a strictly monotonic
+    The weight of every J-multiplet is conserved (docs/physics.md §1.3) and for N >= 2 it is a strictly monotonic
     function of :math:`p_0(1-p_0)` (e.g. the singlet weight :math:`p_0(1-p_0)` of a pair), so the stationary
     part is the Gibbs state only when :math:`p_0 \in \{p_T, 1 - p_T\}` with :math:`p_0 = p_T` meaning
     :math:`\rho_0` *is* the Gibbs state (nothing decays). Hence :math:`\tau = \infty` except from

@@ -1,4 +1,4 @@
-r"""Full-space collective master equation (PHYSICS.md 1.1) for general :math:`\gamma_{ij}`, :math:`\Omega_{ij}`.
+r"""Full-space collective master equation (docs/physics.md §1.1) for general :math:`\gamma_{ij}`, :math:`\Omega_{ij}`.
 
 .. math::
 
@@ -39,7 +39,7 @@ doubling checkpoints :math:`t_k = 2^k t_1` and stops when the change between two
 below ``tol`` *and* has decreased at least geometrically (factor 2), which for an exponentially relaxing
 tail bounds the remaining distance by the last change. It raises :class:`ConvergenceError` if this is
 not reached by ``max_time``, or if an oscillating :math:`\Delta n \ne 0` coherence survives (at
-:math:`\bar n = 0`, PHYSICS.md 1.3: the lab-frame state then has no limit).
+:math:`\bar n = 0`, docs/physics.md §1.3: the lab-frame state then has no limit).
 """
 
 from __future__ import annotations
@@ -759,7 +759,7 @@ def long_time_state(
 ) -> np.ndarray:
     r"""The long-time state :math:`\lim_{t\to\infty}\rho(t)` reached **from** ``rho0``.
 
-    Not a null-space solve (the kernel is degenerate in the Dicke limit, PHYSICS.md 1.3): ``rho0`` is
+    Not a null-space solve (the kernel is degenerate in the Dicke limit, docs/physics.md §1.3): ``rho0`` is
     propagated sector by sector to checkpoints :math:`t_k = 2^k\,` ``first_checkpoint`` (in units of
     :math:`1/\gamma`) until the change between consecutive checkpoints is :math:`\le` ``tol`` (Frobenius)
     and at most half the previous change; for an exponentially relaxing tail this bounds the distance
@@ -818,7 +818,7 @@ def long_time_state(
         if d and np.linalg.norm(v_prev) > tol:
             raise ConvergenceError(
                 f"No stationary lab-frame limit: a Delta n = {d} coherence of norm {np.linalg.norm(v_prev):.3g} "
-                f"survives (dark states at nbar = {nbar:g}, PHYSICS.md 1.3) and rotates at frequency "
+                f"survives (dark states at nbar = {nbar:g}, docs/physics.md §1.3) and rotates at frequency "
                 f"{atoms.omega * d:g} (residual ||L rho|| = {residual:.3g}); use evolve() at the times of interest."
             )
         if residual > max(tol, 1e-12) * max(anorm, 1.0):

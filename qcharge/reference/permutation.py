@@ -1,7 +1,7 @@
 r"""Permutation-invariant master equation: uniform :math:`\gamma_{ij}` off the diagonal, uniform :math:`\Omega_{ij}`.
 
 With :math:`\gamma_{ij} = \gamma_{12} + (\gamma-\gamma_{12})\delta_{ij}` and :math:`\Omega_{ij} = \Omega` (i != j),
-(1.1) of PHYSICS.md commutes with every permutation of the atoms: a collective part
+(1.1) of docs/physics.md commutes with every permutation of the atoms: a collective part
 :math:`\gamma_{12}\{(\bar n+1)D[J_-] + \bar n D[J_+]\}` plus a local part
 :math:`(\gamma-\gamma_{12})\sum_i\{(\bar n+1)D[\sigma_-^i] + \bar n D[\sigma_+^i]\}`. A permutation-invariant
 state then stays in the commutant of :math:`S_N`, of dimension :math:`\binom{N+3}{3}` (the space PIQS spans with
@@ -19,8 +19,8 @@ per atom, :math:`(s_i, s'_i) \in \{11, 10, 01, 00\}`, and its class is the numbe
     y_c = \mathrm{mult}(c)\, x_c,\qquad \mathrm{mult}(c) = \frac{N!}{a!\,b!\,c!\,d!},
 
 so that the populations are :math:`W_k = y_{(k,0,0,N-k)}` and the l1 coherence is a sum without
-cancellation, :math:`C_{l1} = \sum_{c:\,b+c>0} |y_c|` (no Johnson-scheme transform, PHYSICS.md 2.6, whose
-cancellation grows like :math:`2^N`). Excitation-number covariance (PHYSICS.md 1.2.1) splits the space by
+cancellation, :math:`C_{l1} = \sum_{c:\,b+c>0} |y_c|` (no Johnson-scheme transform, docs/physics.md §2.6, whose
+cancellation grows like :math:`2^N`). Excitation-number covariance (docs/physics.md §1.2.1) splits the space by
 :math:`\Delta n = b - c`; product thermal states live in :math:`\Delta n = 0`, of dimension
 :math:`\lfloor N/2+1\rfloor\lceil N/2+1\rceil` (441 at N = 40: 0.3 s for 21 times); a coherent product
 state :math:`\rho_1^{\otimes N}` fills every sector, :math:`\binom{N+3}{3}` classes (12 341 at N = 40: ~1 min).
@@ -43,7 +43,7 @@ to the next.
 
 Observables: :math:`E = \omega\sum_k k W_k`; :math:`C_{re} = S(\Delta\rho) - S(\rho)` with
 :math:`S(\Delta\rho) = -\sum_k W_k\ln(W_k/\binom Nk)` and the multiplet probabilities
-:math:`q_{j,k} = \tfrac{d_J}{\binom Nk}\sum_i y_{k,i} P_i(j)/v_i` (PHYSICS.md 2.4-2.6; :math:`|P_i(j)| \le v_i`, so
+:math:`q_{j,k} = \tfrac{d_J}{\binom Nk}\sum_i y_{k,i} P_i(j)/v_i` (docs/physics.md §2.4-2.6; :math:`|P_i(j)| \le v_i`, so
 an absolute error :math:`\delta` of the weights moves each :math:`q_{j,k}` by at most :math:`\delta`).
 """
 
@@ -292,7 +292,7 @@ def _dual_tables(n: int) -> tuple[np.ndarray, ...]:
         theta = [(kk - j) * (n - kk - j) - j for j in range(kk + 1)]
         p_prev, p_cur = [0] * (kk + 1), [1] * (kk + 1)
         table = [p_cur]
-        for i in range(kk):  # PHYSICS.md (2.6), exact integer division
+        for i in range(kk):  # docs/physics.md (2.6), exact integer division
             a_i = kk * (n - kk) - (kk - i) * (n - kk - i) - i * i
             b_im1 = (kk - i + 1) * (n - kk - i + 1) if i else 0
             p_prev, p_cur = p_cur, [((theta[j] - a_i) * p_cur[j] - b_im1 * p_prev[j]) // (i + 1) ** 2 for j in range(kk + 1)]
@@ -425,7 +425,7 @@ def _propagate(gen: sp.csr_matrix, y0: np.ndarray, times: np.ndarray, *, real: b
 
     ``real=True`` (sector :math:`\Delta n = 0`): the generator is real up to the :math:`\pm i\Omega` hops, whose
     action on the reachable states :math:`\sum c_{j,k}\Pi_{j,k}` cancels exactly
-    (:math:`H_\Omega = \Omega(J_+J_- - \hat N)` commutes with them, PHYSICS.md 1.3), so the real part is propagated.
+    (:math:`H_\Omega = \Omega(J_+J_- - \hat N)` commutes with them, docs/physics.md §1.3), so the real part is propagated.
     Up to ``_DENSE_MAX`` classes: dense :func:`scipy.linalg.expm` of each distinct step, reused for equal
     steps (a grid costs one exponential); above, sparse :func:`scipy.sparse.linalg.expm_multiply`.
     """
@@ -482,7 +482,7 @@ def _check_work(atoms: Atoms, bath: Bath, sectors: dict, t_final: float, n_steps
 
 
 def _long_time(atoms: Atoms, bath: Bath, energy0: float) -> dict:
-    r"""Long-time observables: the Gibbs state when Γ has full rank (PHYSICS.md 1.2.2).
+    r"""Long-time observables: the Gibbs state when Γ has full rank (docs/physics.md §1.2.2).
 
     Uniform Γ has eigenvalues :math:`\gamma - \gamma_{12}` ((N-1)-fold) and :math:`\gamma + (N-1)\gamma_{12}`.
     """

@@ -1,9 +1,9 @@
-r"""Probe harvesting (PHYSICS.md §4): the exact probe-cluster collision map, its steady state and dynamics,
+r"""Probe harvesting (docs/physics.md §4): the exact probe-cluster collision map, its steady state and dynamics,
 the second-order (in θ) generator, effective temperatures and the heat current into the probe.
 
 Coupling vectors. The probe couples through :math:`V = \sigma_+^p J_-^{(g)} + \sigma_-^p J_+^{(g)}` with
 :math:`J_-^{(g)} = \sum_i g_i\sigma_-^i` (``coupling`` = :math:`g`, relative; default all ones = the collective
-:math:`J_\pm` of PHYSICS.md 4.1). The rates seen by the probe are :math:`\langle J_+^{(g)}J_-^{(g)}\rangle =
+:math:`J_\pm` of docs/physics.md §4.1). The rates seen by the probe are :math:`\langle J_+^{(g)}J_-^{(g)}\rangle =
 \sum_i g_i^2\langle n_i\rangle + \sum_{i\neq j}g_ig_j\langle\sigma_+^i\sigma_-^j\rangle`, so a coherence
 :math:`\langle\sigma_+^i\sigma_-^j\rangle` is seen with weight :math:`g_ig_j`. **The paper's claim (a charged
 cluster brings the probe to the bath temperature T, its dephased twin does not) needs the collective coupling,
@@ -186,11 +186,11 @@ def _probe_damping(probe_gamma: float, probe_nbar: float) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------------------------------
-# harvesting (PHYSICS.md §3, §4)
+# harvesting (docs/physics.md §3, §4)
 
 
 def cluster_moments(rho_cluster: ArrayLike, *, coupling: ArrayLike | None = None) -> dict:
-    r"""Collective moments of a K-atom cluster that drive the probe (PHYSICS.md 3.1, 4.4).
+    r"""Collective moments of a K-atom cluster that drive the probe (docs/physics.md §3.1, 4.4).
 
     .. math::
         \langle J_+J_-\rangle = \langle\hat N\rangle + C,\quad
@@ -241,7 +241,7 @@ def cluster_moments(rho_cluster: ArrayLike, *, coupling: ArrayLike | None = None
 
 
 def charged_cluster(k: int, bath: Bath, initial: InitialState) -> np.ndarray:
-    r"""The Dicke-limit long-time state of K atoms at the bath temperature (PHYSICS.md 1.3 / 2.1).
+    r"""The Dicke-limit long-time state of K atoms at the bath temperature (docs/physics.md §1.3 / 2.1).
 
     Thin wrapper around :func:`qcharge.reference.dicke.dicke_density_matrix` at :math:`t = \infty`
     with :meth:`Atoms.dicke` (:math:`\omega` taken from the bath).
@@ -253,7 +253,7 @@ def charged_cluster(k: int, bath: Bath, initial: InitialState) -> np.ndarray:
 
 
 def probe_collision_map(rho_cluster: ArrayLike, theta: float, *, coupling: ArrayLike | None = None) -> np.ndarray:
-    r"""Exact single-collision map of the probe, PHYSICS.md (4.1)-(4.2), as a 4x4 superoperator.
+    r"""Exact single-collision map of the probe, docs/physics.md (4.1)-(4.2), as a 4x4 superoperator.
 
     .. math::
         M(\rho_p) = \mathrm{Tr}_c\!\left[U(\rho_p\otimes\rho_c)U^\dagger\right],\qquad
@@ -411,7 +411,7 @@ def probe_instance(
 
 
 def second_order_generator(rho_cluster: ArrayLike, harvest: Harvest, *, omega: float = 1.0) -> np.ndarray:
-    r"""Second-order (in θ) probe generator, PHYSICS.md (4.4), including probe damping (column stacking).
+    r"""Second-order (in θ) probe generator, docs/physics.md (4.4), including probe damping (column stacking).
 
     .. math::
         \mathcal L_2\rho = -ir\theta[\langle J_-\rangle\sigma_+ + \langle J_+\rangle\sigma_-, \rho]
@@ -457,7 +457,7 @@ def teff_second_order(
     omega: float = 1.0,
     coupling: ArrayLike | None = None,
 ) -> float:
-    r"""Second-order effective temperature of the probe, PHYSICS.md (4.5) and its damped form.
+    r"""Second-order effective temperature of the probe, docs/physics.md (4.5) and its damped form.
 
     .. math::
         \frac{p_e}{p_g} = \frac{r\theta^2\langle J_+J_-\rangle + \gamma_p\bar n_p}
@@ -486,7 +486,7 @@ def teff_second_order(
         >>> from qcharge import Bath, InitialState
         >>> from qcharge.coherence import dephase
         >>> pair = charged_cluster(2, Bath(1.0), InitialState())
-        >>> round(teff_second_order(pair), 6), round(teff_second_order(dephase(pair)), 6)   # PHYSICS.md 4.1
+        >>> round(teff_second_order(pair), 6), round(teff_second_order(dephase(pair)), 6)   # docs/physics.md §4.1
         (1.0, 0.763038)
     """
     rho, k = _cluster(rho_cluster)
@@ -533,7 +533,7 @@ def heat_current(
     cluster. At the steady state of (4.3) it equals the heat the probe passes to its own bath,
     :math:`\omega\gamma_p[(\bar n_p+1)p_e - \bar n_p p_g]` (0 without probe damping). Second order in θ:
     :func:`heat_current_second_order`; for Δn = 0 pairs the two differ by the factor
-    :math:`2\theta^2/\sin^2(\sqrt2\theta)` (PHYSICS.md 4.1, exact population map).
+    :math:`2\theta^2/\sin^2(\sqrt2\theta)` (docs/physics.md §4.1, exact population map).
 
     Args:
         rho_cluster: cluster state (fresh copy at every collision).
@@ -568,7 +568,7 @@ def heat_current_second_order(
     *,
     coupling: ArrayLike | None = None,
 ) -> float:
-    r"""Heat current from the clusters into the probe at second order in θ, PHYSICS.md (4.6).
+    r"""Heat current from the clusters into the probe at second order in θ, docs/physics.md (4.6).
 
     .. math::
         J_Q^{(2)} = \omega r\theta^2[\langle J_+J_-\rangle p_g - \langle J_-J_+\rangle p_e]
@@ -593,7 +593,7 @@ def heat_current_second_order(
 
 
 def teff_closed_form_pair(p0: float, p1: float, p2: float, c: complex, omega: float = 1.0) -> float:
-    r"""T_eff of a pair with populations (p0, p1, p2) and heat-exchange coherence c, PHYSICS.md (4.7).
+    r"""T_eff of a pair with populations (p0, p1, p2) and heat-exchange coherence c, docs/physics.md (4.7).
 
     .. math::
         T_\mathrm{eff}(c) = \omega / \ln\frac{2p_0 + p_1 + 2\,\mathrm{Re}\,c}{p_1 + 2p_2 + 2\,\mathrm{Re}\,c}

@@ -1,4 +1,4 @@
-r"""NumPy twin of the charging circuits (PHYSICS.md 5.1, 5.2): the same plan, applied as exact channels.
+r"""NumPy twin of the charging circuits (docs/physics.md §5.1, 5.2): the same plan, applied as exact channels.
 
 Everything in QuTiP order (atom 0 = left-most factor); the ancilla of a collision is the first factor
 of :math:`\tau\otimes\rho`. Superoperators act on column-stacked vectors (QuTiP ``super``

@@ -1,4 +1,4 @@
-r"""Dicke-limit solver by J-multiplets (PHYSICS.md §1.3 and §2): any N, product thermal initial states.
+r"""Dicke-limit solver by J-multiplets (docs/physics.md §1.3 and §2): any N, product thermal initial states.
 
 In the Dicke limit :math:`\gamma_{ij} = \gamma` the master equation (1.1) commutes with :math:`J^2`, with
 :math:`J_z` up to a shift, and with every permutation of the atoms. A product thermal initial state

@@ -1,4 +1,4 @@
-r"""Certified l1 coherence (PHYSICS.md 2.7) with exact integers and arb balls: the big-integer engine."""
+r"""Certified l1 coherence (docs/physics.md §2.7) with exact integers and arb balls: the big-integer engine."""
 
 from __future__ import annotations
 
@@ -95,17 +95,6 @@ def _log_beta(n: int, ks: np.ndarray) -> np.ndarray:
         ratio_minus_1 = (lc - ld) + np.log1p(-np.exp(ld - lc))
     out = 0.5 * (c_minus_1 + ratio_minus_1)
     return np.where(np.isnan(out), -np.inf, out)
-
-
-def _logsumexp(a: np.ndarray) -> float:
-    a = np.asarray(a, dtype=float).ravel()
-    a = a[np.isfinite(a) | (a > 0)]
-    if a.size == 0:
-        return -np.inf
-    top = float(np.max(a))
-    if np.isinf(top):
-        return top
-    return top + math.log(float(np.sum(np.exp(a - top))))
 
 
 class _Factorials:

@@ -1,4 +1,4 @@
-r"""Exact combinatorics of the J-multiplets and the anchored logarithms of the initial weights (PHYSICS.md 1.2, 2.5-2.6)."""
+r"""Exact combinatorics of the J-multiplets and the anchored logarithms of the initial weights (docs/physics.md §1.2, 2.5-2.6)."""
 
 from __future__ import annotations
 

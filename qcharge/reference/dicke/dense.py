@@ -1,4 +1,4 @@
-r"""Dense 2^N x 2^N density matrix of the Dicke-limit state from its block probabilities (PHYSICS.md 2.4), N <= 12."""
+r"""Dense 2^N x 2^N density matrix of the Dicke-limit state from its block probabilities (docs/physics.md §2.4), N <= 12."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-r"""Finite-time dynamics: one birth-death chain per J-multiplet (PHYSICS.md 2.7-2.8)."""
+r"""Finite-time dynamics: one birth-death chain per J-multiplet (docs/physics.md §2.7-2.8)."""
 
 from __future__ import annotations
 

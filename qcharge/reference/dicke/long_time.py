@@ -1,4 +1,4 @@
-r"""Closed forms of the long-time state (PHYSICS.md 2.1-2.2): block probabilities and O(N) observables."""
+r"""Closed forms of the long-time state (docs/physics.md §2.1-2.2): block probabilities and O(N) observables."""
 
 from __future__ import annotations
 
@@ -159,7 +159,7 @@ def long_time_observables(n: int, x: float, pe0: float, *, omega: float = 1.0) -
     r"""Energy, heat, :math:`C_{re}` and :math:`W_k` of the long-time state (2.1-2.2) in O(N), any N.
 
     For N beyond what an :class:`~qcharge.params.Atoms` object can hold (it stores N x N matrices),
-    e.g. N = 10^5. Large-N limit of the heat: :math:`\omega[\bar n(T) - \bar n(T_0)]` (PHYSICS.md 2.2).
+    e.g. N = 10^5. Large-N limit of the heat: :math:`\omega[\bar n(T) - \bar n(T_0)]` (docs/physics.md §2.2).
 
     Returns:
         dict with ``energy`` (:math:`\omega\langle\hat N\rangle`), ``heat`` (:math:`E - \omega N p_{e0}`),

@@ -1,4 +1,4 @@
-r"""The Dicke-limit API: :func:`solve_dicke` and :class:`DickeResult` (PHYSICS.md 2)."""
+r"""The Dicke-limit API: :func:`solve_dicke` and :class:`DickeResult` (docs/physics.md §2)."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def _physical_inputs(atoms: Atoms, bath: Bath, initial: InitialState) -> tuple[i
             "Argument `initial_state` must be 'ground', 'excited' or 'thermal' (product thermal states) for the "
             f"Dicke solver, but is {initial.kind!r}; use method='full'."
         )
-    # Uniform Omega has no effect: H_Omega = Omega (J+J- - N) is a function of J^2 and J_z (PHYSICS.md 1.3).
+    # Uniform Omega has no effect: H_Omega = Omega (J+J- - N) is a function of J^2 and J_z (docs/physics.md §1.3).
     return atoms.n, bath.x, bath.nbar, pe0
 
 

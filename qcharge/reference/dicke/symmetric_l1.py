@@ -1,4 +1,4 @@
-r"""C_l1 of states in the symmetric multiplet (ground / excited initial states), any N (PHYSICS.md 2.3-2.4).
+r"""C_l1 of states in the symmetric multiplet (ground / excited initial states), any N (docs/physics.md §2.3-2.4).
 
 From the ground or the fully excited state only the multiplet J = N/2 is populated, so
 :math:`\rho(t) = \sum_k p_k(t)\,|D_k\rangle\langle D_k|` and

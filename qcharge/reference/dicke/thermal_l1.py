@@ -1,4 +1,4 @@
-r"""Certified finite-time C_l1 from product thermal initial states (PHYSICS.md 2.7-2.8).
+r"""Certified finite-time C_l1 from product thermal initial states (docs/physics.md §2.7-2.8).
 
 The sum (2.7) cancels massively (beyond 1e16 from N ~ 60), so the block probabilities
 :math:`q_{j,k}(t)` must be known as rigorous enclosures to the absolute accuracy
