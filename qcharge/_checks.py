@@ -31,6 +31,25 @@ __all__: list[str] = []
 STATE_ATOL = 1e-8
 
 
+def check_choice(name: str, value, choices) -> str:
+    """``value`` if it is one of ``choices`` (the error lists them all).
+
+    >>> check_choice("ordering", "exact", ("palindromic", "exact"))
+    'exact'
+    """
+    if value not in choices:
+        raise ParameterError(f"Argument `{name}` must be one of {list(choices)}, but is {value!r}.")
+    return value
+
+
+def check_resonant(atoms, bath) -> None:
+    """The bath drives the atoms' own transition: one ω for both (to 1e-12, as floats from one source are equal)."""
+    if not math.isclose(bath.omega, atoms.omega, rel_tol=1e-12, abs_tol=0.0):
+        raise ParameterError(
+            f"Argument `bath.omega` must equal atoms.omega = {atoms.omega} (resonant bath), but is {bath.omega}."
+        )
+
+
 def check_int(name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ParameterError(f"Argument `{name}` must be an integer, but is {value!r}.")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import check_density_matrix, check_int, check_real, check_square
+from ._checks import check_choice, check_density_matrix, check_int, check_real, check_square
 from .exceptions import ParameterError
 from .geometry import pair_matrices
 from .states import (
@@ -303,12 +303,8 @@ class Collision:
 
     def __post_init__(self) -> None:
         check_real("theta", self.theta, minimum=0.0, strict_min=True, maximum=np.pi / 2)
-        if self.ordering not in ORDERINGS:
-            raise ParameterError(f"Argument `ordering` must be one of {list(ORDERINGS)}, but is {self.ordering!r}.")
-        if self.ancilla not in ANCILLA_METHODS:
-            raise ParameterError(
-                f"Argument `ancilla` must be one of {list(ANCILLA_METHODS)}, but is {self.ancilla!r}."
-            )
+        check_choice("ordering", self.ordering, ORDERINGS)
+        check_choice("ancilla", self.ancilla, ANCILLA_METHODS)
 
     def time_step(self, bath: Bath, gamma: float = 1.0) -> float:
         r""":math:`\Delta t = \theta^2 / (\gamma (2\bar n + 1))`."""

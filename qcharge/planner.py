@@ -48,7 +48,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._checks import check_int, check_real
+from ._checks import check_choice, check_int, check_real
 from .exceptions import ParameterError
 from .params import ORDERINGS, Atoms, Bath, Collision, InitialState
 
@@ -176,8 +176,7 @@ def plan(
     if orderings is None:
         orderings = ("palindromic",) if target == "teff" else ("palindromic", "exact")
     for o in orderings:
-        if o not in ORDERINGS:
-            raise ParameterError(f"Argument `orderings` must contain only {list(ORDERINGS)}, but has {o!r}.")
+        check_choice("orderings", o, ORDERINGS)
     thetas = [check_real("thetas", th, minimum=0.0, strict_min=True, maximum=math.pi / 2) for th in thetas]
     if not thetas or not orderings:
         raise ParameterError("Argument `thetas` and `orderings` must be non-empty, but one is empty.")

@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._checks import check_int, check_real
+from ._checks import check_choice, check_int, check_real, check_resonant
 from .exceptions import ParameterError
 from .params import ORDERINGS, Atoms, Bath, Collision, InitialState
 from .states import SIGMA_MINUS, SIGMA_PLUS, collective_lowering
@@ -101,8 +101,7 @@ def trotter_schedule(
     """
     n_atoms = check_int("atoms", n_atoms, minimum=1)
     n_collisions = check_int("n_collisions", n_collisions, minimum=0)
-    if ordering not in ORDERINGS:
-        raise ParameterError(f"Argument `ordering` must be one of {list(ORDERINGS)}, but is {ordering!r}.")
+    check_choice("ordering", ordering, ORDERINGS)
     if ordering == "exact":
         return None
     forward: ScheduleEntry = tuple((i, 1.0) for i in range(n_atoms))
@@ -175,8 +174,7 @@ def check_collision_model(atoms: Atoms, bath: Bath) -> None:
             "Argument `atoms` must be in the Dicke limit (uniform gamma_ij, Omega = 0) for the collision model, "
             f"but has gamma_matrix={atoms.gamma_matrix.tolist()}, dipolar_matrix={atoms.dipolar_matrix.tolist()}."
         )
-    if bath.omega != atoms.omega:
-        raise ParameterError(f"Argument `bath.omega` must equal atoms.omega = {atoms.omega}, but is {bath.omega}.")
+    check_resonant(atoms, bath)
 
 
 def coin_draws(seed: int, n_instances: int, n_collisions: int, p_e: float) -> np.ndarray:

@@ -39,7 +39,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 
-from .._checks import check_density_matrix, check_int, check_real
+from .._checks import check_choice, check_density_matrix, check_int, check_real
 from ..exceptions import ParameterError
 from ..params import ANCILLA_METHODS, ORDERINGS, Atoms, Bath, Collision, Harvest, InitialState
 from ..states import excited_probability, mean_occupation
@@ -187,10 +187,8 @@ def harvesting_circuit(
     saves = np.asarray([total_time] if save_times is None else save_times, dtype=float).reshape(-1)
     if saves.size and (not np.all(np.isfinite(saves)) or saves.min() < 0 or saves.max() > total_time):
         raise ParameterError(f"Argument `save_times` must lie in [0, total_time = {total_time}], but is {saves.tolist()}.")
-    if ordering not in ORDERINGS:
-        raise ParameterError(f"Argument `ordering` must be one of {list(ORDERINGS)}, but is {ordering!r}.")
-    if ancilla not in ANCILLA_METHODS:
-        raise ParameterError(f"Argument `ancilla` must be one of {list(ANCILLA_METHODS)}, but is {ancilla!r}.")
+    check_choice("ordering", ordering, ORDERINGS)
+    check_choice("ancilla", ancilla, ANCILLA_METHODS)
     seed = resolve_seed(seed)
     rng = np.random.default_rng([seed, 2])  # coins only; the ordering stream uses `seed` itself
 

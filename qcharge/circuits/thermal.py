@@ -31,7 +31,7 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import Clbit, Qubit
 from qiskit.circuit.library import StatePreparation
 
-from .._checks import check_density_matrix, check_real
+from .._checks import check_choice, check_density_matrix, check_real
 from ..exceptions import ParameterError
 from ..params import ANCILLA_METHODS, InitialState
 from ..states import excited_probability
@@ -88,8 +88,7 @@ def append_thermal_ancilla(
             :math:`|0\rangle` (first use in a circuit), which saves two resets on hardware.
     """
     p_e = check_real("p_e", p_e, minimum=0.0, maximum=1.0)
-    if method not in ANCILLA_METHODS:
-        raise ParameterError(f"Argument `ancilla` must be one of {list(ANCILLA_METHODS)}, but is {method!r}.")
+    check_choice("ancilla", method, ANCILLA_METHODS)
     if reset:
         qc.reset(ancilla)
     if method == "coin":

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._checks import check_real
+from .._checks import check_real, check_resonant
 from ..coherence import l1_coherence, relative_entropy_coherence
 from ..exceptions import ParameterError
 from ..params import Atoms, Bath, InitialState
@@ -132,8 +132,7 @@ def charge(
     >>> trace.method, round(trace.long_time.coherence_l1, 10)      # x/(1+x+x^2), x = e^-1
     ('dicke', 0.2447284711)
     """
-    if bath.omega != atoms.omega:
-        raise ParameterError(f"Argument `bath.omega` must equal atoms.omega = {atoms.omega}, but is {bath.omega}.")
+    check_resonant(atoms, bath)
     method = choose_method(atoms, initial, method)
     times = _times(times)
     n = len(times)

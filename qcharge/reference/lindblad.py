@@ -52,7 +52,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
-from .._checks import check_density_matrix, check_int, check_real
+from .._checks import check_density_matrix, check_int, check_real, check_resonant
 from ..exceptions import ConvergenceError, ParameterError
 from ..params import Atoms, Bath, InitialState
 
@@ -483,10 +483,7 @@ def _check_model(atoms: Atoms, bath: Bath) -> float:
         raise ParameterError(f"Argument `atoms` must be a qcharge.Atoms, but is {type(atoms).__name__}.")
     if not isinstance(bath, Bath):
         raise ParameterError(f"Argument `bath` must be a qcharge.Bath, but is {type(bath).__name__}.")
-    if not math.isclose(bath.omega, atoms.omega, rel_tol=1e-12, abs_tol=0.0):
-        raise ParameterError(
-            f"Argument `bath.omega` must equal atoms.omega = {atoms.omega} (resonant bath), but is {bath.omega}."
-        )
+    check_resonant(atoms, bath)
     return bath.nbar
 
 

@@ -60,7 +60,7 @@ from numpy.typing import ArrayLike
 from scipy.sparse.linalg import expm_multiply
 from scipy.special import gammaln
 
-from .._checks import check_density_matrix, check_real
+from .._checks import check_density_matrix, check_real, check_resonant
 from ..exceptions import ParameterError
 from ..params import Atoms, Bath, InitialState
 from ..states import excited_probability
@@ -377,8 +377,7 @@ def solve_permutation(
     uniform_rates(atoms)
     if not isinstance(bath, Bath):
         raise ParameterError(f"Argument `bath` must be a qcharge.Bath, but is {type(bath).__name__}.")
-    if not math.isclose(bath.omega, atoms.omega, rel_tol=1e-12, abs_tol=0.0):
-        raise ParameterError(f"Argument `bath.omega` must equal atoms.omega = {atoms.omega}, but is {bath.omega}.")
+    check_resonant(atoms, bath)
     times_arr = np.atleast_1d(np.asarray(times, dtype=float))
     for t in times_arr:
         check_real("times", t, minimum=0.0)

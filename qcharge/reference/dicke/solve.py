@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..._checks import check_int, check_real
+from ..._checks import check_int, check_real, check_resonant
 from ...exceptions import ParameterError
 from ...params import Atoms, Bath, InitialState
 from ...states import excited_probability
@@ -71,8 +71,7 @@ def _physical_inputs(atoms: Atoms, bath: Bath, initial: InitialState) -> tuple[i
             "Argument `atoms` must be in the Dicke limit (uniform gamma_ij = gamma and uniform Omega_ij) for the "
             "J-multiplet solver, but is not; use method='full'."
         )
-    if bath.omega != atoms.omega:
-        raise ParameterError(f"Argument `bath.omega` must equal atoms.omega = {atoms.omega}, but is {bath.omega}.")
+    check_resonant(atoms, bath)
     if initial.kind == "ground":
         pe0 = 0.0
     elif initial.kind == "excited":
