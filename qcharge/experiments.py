@@ -390,6 +390,7 @@ def run_harvest(
     """
     from .circuits.harvesting import harvesting_instances
     from .compare import EXACT_ATOL
+    from .protocol import harvesting_plan
     from .reference.probe import probe_dynamics, probe_instance
 
     time = check_real("time", time, minimum=0.0, strict_min=True)
@@ -399,9 +400,11 @@ def run_harvest(
     omega = bath.omega
     builder_cluster, rho_cluster = _harvest_cluster(cluster, bath, initial, seed)
     p_ref = float(np.real(probe_dynamics(rho_cluster, harvest, [time], omega=omega)[0][1, 1]))
-    circuits = harvesting_instances(harvest, builder_cluster, time, instances, seed, omega=omega)
-    twin_states = np.array([probe_instance(rho_cluster, harvest, c.metadata["collision_times"], time, omega=omega)
-                            for c in circuits])
+    # One plan: the circuits and their exact twins read the same Poisson collision times.
+    plan = harvesting_plan(harvest, time, instances, seed)
+    circuits = harvesting_instances(plan, builder_cluster, omega=omega)
+    twin_states = np.array([probe_instance(rho_cluster, harvest, times, time, omega=omega)
+                            for times in plan.collision_times])
     p_twin = twin_states[:, 1, 1].real
     noisy = backend != "aer"
     layout = None

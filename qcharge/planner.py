@@ -255,6 +255,7 @@ def _probe_teff(states, omega: float) -> float:
 def _plan_teff(backend, device, pair, bath, initial, thetas, orderings, top, seed, t_plat) -> list[Protocol]:
     """target='teff': rank pipeline charging protocols by the predicted charged-minus-dephased T_eff gap."""
     from .circuits.harvesting import ChargedCluster, harvesting_instances
+    from .protocol import harvesting_plan
     from .execute import _transpile_with_markers, check_supported, layout_of, run_density_matrix
     from .experiments import charge_reference_state
     from .params import Harvest
@@ -270,7 +271,8 @@ def _plan_teff(backend, device, pair, bath, initial, thetas, orderings, top, see
                                            omega))
 
     dephased = make_cluster("dephased", bath, initial)
-    dephased_circuits = harvesting_instances(harvest, dephased, TEFF_TIME, TEFF_INSTANCES, seed, omega=omega)
+    streams = harvesting_plan(harvest, TEFF_TIME, TEFF_INSTANCES, seed)  # the same collision times for every protocol
+    dephased_circuits = harvesting_instances(streams, dephased, omega=omega)
     teff_dephased = _probe_teff(run_density_matrix(dephased_circuits, backend=backend, seed=seed), omega)
     exact_dephased = exact_teff(dephased)
     found = []
@@ -279,7 +281,7 @@ def _plan_teff(backend, device, pair, bath, initial, thetas, orderings, top, see
             for ordering in orderings:
                 coll = Collision(theta, ordering, "purify")
                 cluster = ChargedCluster(pair, bath, initial, coll, n_coll, seed)
-                circuits = harvesting_instances(harvest, cluster, TEFF_TIME, TEFF_INSTANCES, seed, omega=omega)
+                circuits = harvesting_instances(streams, cluster, omega=omega)
                 layout = None
                 if device is not None:
                     check_supported(circuits, device)

@@ -15,6 +15,7 @@ imports neither ``qiskit`` nor :mod:`qcharge.reference` (circuits may import it)
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -24,15 +25,18 @@ import numpy as np
 
 from ._checks import check_choice, check_int, check_real, check_resonant
 from .exceptions import ParameterError
-from .params import ORDERINGS, Atoms, Bath, Collision, InitialState
+from .params import ORDERINGS, Atoms, Bath, Collision, Harvest, InitialState
 from .states import SIGMA_MINUS, SIGMA_PLUS, collective_lowering
 
 __all__ = [
     "DEFAULT_COIN_INSTANCES",
     "MAX_COLLISION_ATOMS",
     "ChargingPlan",
+    "HarvestPlan",
     "ScheduleEntry",
     "charging_plan",
+    "harvesting_plan",
+    "poisson_times",
     "check_collision_model",
     "coin_draws",
     "collective_unitary",
@@ -305,3 +309,64 @@ def charging_plan(
         n_inst = 1
     n_collisions = check_int("n_collisions", n_collisions, minimum=0)
     return ChargingPlan(atoms, bath, initial, collision, n_collisions, resolve_seed(seed), save_every, n_inst)
+
+
+def poisson_times(rate: float, time: float, rng: np.random.Generator) -> np.ndarray:
+    """Arrival times of a Poisson process of ``rate`` on [0, ``time``]: N ~ Poisson(rate*time), sorted uniforms."""
+    n = int(rng.poisson(rate * time))
+    return np.sort(rng.uniform(0.0, time, n))
+
+
+@dataclass(frozen=True)
+class HarvestPlan:
+    r"""The random streams of a harvesting experiment, drawn once: per instance its Poisson collision
+    times on [0, ``time``] (rate ``harvest.rate``) and its own seed (random orderings, coins).
+
+    The circuits (:func:`qcharge.circuits.harvesting.harvesting_instances`) and the exact per-instance
+    probe states (:func:`qcharge.reference.probe.probe_instance`) both read these times.
+    """
+
+    harvest: Harvest
+    time: float
+    seed: int
+    collision_times: tuple[tuple[float, ...], ...]
+    instance_seeds: tuple[int, ...]
+
+    @property
+    def n_instances(self) -> int:
+        return len(self.collision_times)
+
+    def inputs(self) -> dict:
+        """The inputs the plan is built from (JSON-able): what :meth:`strong_id` hashes."""
+        return {"experiment": "harvesting", "harvest": dataclasses.asdict(self.harvest), "time": self.time,
+                "seed": self.seed, "n_instances": self.n_instances}
+
+    def strong_id(self) -> str:
+        """SHA-256 of the canonical JSON of :meth:`inputs` (as :meth:`ChargingPlan.strong_id`)."""
+        from .records import to_jsonable
+
+        text = json.dumps(to_jsonable(self.inputs()), sort_keys=True, separators=(",", ":"), allow_nan=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def harvesting_plan(harvest: Harvest, time: float, n_instances: int, seed: int | None) -> HarvestPlan:
+    """Draw the plan: one :class:`numpy.random.Generator` seeded with ``seed`` gives, per instance in order,
+    the number of collisions, their times and the instance's seed.
+
+    >>> plan = harvesting_plan(Harvest(rate=2.0), 3.0, 4, seed=1)
+    >>> plan.n_instances, all(0 <= t <= 3.0 for ts in plan.collision_times for t in ts)
+    (4, True)
+    >>> plan.collision_times == harvesting_plan(Harvest(rate=2.0), 3.0, 4, seed=1).collision_times
+    True
+    """
+    if not isinstance(harvest, Harvest):
+        raise ParameterError(f"Argument `harvest` must be a qcharge.Harvest, but is {type(harvest).__name__}.")
+    n_instances = check_int("n_instances", n_instances, minimum=1)
+    time = check_real("time", time, minimum=0.0)
+    seed = resolve_seed(seed)
+    rng = np.random.default_rng(seed)
+    times, seeds = [], []
+    for _ in range(n_instances):
+        times.append(tuple(float(t) for t in poisson_times(harvest.rate, time, rng)))
+        seeds.append(int(rng.integers(2**63)))
+    return HarvestPlan(harvest, time, seed, tuple(times), tuple(seeds))

@@ -37,7 +37,7 @@ from qcharge.circuits.thermal import (
 from qcharge.exceptions import ParameterError
 from qcharge.execute import run_density_matrix
 from qcharge.params import ORDERINGS, Atoms, Bath, Collision, Harvest, InitialState
-from qcharge.protocol import charging_plan, trotter_schedule
+from qcharge.protocol import charging_plan, harvesting_plan, trotter_schedule
 from qcharge.protocol import collective_unitary as plan_unitary
 from qcharge.reference import probe
 from qcharge.reference.twin import charging_trajectory, exchange_unitary
@@ -426,9 +426,9 @@ def test_harvesting_charged_pipeline_matches_numpy():
 def test_harvesting_instances_are_seeded_poisson(rng):
     rho_c = random_density_matrix(4, rng)
     harvest = Harvest(0.5, rate=3.0, probe_gamma=0.2, probe_temperature=0.5)
-    a = harvesting_instances(harvest, rho_c, 2.0, 200, seed=9, save_times=[1.0, 2.0])
-    b = harvesting_instances(harvest, rho_c, 2.0, 200, seed=9, save_times=[1.0, 2.0])
-    c = harvesting_instances(harvest, rho_c, 2.0, 5, seed=10, save_times=[1.0, 2.0])
+    a = harvesting_instances(harvesting_plan(harvest, 2.0, 200, seed=9), rho_c, save_times=[1.0, 2.0])
+    b = harvesting_instances(harvesting_plan(harvest, 2.0, 200, seed=9), rho_c, save_times=[1.0, 2.0])
+    c = harvesting_instances(harvesting_plan(harvest, 2.0, 5, seed=10), rho_c, save_times=[1.0, 2.0])
     ta = [q.metadata["collision_times"] for q in a]
     assert ta == [q.metadata["collision_times"] for q in b]
     assert ta[:5] != [q.metadata["collision_times"] for q in c]

@@ -102,6 +102,7 @@ def test_exact_charging_on_a_noisy_backend_is_the_noisy_state():
 def test_exact_harvest_on_a_noisy_backend_is_the_noisy_state():
     from qcharge.circuits.harvesting import harvesting_instances
     from qcharge.execute import fake_backend
+    from qcharge.protocol import harvesting_plan
     from qcharge.reference.harvest import make_cluster
 
     from .test_execute import direct_noisy_states
@@ -109,7 +110,7 @@ def test_exact_harvest_on_a_noisy_backend_is_the_noisy_state():
     harvest = Harvest(theta=0.5, rate=1.0)
     res = run_harvest(BATH, GROUND, "dephased", harvest, 3.0, instances=3, backend="aer-noisy:fake_manila", seed=5).to_dict()
     assert res["mode"] == "exact noisy density matrix per instance"
-    circuits = harvesting_instances(harvest, make_cluster("dephased", BATH, GROUND), 3.0, 3, 5, omega=1.0)
+    circuits = harvesting_instances(harvesting_plan(harvest, 3.0, 3, 5), make_cluster("dephased", BATH, GROUND), omega=1.0)
     pe = [direct_noisy_states(c, fake_backend("manila"), seed=5)["probe_0"][1, 1].real for c in circuits]
     assert res["circuit"]["probe_excited_population"] == pytest.approx(sum(pe) / 3, abs=1e-12)
     # the noise moves the probe far from its twin (old code: equal to every digit, "agree")

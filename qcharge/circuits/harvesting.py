@@ -44,7 +44,7 @@ from ..exceptions import ParameterError
 from ..params import ANCILLA_METHODS, ORDERINGS, Atoms, Bath, Collision, Harvest, InitialState
 from ..states import excited_probability, mean_occupation
 from ..records import to_jsonable
-from ..protocol import _check_inputs, resolve_seed, trotter_schedule
+from ..protocol import HarvestPlan, _check_inputs, resolve_seed, trotter_schedule
 from .collisions import append_collision, append_save_marker, exchange_gate
 from .thermal import (
     append_density_matrix,
@@ -56,7 +56,7 @@ from .thermal import (
     symmetric_pair_populations,
 )
 
-__all__ = ["ChargedCluster", "harvesting_circuit", "harvesting_instances", "damping_angle", "poisson_times"]
+__all__ = ["ChargedCluster", "harvesting_circuit", "harvesting_instances", "damping_angle"]
 
 
 @dataclass(frozen=True)
@@ -103,12 +103,6 @@ def damping_angle(gamma_p: float, temperature_p: float, interval: float, omega: 
     nbar = mean_occupation(temperature_p, omega)
     rate = gamma_p * (2.0 * nbar + 1.0)  # inf at T_p = inf: full thermalisation, theta_d = pi/2
     return math.acos(math.sqrt(math.exp(-rate * interval)))
-
-
-def poisson_times(rate: float, time: float, rng: np.random.Generator) -> np.ndarray:
-    """Arrival times of a Poisson process of ``rate`` on [0, ``time``]: N ~ Poisson(rate*time), sorted uniforms."""
-    n = int(rng.poisson(rate * time))
-    return np.sort(rng.uniform(0.0, time, n))
 
 
 def _cluster_spec(cluster, harvest: Harvest, omega: float) -> tuple[str, object, int, int, float]:
@@ -297,11 +291,8 @@ def harvesting_circuit(
 
 
 def harvesting_instances(
-    harvest: Harvest,
+    plan: HarvestPlan,
     cluster: ChargedCluster | ArrayLike,
-    time: float,
-    n_instances: int,
-    seed: int | None,
     *,
     save_times: ArrayLike | None = None,
     ordering: str = "exact",
@@ -309,26 +300,23 @@ def harvesting_instances(
     measure: bool = False,
     omega: float = 1.0,
 ) -> list[QuantumCircuit]:
-    r"""``n_instances`` circuits with collision times from a Poisson process of rate ``harvest.rate`` on [0, time].
+    r"""One circuit per instance of ``plan`` (:func:`qcharge.protocol.harvesting_plan`): its Poisson
+    collision times on [0, plan.time] and its own seed.
 
     The equal-weight average of the instances' saved probe states estimates the Poisson-averaged
-    dynamics (4.3); each instance records its times, its index and the instance seed in metadata.
-    One :class:`numpy.random.Generator` seeded with ``seed`` draws, per instance in order: the
-    number of collisions, their times, and the instance's own seed (random orderings, coins).
+    dynamics (4.3); each instance records its times, its index, the plan's seed and id in metadata.
     """
-    n_instances = check_int("n_instances", n_instances, minimum=1)
-    time = check_real("time", time, minimum=0.0)
-    seed = resolve_seed(seed)
+    if not isinstance(plan, HarvestPlan):
+        raise ParameterError(f"Argument `plan` must be a qcharge.protocol.HarvestPlan, but is {type(plan).__name__}.")
     if isinstance(cluster, ChargedCluster) and cluster.seed is None:
         # One charging seed for all instances: every fresh pair is the same state rho_c.
         cluster = replace(cluster, seed=resolve_seed(None))
-    rng = np.random.default_rng(seed)
     out = []
-    for inst in range(n_instances):
-        times = poisson_times(harvest.rate, time, rng)
-        inst_seed = int(rng.integers(2**63))
-        qc = harvesting_circuit(harvest, cluster, times, time, save_times=save_times, ordering=ordering,
-                                seed=inst_seed, ancilla=ancilla, measure=measure, omega=omega)
-        qc.metadata.update({"instance": inst, "n_instances": n_instances, "instances_seed": seed})
+    plan_id = plan.strong_id()
+    for inst, (times, inst_seed) in enumerate(zip(plan.collision_times, plan.instance_seeds)):
+        qc = harvesting_circuit(plan.harvest, cluster, np.asarray(times), plan.time, save_times=save_times,
+                                ordering=ordering, seed=inst_seed, ancilla=ancilla, measure=measure, omega=omega)
+        qc.metadata.update({"instance": inst, "n_instances": plan.n_instances, "instances_seed": plan.seed,
+                            "plan_id": plan_id})
         out.append(qc)
     return out
