@@ -101,7 +101,7 @@ def analyse(counts, meta, twin: np.ndarray, seed: int) -> dict:
     point = fit_state(counts, meta)
     boot = bootstrap_states(counts, meta, n_resamples=BOOT_RESAMPLES, seed=seed)
     null = bootstrap_states(counts, meta, n_resamples=NULL_RESAMPLES, seed=seed + 1, state=twin)
-    res = compare_sampled(point, boot, null, twin, twin, level=LEVEL)
+    res = compare_sampled(point, boot, null, twin, twin, level=LEVEL).to_dict()
     twin_q = state_quantities(twin)
     old_null = quantity_table(null[:OLD_NULL])
     return {

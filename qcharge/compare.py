@@ -23,6 +23,7 @@ from qiskit.quantum_info import DensityMatrix, state_fidelity
 
 from .coherence import heat_exchange_coherence, l1_coherence, relative_entropy_coherence
 from .exceptions import ParameterError
+from .results import Comparison
 from .states import excitation_numbers, partial_trace
 from .thermo import energy
 from .tomography import INTERVAL_METHOD, estimate_interval
@@ -215,12 +216,12 @@ def acceptance_ranges(null_values: ArrayLike, level: float = 0.95) -> list[tuple
     return [(float(ys[r - 1, k]), float(ys[b - r, k])) for k in range(m)]
 
 
-def compare_exact(circuit_rho: ArrayLike, twin_rho: ArrayLike, me_rho: ArrayLike) -> dict:
+def compare_exact(circuit_rho: ArrayLike, twin_rho: ArrayLike, me_rho: ArrayLike) -> Comparison:
     """Exact density-matrix run versus the twin (verdict at EXACT_ATOL) and the master equation (reported)."""
     circ, twin, me = (state_quantities(r) for r in (circuit_rho, twin_rho, me_rho))
     verdicts = {k: abs(circ[k] - twin[k]) <= EXACT_ATOL for k in circ}
     d_twin = trace_distance(circuit_rho, twin_rho)
-    return {
+    return Comparison.from_dict({
         "circuit": circ,
         "twin": twin,
         "reference": me,
@@ -229,7 +230,7 @@ def compare_exact(circuit_rho: ArrayLike, twin_rho: ArrayLike, me_rho: ArrayLike
         "fidelity": fidelity(circuit_rho, me_rho),
         "trace_distance": trace_distance(circuit_rho, me_rho),
         "agree": bool(all(verdicts.values()) and d_twin <= EXACT_ATOL),
-    }
+    })
 
 
 def compare_sampled(
@@ -240,8 +241,8 @@ def compare_sampled(
     me_rho: ArrayLike,
     *,
     level: float = 0.95,
-) -> dict:
-    r"""Tomographic estimate versus the twin (verdict) and the master equation (reported).
+) -> Comparison:
+    r"""Tomographic estimate versus the twin (verdict) and the master equation (reported): a :class:`~qcharge.results.Comparison`.
 
     * ``ci``: interval of each quantity from ``bootstrap_rhos`` (refits of counts resampled from
       the estimate), :data:`INTERVAL_METHOD`: it contains the estimate and respects
@@ -285,4 +286,4 @@ def compare_sampled(
                 value, batched(boot_c, ref), level=level, bounds=quantity_range(name, dim)
             )
     out["agree"] = bool(all(verdicts.values()))
-    return out
+    return Comparison.from_dict(out)

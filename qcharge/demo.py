@@ -6,13 +6,14 @@ circuits on Aer and sets each number beside its exact counterpart.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from tqdm import tqdm
 
 from .params import Atoms, Bath, Collision, Harvest, InitialState
 from .records import dumps
-from .results import ChargeRun, HarvestRun
 
 __all__ = ["build_story", "run_demo"]
 
@@ -112,9 +113,7 @@ def _circuit_story(story: dict, *, seed: int = 7) -> dict:
     for n in tqdm((every, 2 * every, 4 * every, n_total), desc="charging circuits", leave=False, disable=None):
         # A distinct seed per point: with one seed, Aer would reuse one random stream and the
         # points' shot noise would be correlated.
-        # One wrap while run_charge returns a dict (it will return the record itself).
-        r = ChargeRun.from_dict(run_charge(pair, bath, ground, collision, n, shots=4000, seed=seed * 1000 + n,
-                                           n_resamples=200))
+        r = run_charge(pair, bath, ground, collision, n, shots=4000, seed=seed * 1000 + n, n_resamples=200)
         c = r.comparison
         hx, hx_ci = c.circuit.heat_exchange_coherence, c.ci.heat_exchange_coherence
         tomo["times"].append(r.time)
@@ -126,7 +125,7 @@ def _circuit_story(story: dict, *, seed: int = 7) -> dict:
             f"(full C_l1 {c.circuit.coherence_l1:.4f})  F(ME) {c.fidelity:.4f}  "
             f"{'agree' if c.agree else 'DISAGREE'}"
         )
-    exact = ChargeRun.from_dict(run_charge(pair, bath, ground, collision, n_total, exact=True, seed=seed)).comparison
+    exact = run_charge(pair, bath, ground, collision, n_total, exact=True, seed=seed).comparison
     rows.insert(0, f"charge  n={n_total} exact DM: circuit C_l1 {exact.circuit.coherence_l1:.10f} = twin "
                    f"{exact.twin.coherence_l1:.10f} (|diff| <= 1e-8: {exact.agree}); ME "
                    f"{exact.reference.coherence_l1:.6f}; trace distance to ME {exact.trace_distance:.2e}")
@@ -135,8 +134,8 @@ def _circuit_story(story: dict, *, seed: int = 7) -> dict:
     runs = [(T, None)] + [(temp, 2000) for temp in (0.5, T, 2.0)]
     for temp, mode_shots in tqdm(runs, desc="harvesting circuits", leave=False, disable=None):
         for kind in ("charged", "dephased"):
-            h = HarvestRun.from_dict(run_harvest(Bath(temp), ground, kind, harvest, 10.0, instances=40,
-                                                 shots=mode_shots, seed=seed * 1000 + len(rows)))
+            h = run_harvest(Bath(temp), ground, kind, harvest, 10.0, instances=40, shots=mode_shots,
+                            seed=seed * 1000 + len(rows))
             mode = "exact DM" if mode_shots is None else "tomography"
             c = h.circuit
             teff_ci = _list(c.teff_ci)
@@ -197,7 +196,11 @@ def _print_story(story: dict) -> None:
 
 def run_demo(args) -> int:
     """CLI body of ``qcharge demo``."""
-    story = build_story(seed=args.seed, circuits=not getattr(args, "no_circuits", False))
+    circuits = not getattr(args, "no_circuits", False)
+    if not args.json and sys.stderr.isatty():  # a person is waiting: say what takes the time
+        print("qcharge demo: exact reference" + (", then circuits on Aer (1-3 min on 2 cores)" if circuits else "")
+              + " ...", file=sys.stderr, flush=True)
+    story = build_story(seed=args.seed, circuits=circuits)
     if args.plot:
         from .plot import demo_figure
 

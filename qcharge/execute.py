@@ -1045,3 +1045,110 @@ def resources(circuit: QuantumCircuit, backend: str | Any | None = None, *, opti
         **{f"transpiled_{k}": v for k, v in after.items()},
         "transpile_seconds": time.perf_counter() - t0,
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# run ledger: submit without waiting, job states, retrieval by id (qcharge.ledger)
+# ---------------------------------------------------------------------------------------------
+def is_remote_backend(backend) -> bool:
+    """True for backends whose jobs outlive the submitting process (``'ibm:<name>'``, runtime devices).
+
+    Aer, ``aer-noisy:`` and local testing mode (``fake:``) jobs live in the submitting process's
+    memory: they cannot be retrieved later, only rerun from their seed.
+    """
+    if isinstance(backend, str):
+        return backend.partition(":")[0] == "ibm"
+    return getattr(backend, "service", None) is not None and not _is_aer(backend)
+
+
+def job_chunks(circuits, *, seed: int | None, max_circuits_per_job: int = 100) -> list[dict]:
+    """The jobs :func:`run_counts` makes of ``circuits``: first circuit, circuits, seed and digest of each.
+
+    Same split and per-job seeds as :func:`run_counts` (job 0 keeps ``seed``), so a job spec
+    recorded here identifies the job that :func:`run_counts` would run.
+    """
+    flat, _ = _flatten(circuits)
+    out = []
+    for j in range(0, len(flat), max_circuits_per_job):
+        chunk = flat[j:j + max_circuits_per_job]
+        job_seed = seed if seed is None or j == 0 else int(np.random.SeedSequence([seed, j]).generate_state(1)[0])
+        out.append({"first_circuit": j, "circuits": chunk, "seed": job_seed, "digest": _circuits_digest(chunk)})
+    return out
+
+
+def submit_sampler_job(chunk: Sequence[QuantumCircuit], *, backend, shots: int, seed: int | None,
+                       optimization_level: int = 1, initial_layout: Sequence[int] | None = None):
+    """Transpile ``chunk`` for ``backend`` and submit it as one sampler job; returns ``(job, transpiled)`` at once.
+
+    No waiting: the caller records ``job.job_id()`` before anybody asks for the result. A real device
+    gets the job in a batch (as :func:`run_counts` does), closed once the job is in.
+    """
+    be = get_backend(backend)
+    pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=be, seed_transpiler=seed,
+                                      initial_layout=None if initial_layout is None else list(initial_layout))
+    transpiled = pm.run(list(chunk))
+    batch = _open_batch(be)
+    try:
+        job = _make_sampler(batch if batch is not None else be, shots, seed).run(transpiled, shots=shots)
+    finally:
+        if batch is not None:
+            batch.close()  # no new jobs; the submitted one still runs
+    return job, transpiled
+
+
+def runtime_service(backend):
+    """The runtime service that holds the jobs of ``backend`` (``'ibm:<name>'`` or a device object)."""
+    be = get_backend(backend)
+    service = getattr(be, "service", None)
+    if service is None:
+        raise ParameterError(f"Argument `backend` must be an IBM runtime backend to retrieve jobs, but is {backend!r}.")
+    return service
+
+
+# Runtime job states -> the ledger's four.
+_JOB_STATES = {"INITIALIZING": "queued", "QUEUED": "queued", "VALIDATING": "queued", "RUNNING": "running",
+               "DONE": "done", "ERROR": "error", "CANCELLED": "error"}
+
+
+def job_state(job) -> str:
+    """``'queued' | 'running' | 'done' | 'error'`` of a runtime job (``RuntimeJobV2.status()``)."""
+    status = job.status()
+    status = getattr(status, "name", status)
+    return _JOB_STATES.get(str(status).upper(), "queued")
+
+
+def retrieve_job(service, job_id: str):
+    """The runtime job ``job_id`` of ``service`` (a ``RuntimeJobV2``); any service failure is one BackendError."""
+    try:
+        return service.job(job_id)
+    except Exception as err:  # the service raises many types; report one
+        raise BackendError(f"Could not retrieve job {job_id!r}: {type(err).__name__}: {err}") from err
+
+
+def retrieve_counts(service, job_id: str, chunk: Sequence[QuantumCircuit]) -> list[dict[str, int]]:
+    """Counts of a stored job, retrieved by id from ``service`` (waits for it), one dict per circuit of ``chunk``."""
+    job = retrieve_job(service, job_id)
+    try:
+        result = job.result()
+    except Exception as err:  # RuntimeJobFailureError, RuntimeInvalidStateError (cancelled), ...
+        raise BackendError(f"Job {job_id!r} has no result: {type(err).__name__}: {err}") from err
+    if len(result) != len(chunk):
+        raise BackendError(f"Job {job_id!r} has {len(result)} results, but {len(chunk)} circuits were submitted.")
+    return [_counts(pub, qc) for pub, qc in zip(result, chunk)]
+
+
+def pool_counts(circuits, flat_counts: Sequence[dict[str, int]]) -> list[dict[str, int]]:
+    """Counts per element of ``circuits`` from counts per flattened circuit (ensembles summed, as :func:`run_counts`)."""
+    _, spans = _flatten(circuits)
+    out = []
+    for a, b in spans:
+        total: dict[str, int] = {}
+        for c in flat_counts[a:b]:
+            for k, v in c.items():
+                total[k] = total.get(k, 0) + int(v)
+        out.append(total)
+    return out
+
+
+__all__ += ["is_remote_backend", "job_chunks", "submit_sampler_job", "runtime_service", "job_state",
+            "retrieve_job", "retrieve_counts", "pool_counts"]

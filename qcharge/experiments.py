@@ -22,9 +22,11 @@ from numpy.typing import ArrayLike
 
 from ._checks import check_density_matrix, check_int, check_real
 from .compare import NULL_RESAMPLES, acceptance_ranges, compare_exact, compare_sampled, state_quantities
+from .compare import QUANTITIES, quantity_range, quantity_table
 from .exceptions import ParameterError
 from .params import Atoms, Bath, Collision, Harvest, InitialState
 from .records import RecordStore
+from .results import ChargeRun, HarvestRun
 from .thermo import effective_temperature
 
 __all__ = ["run_charge", "run_harvest", "charge_reference_state", "HARVEST_CLUSTERS"]
@@ -111,6 +113,54 @@ def _coin_split(shots: int) -> tuple[int, int]:
     return k, -(-shots // k)
 
 
+def _with_calibration(jobs: list, qubits, width: int, copies: int, mitigate: bool) -> list:
+    """``jobs`` plus the readout calibration of ``qubits`` (same job, same ``initial_layout``) when ``mitigate``.
+
+    Each calibration circuit is an ensemble of ``copies`` equal circuits (counts summed), so it gets
+    as many shots as a data setting that pools ``copies`` instances.
+    """
+    if not mitigate:
+        return list(jobs)
+    from .mitigation import calibration_circuits
+
+    cal = calibration_circuits(list(qubits), num_qubits=width)
+    return list(jobs) + [c if copies == 1 else [c] * copies for c in cal]
+
+
+def _split_readout(counts: list, meta: list, mitigate: bool):
+    """(data counts, data metadata, :class:`~qcharge.mitigation.ReadoutCalibration` or None)."""
+    if not mitigate:
+        return counts, meta, None
+    from .mitigation import ReadoutCalibration, split_calibration
+
+    cal_counts, cal_meta, counts, meta = split_calibration(counts, meta)
+    return counts, meta, ReadoutCalibration.from_counts(cal_counts, cal_meta)
+
+
+def _calibration_summary(cal) -> dict:
+    return {"qubits": list(cal.qubits), "condition_number": cal.condition_number,
+            "assignment_fidelity": cal.assignment_fidelity, "calibration_shots": cal.shots.tolist()}
+
+
+def _check_mitigate(mitigate: bool, sampled: bool) -> bool:
+    if not isinstance(mitigate, bool):
+        raise ParameterError(f"Argument `mitigate` must be True or False, but is {mitigate!r}.")
+    if mitigate and not sampled:
+        raise ParameterError("Argument `mitigate` needs a sampled run (readout error acts on measured counts), "
+                             "but the run is exact (no shots): give --shots.")
+    return mitigate
+
+
+def _add_budget(out: dict, mitigated: dict | None, std_errors: dict | None, quantities) -> None:
+    """``out['error_budget']`` (:func:`qcharge.budget.error_budget`) where there is a noisy prediction."""
+    if "noisy_prediction" not in out:
+        return
+    from .budget import error_budget
+
+    out["error_budget"] = error_budget(out["reference"], out["twin"], out["noisy_prediction"], out["circuit"],
+                                       mitigated, std_errors=std_errors, quantities=quantities)
+
+
 def run_charge(
     atoms: Atoms,
     bath: Bath,
@@ -126,8 +176,10 @@ def run_charge(
     level: float = 0.95,
     job_store: str | RecordStore | None = None,
     layout: list[int] | None = None,
+    mitigate: bool = False,
     progress: bool = False,
-) -> dict:
+    counts_source=None,
+) -> ChargeRun:
     """Charge N atoms with n collisions on a backend and compare with the exact reference.
 
     ``exact=True`` (or ``shots=None``): Aer density-matrix run of the exact channel (needs
@@ -139,6 +191,11 @@ def run_charge(
     :class:`~qcharge.records.RecordStore`) where job ids are recorded before waiting; it is
     created and test-written before anything is computed. ``layout``: physical qubits on a noisy
     backend (default :func:`qcharge.execute.choose_layout`; a plan's layout), reported as ``layout``.
+    ``counts_source``: a callable with the signature of :func:`qcharge.execute.run_counts` used in its
+    place (the run ledger, :mod:`qcharge.ledger`, submits and fetches through it).
+    ``mitigate``: readout calibration of the measured qubits in the same job, ``mitigated`` holds the
+    mitigated estimates with their intervals (:mod:`qcharge.mitigation`). Noisy backends add
+    ``error_budget`` (:mod:`qcharge.budget`).
     """
     from .circuits.charging import charging_circuit
     from .protocol import charging_plan
@@ -152,6 +209,7 @@ def run_charge(
             "(measure/coin are exact only on average: run them with --shots)."
         )
     _check_charge_size(atoms, initial, bath, exact)
+    mitigate = _check_mitigate(mitigate, not exact)
     store = _store(job_store)
     coin = collision.ancilla == "coin" and not exact
     if coin:
@@ -191,9 +249,9 @@ def run_charge(
         rho = run_density_matrix([qc], backend=backend, seed=seed, initial_layout=layout)[0][label]
         cmp = compare_exact(rho, twin_rho, me_rho)
         mode = "exact density matrix" if backend == "aer" else "exact noisy density matrix"
-        out.update(mode=mode, shots=None, coherence_l1_ci=None, **cmp)
+        out.update(mode=mode, shots=None, coherence_l1_ci=None, **cmp.to_dict())
         if noisy:  # the exact noisy state is itself the prediction
-            out.update(noisy_prediction=dict(cmp["circuit"]), layout=layout)
+            out.update(noisy_prediction=cmp.circuit.to_dict(), layout=layout)
     else:
         from .execute import choose_layout, run_counts, run_density_matrix
         from .tomography import bootstrap_states, fit_state, tomography_circuits
@@ -216,24 +274,48 @@ def run_charge(
             out.update(coin_instances=plan.n_instances, coin_shots_per_instance=coin_shots)
         else:
             jobs, per_shot = tomography_circuits(probe, probe.metadata["atom_qubits"]), shots
-        counts = run_counts(jobs, backend=backend, shots=per_shot, seed=seed, job_store=store,
-                            initial_layout=layout, progress=progress)
+        first = probe[0] if isinstance(probe, list) else probe
+        jobs = _with_calibration(jobs, first.metadata["atom_qubits"], first.num_qubits,
+                                 plan.n_instances if coin else 1, mitigate)
+        counts = (counts_source or run_counts)(jobs, backend=backend, shots=per_shot, seed=seed, job_store=store,
+                                               initial_layout=layout, progress=progress)
         meta = [(j[0] if isinstance(j, list) else j).metadata for j in jobs]
+        counts, meta, cal = _split_readout(counts, meta, mitigate)
         rho = fit_state(counts, meta)
         boot = bootstrap_states(counts, meta, n_resamples=n_resamples, seed=seed)
         null = bootstrap_states(counts, meta, n_resamples=NULL_RESAMPLES, seed=seed + 1, state=twin_rho)
         cmp = compare_sampled(rho, boot, null, twin_rho, me_rho, level=level)
-        out.update(mode="state tomography", shots=shots, coherence_l1_ci=cmp["ci"]["coherence_l1"], **cmp)
+        out.update(mode="state tomography", shots=shots, coherence_l1_ci=cmp.ci.coherence_l1, **cmp.to_dict())
+        std_errors = dict(zip(QUANTITIES, np.std(quantity_table(boot), axis=0, ddof=1)))
+        if cal is not None:
+            mitigated, std_errors = _mitigated_charge(cal, counts, meta, n_resamples, seed, level)
         if noisy:
             # The coin ensemble is predicted on the same plan.n_instances draws that were sampled.
             ens = probe if isinstance(probe, list) else [probe]
             rho_noisy = run_density_matrix([ens], backend=backend, seed=seed, initial_layout=layout)[0][label]
             out.update(noisy_prediction=state_quantities(rho_noisy), layout=layout)
     out["resources"] = _collision_resources(atoms, bath, initial, collision, n_collisions, backend)
-    if "noisy_prediction" in out:  # after resources: the record's key order
-        out["noisy_prediction"] = out.pop("noisy_prediction")
-        out["layout"] = out.pop("layout")
-    return out
+    if mitigate:
+        out["mitigated"] = mitigated
+    _add_budget(out, out.get("mitigated"), None if exact else std_errors, list(QUANTITIES))
+    return ChargeRun.from_dict(out)
+
+
+def _mitigated_charge(cal, counts, meta, n_resamples: int, seed: int, level: float) -> tuple[dict, dict]:
+    """(``mitigated`` entry: the circuit's keys plus ``<q>_ci`` and the calibration, std errors per quantity)."""
+    from .mitigation import bootstrap_mitigated_states, mitigate_counts
+    from .tomography import INTERVAL_METHOD, estimate_interval, fit_state
+
+    rho = fit_state(mitigate_counts(cal, counts, meta), meta)
+    values = state_quantities(rho)
+    # Intervals resample the calibration and the data (bootstrap_mitigated_states), not the data alone.
+    boot = quantity_table(bootstrap_mitigated_states(cal, counts, meta, n_resamples=n_resamples, seed=seed))
+    dim = rho.shape[0]
+    out: dict = dict(values)
+    for i, q in enumerate(QUANTITIES):
+        out[q + "_ci"] = list(estimate_interval(values[q], boot[:, i], level=level, bounds=quantity_range(q, dim)))
+    out.update(ci_method=INTERVAL_METHOD, readout_calibration=_calibration_summary(cal))
+    return out, dict(zip(QUANTITIES, np.std(boot, axis=0, ddof=1)))
 
 
 def _harvest_cluster(kind, bath: Bath, initial: InitialState, seed: int):
@@ -286,8 +368,10 @@ def run_harvest(
     n_resamples: int = 200,
     level: float = 0.95,
     job_store: str | RecordStore | None = None,
+    mitigate: bool = False,
     progress: bool = False,
-) -> dict:
+    counts_source=None,
+) -> HarvestRun:
     """Probe harvesting on a backend beside the exact dynamics.
 
     ``cluster``: 'charged', 'dephased', 'pipeline', or a pair density matrix (QuTiP order; recorded as 'matrix').
@@ -301,7 +385,8 @@ def run_harvest(
     ``shots`` per setting and instance (verdict: the estimate inside the sampling
     distribution it would have if each instance were its twin; ``*_ci``: see ``ci_method``).
     The gap between ``twin`` and ``reference`` is the finite-instance sampling of the
-    Poisson process, reported with ``instances_std_error``. ``job_store`` as in :func:`run_charge`.
+    Poisson process, reported with ``instances_std_error``. ``job_store``, ``counts_source``, ``mitigate``
+    (the probe population) and the noisy backends' ``error_budget`` as in :func:`run_charge`.
     """
     from .circuits.harvesting import harvesting_instances
     from .compare import EXACT_ATOL
@@ -309,6 +394,7 @@ def run_harvest(
 
     time = check_real("time", time, minimum=0.0, strict_min=True)
     instances = check_int("instances", instances, minimum=2)
+    mitigate = _check_mitigate(mitigate, shots is not None)
     store = _store(job_store)
     omega = bath.omega
     builder_cluster, rho_cluster = _harvest_cluster(cluster, bath, initial, seed)
@@ -342,8 +428,11 @@ def run_harvest(
         shots = check_int("shots", shots, minimum=1)
         # One ensemble per tomography setting: counts are pooled over the instances.
         settings = list(zip(*(tomography_circuits(c, [c.metadata["probe_qubit"]]) for c in circuits)))
-        counts = run_counts([list(s) for s in settings], backend=backend, shots=shots, seed=seed,
-                            job_store=store, initial_layout=layout, progress=progress)
+        jobs = _with_calibration([list(s) for s in settings], [circuits[0].metadata["probe_qubit"]],
+                                 circuits[0].num_qubits, instances, mitigate)
+        counts = (counts_source or run_counts)(jobs, backend=backend, shots=shots, seed=seed,
+                                               job_store=store, initial_layout=layout, progress=progress)
+        counts, _, cal = _split_readout(counts, [j[0].metadata for j in jobs], mitigate)
         if noisy:
             states = run_density_matrix(circuits, backend=backend, seed=seed, initial_layout=layout)
             noisy_prediction = float(np.mean([np.real(s["probe_0"][1, 1]) for s in states]))
@@ -359,6 +448,18 @@ def run_harvest(
         accept = acceptance_ranges(null[:, 1, 1].real, level)[0]
         agree = bool(accept[0] <= pe_hat <= accept[1])
         mode = "probe tomography"
+        pe_std = float(np.std(boot, ddof=1))
+        if cal is not None:
+            from .mitigation import bootstrap_mitigated_states, mitigate_counts
+
+            pe_mit = float(np.real(fit_state(mitigate_counts(cal, counts, meta), meta)[1, 1]))
+            boot_mit = bootstrap_mitigated_states(cal, counts, meta, n_resamples=n_resamples, seed=seed)[:, 1, 1].real
+            pe_mit_ci = estimate_interval(pe_mit, boot_mit, level=level, bounds=(0.0, 1.0))
+            pe_std = float(np.std(boot_mit, ddof=1))
+            mitigated = {"teff": effective_temperature(pe_mit, omega), "probe_excited_population": pe_mit,
+                         "teff_ci": _teff_interval(pe_mit_ci, omega, pe_mit),
+                         "probe_excited_population_ci": list(pe_mit_ci), "ci_method": INTERVAL_METHOD,
+                         "readout_calibration": _calibration_summary(cal)}
     n_coll = [len(c.metadata["collision_times"]) for c in circuits]
     circuit = {"teff": effective_temperature(pe_hat, omega), "probe_excited_population": pe_hat}
     if pe_ci is not None:
@@ -390,4 +491,9 @@ def run_harvest(
         out["noisy_prediction"] = {"teff": effective_temperature(noisy_prediction, omega),
                                    "probe_excited_population": noisy_prediction}
         out["layout"] = layout
-    return out
+    if mitigate:
+        out["mitigated"] = mitigated
+    # T_eff has no bootstrap standard error here (it is infinite on part of the resamples near p_e = 1/2).
+    _add_budget(out, out.get("mitigated"), None if shots is None else {"probe_excited_population": pe_std},
+                ["probe_excited_population", "teff"])
+    return HarvestRun.from_dict(out)

@@ -221,6 +221,9 @@ class ChargeTrace(_Record):
     def __str__(self) -> str:
         # A value whose bound does not certify it is never printed as a value: it says so in its row.
         rows = [r + [s or ""] for r, s in zip(self.rows(), self.statuses())]
+        for r in rows:  # C_l1 beyond float64 (N in the thousands): its log10 is the number
+            if r[1] == float("inf") and abs(r[2]) != float("inf") and r[2] == r[2]:
+                r[1] = f"10^{r[2]:.4f}"
         headers = ["t", "C_l1", "log10 C_l1", "C_re", "energy", "heat"]
         if any(self.statuses()):
             text = f"method: {self.method}\n" + table(headers + ["C_l1 is"], rows)
@@ -376,6 +379,10 @@ class ChargeRun(_Record):
     # prediction) and the physical qubits of the logical ones.
     noisy_prediction: Quantities[float] | None = None
     layout: tuple[int, ...] | None = None
+    # --mitigate: the circuit's keys from readout-mitigated counts, each with `<q>_ci`, and the calibration.
+    mitigated: Mapping[str, Any] | None = None
+    # Noisy backends: quantity -> signed parts of measured - exact theory (qcharge.budget.error_budget).
+    error_budget: Mapping[str, Mapping[str, float | None]] | None = None
 
     _HEAD: ClassVar[tuple[str, ...]] = (
         "atoms", "temperature", "theta", "ordering", "ancilla", "collisions", "dt", "time", "backend", "seed",
@@ -388,7 +395,7 @@ class ChargeRun(_Record):
         out.update({k: getattr(self, k) for k in self._OPTIONAL if getattr(self, k) is not None})
         out.update(self.comparison.to_dict())  # flat, as run_charge always returned it
         out["resources"] = _plain(self.resources)
-        for k in ("noisy_prediction", "layout"):
+        for k in ("noisy_prediction", "layout", "mitigated", "error_budget"):
             if getattr(self, k) is not None:
                 out[k] = _plain(getattr(self, k))
         return out
@@ -403,12 +410,33 @@ class ChargeRun(_Record):
             raise ParameterError(f"Argument `data` must have the keys of ChargeRun, but lacks {missing}.")
         head["coherence_l1_ci"] = _interval(head["coherence_l1_ci"])
         head.update({k: data[k] for k in cls._OPTIONAL if k in data})
-        extra = ("resources", "noisy_prediction", "layout")
+        extra = ("resources", "noisy_prediction", "layout", "mitigated", "error_budget")
         rest = {k: v for k, v in data.items() if k not in cls._HEAD + cls._OPTIONAL and k not in extra}
         noisy = data.get("noisy_prediction")
         return cls(**head, comparison=Comparison.from_dict(rest), resources=data["resources"],
                    noisy_prediction=None if noisy is None else Quantities.from_dict(noisy),
-                   layout=_tuple(data.get("layout")))
+                   layout=_tuple(data.get("layout")), mitigated=data.get("mitigated"),
+                   error_budget=data.get("error_budget"))
+
+    @property
+    def agree(self) -> bool:
+        """The run's verdict: the circuit agrees with its twin (:attr:`Comparison.agree`)."""
+        return self.comparison.agree
+
+    @property
+    def circuit(self) -> Quantities[float]:
+        """The circuit's state quantities (:attr:`Comparison.circuit`)."""
+        return self.comparison.circuit
+
+    @property
+    def twin(self) -> Quantities[float]:
+        """The twin's state quantities (:attr:`Comparison.twin`)."""
+        return self.comparison.twin
+
+    @property
+    def reference(self) -> Quantities[float]:
+        """The master equation's state quantities (:attr:`Comparison.reference`)."""
+        return self.comparison.reference
 
     def __str__(self) -> str:
         res = self.resources
@@ -419,6 +447,7 @@ class ChargeRun(_Record):
                if self.coin_instances is not None else "")
             + "\n" + str(self.comparison)
             + f"\nresources per collision {res['per_collision']}, total {res['total']}"
+            + _extras(self.noisy_prediction, self.mitigated, self.error_budget, self.layout)
         )
 
 
@@ -466,8 +495,10 @@ class HarvestRun(_Record):
     agree: bool
     noisy_prediction: ProbeEstimate | None = None  # noisy backends: from the exact noisy density matrices
     layout: tuple[int, ...] | None = None
+    mitigated: Mapping[str, Any] | None = None  # --mitigate: the circuit's keys from mitigated counts, as ChargeRun
+    error_budget: Mapping[str, Mapping[str, float | None]] | None = None  # noisy backends, as ChargeRun
 
-    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"noisy_prediction", "layout"})
+    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"noisy_prediction", "layout", "mitigated", "error_budget"})
 
     @classmethod
     def from_dict(cls, data: Mapping) -> HarvestRun:
@@ -477,7 +508,8 @@ class HarvestRun(_Record):
         noisy = data.get("noisy_prediction")
         return cls(**{k: data[k] for k in names if k not in est and k not in cls._OMIT_NONE}, **est,
                    noisy_prediction=None if noisy is None else ProbeEstimate.from_dict(noisy),
-                   layout=_tuple(data.get("layout")))
+                   layout=_tuple(data.get("layout")), mitigated=data.get("mitigated"),
+                   error_budget=data.get("error_budget"))
 
     def rows(self) -> list[list]:
         return [
@@ -493,4 +525,24 @@ class HarvestRun(_Record):
             + table(["quantity", "Poisson ME", "twin", "circuit", "95% CI"], self.rows())
             + (f"\nCI: {self.circuit.ci_method}" if self.circuit.ci_method is not None else "")
             + "\nverdict: " + ("agree" if self.agree else "DISAGREE")
+            + _extras(self.noisy_prediction, self.mitigated, self.error_budget, self.layout)
         )
+
+
+def _extras(noisy, mitigated, budget, layout) -> str:
+    """The noisy-backend lines of a run's table: prediction, mitigated estimate, error budget, layout."""
+    lines = []
+    if noisy is not None:
+        lines.append("noisy prediction: " + ", ".join(f"{k} {_fmt(v)}" for k, v in noisy.to_dict().items() if v is not None))
+    if mitigated is not None:
+        lines.append("readout-mitigated: " + ", ".join(
+            f"{k} {_fmt(v)} {_span(mitigated.get(k + '_ci'))}" for k, v in mitigated.items()
+            if isinstance(v, float) and not k.endswith("_ci")))
+    if budget:
+        from .budget import budget_table
+
+        lines.append("error budget of measured - exact theory (signed parts, their sum telescopes exactly to the "
+                     "total; without --mitigate readout and shot noise are one part):\n" + budget_table(budget))
+    if layout is not None:
+        lines.append(f"layout (physical qubits): {list(layout)}")
+    return "".join("\n" + line for line in lines)

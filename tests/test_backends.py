@@ -165,7 +165,7 @@ def test_choose_layout_is_pinned_and_reported():
 
 
 def test_sampled_charge_agrees_with_noisy_prediction():
-    res = run_charge(Atoms(2), Bath(1.0), InitialState(), Collision(0.9), 6, backend=GATE_NOISE, shots=4000)
+    res = run_charge(Atoms(2), Bath(1.0), InitialState(), Collision(0.9), 6, backend=GATE_NOISE, shots=4000).to_dict()
     rec = ChargeRun.from_dict(json.loads(json.dumps(res)))
     assert rec.layout is not None and len(rec.layout) == 4
     pred, meas = res["noisy_prediction"], res["circuit"]
@@ -178,16 +178,16 @@ def test_sampled_charge_agrees_with_noisy_prediction():
 
 
 def test_exact_noisy_charge_reports_prediction_and_layout():
-    res = run_charge(Atoms(2), Bath(1.0), InitialState(), Collision(0.9), 6, backend=GATE_NOISE, exact=True)
+    res = run_charge(Atoms(2), Bath(1.0), InitialState(), Collision(0.9), 6, backend=GATE_NOISE, exact=True).to_dict()
     assert res["noisy_prediction"] == res["circuit"] and len(res["layout"]) == 4
-    ideal = run_charge(Atoms(2), Bath(1.0), InitialState(), Collision(0.9), 6, exact=True)
+    ideal = run_charge(Atoms(2), Bath(1.0), InitialState(), Collision(0.9), 6, exact=True).to_dict()
     assert "noisy_prediction" not in ideal and "layout" not in ideal
 
 
 def test_sampled_harvest_agrees_with_noisy_prediction():
     shots = 4000
     res = run_harvest(Bath(1.0), InitialState(), "charged", Harvest(theta=0.5, rate=1.0), 3.0, instances=4,
-                      backend=GATE_NOISE, shots=shots)
+                      backend=GATE_NOISE, shots=shots).to_dict()
     rec = HarvestRun.from_dict(json.loads(json.dumps(res)))
     assert rec.noisy_prediction is not None and len(rec.layout) == 5
     p = res["noisy_prediction"]["probe_excited_population"]

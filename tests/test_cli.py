@@ -97,7 +97,7 @@ def test_tables_for_people(capsys):
         (["charge", "--atoms", "0", "--temperature", "1"], "atoms"),
         (["charge", "--atoms", "2", "-T", "1", "--gamma12", "1.5"], "|gamma12| <= gamma"),
         (["charge", "--atoms", "14", "-T", "1", "--method", "full", "--times", "1"], "GB"),
-        (["charge", "--atoms", "2", "-T", "1", "--gamma-matrix", "missing.json"], "gamma_matrix"),
+        (["charge", "--atoms", "2", "-T", "1", "--gamma-matrix", "missing.json"], "--gamma-matrix"),  # named as the CLI flag
         (["harvest", "--cluster", "charged", "-T", "1", "--theta", "-1"], "theta"),
         (["harvest", "--cluster", "charged", "-T", "1", "--rate", "0"], "rate"),
         (["harvest", "--cluster", "hot", "-T", "1"], "cluster"),
@@ -184,7 +184,7 @@ def test_library_size_check_is_one_line(capsys, monkeypatch):
         raise ParameterError("Argument `atoms` must be <= 10**7, but is 1000000000 (would need 30 GiB).")
 
     monkeypatch.setattr(dicke, "solve_dicke", refuse)
-    assert "`atoms`" in one_line_error(capsys, ["scale", "-N", "1000000000", "-T", "1"])
+    assert "`--atoms`" in one_line_error(capsys, ["scale", "-N", "1000000000", "-T", "1"])
 
 
 def test_run_charge_one_atom_is_one_line(capsys):
@@ -239,14 +239,14 @@ def test_probe_bath_error_names_the_missing_argument(capsys):
     # Both given: the value itself is judged (before: "go together" although both were given).
     err = one_line_error(capsys, ["harvest", "--cluster", "charged", "-T", "1", "--probe-gamma", "-0.1",
                                   "--probe-temperature", "1"])
-    assert "probe_gamma" in err and ">= 0" in err and "together" not in err
+    assert "`--probe-gamma`" in err and ">= 0" in err and "together" not in err
     err = one_line_error(capsys, ["harvest", "--cluster", "charged", "-T", "1", "--probe-gamma", "0.5"])
     assert "`--probe-temperature`" in err and "missing" in err
 
 
 def test_cluster_size_limit_names_cluster_size(capsys):
     err = one_line_error(capsys, ["harvest", "--cluster", "charged", "-T", "1", "--cluster-size", "20"])
-    assert "`--cluster-size`" in err and "`atoms`" not in err and "GiB" in err
+    assert "`--cluster-size`" in err and "`--atoms`" not in err and "GiB" in err
 
 
 def test_infinite_temperature_speaks_cli(capsys):
@@ -316,3 +316,20 @@ def test_demo_reference_story_has_fixed_keys(tmp_path, capsys):
     x = np.exp(-1.0)
     assert story["charging"]["long_time_coherence_l1"] == pytest.approx(x / (1 + x + x * x), abs=1e-10)  # PHYSICS.md 2.3
     one_line_error(capsys, ["demo", "--no-circuits", "--plot", str(tmp_path / "demo.txt")])
+
+
+def test_new_user_findings(capsys, tmp_path):
+    # Found by a fresh-clone trial: C_l1 beyond float64 printed as a bare `inf`; --max-memory-gb 0
+    # accepted on the Dicke path; the run verbs' help said "inf allowed"; a stored Aer job that
+    # cannot be retrieved leaked a raw Python warning (file, line and source) onto stderr.
+    assert main(["charge", "-N", "3000", "-T", "1", "--long-time", "--times", "0"]) == 0
+    assert "10^407.94" in capsys.readouterr().out
+    assert "`--max-memory-gb`" in one_line_error(capsys, ["charge", "-N", "2", "-T", "1", "--max-memory-gb", "0"])
+    parser = __import__("qcharge.cli", fromlist=["build_parser"]).build_parser()
+    run_help = parser._subparsers._group_actions[0].choices["run"]._subparsers._group_actions[0].choices["charge"]
+    assert "inf allowed" not in run_help.format_help()
+    argv = ["run", "charge", "-N", "2", "-T", "1", "--theta", "0.3", "--collisions", "2", "--shots", "50",
+            "--job-store", str(tmp_path / "js")]
+    assert main(argv) == 0 and main(argv) == 0  # the rerun finds an Aer job it cannot retrieve
+    err = capsys.readouterr().err
+    assert "qcharge: note: Stored job" in err and "UserWarning" not in err and "warnings.warn" not in err

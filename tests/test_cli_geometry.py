@@ -67,4 +67,4 @@ def test_coupling_vector_hides_the_coherence(tmp_path, capsys):
     dephased = run_json(capsys, ["harvest", "--cluster", "dephased", "-T", "1", "--coupling", str(path)])
     assert charged["teff"] == pytest.approx(0.763038, abs=5e-7) and dephased["teff"] == pytest.approx(charged["teff"], rel=1e-10)
     path.write_text("[1, 0, 1]")
-    assert "`coupling`" in one_line_error(capsys, ["harvest", "--cluster", "charged", "-T", "1", "--coupling", str(path)])
+    assert "`--coupling`" in one_line_error(capsys, ["harvest", "--cluster", "charged", "-T", "1", "--coupling", str(path)])

@@ -110,7 +110,7 @@ def test_save_state_refused_before_computing(tmp_path, capsys, no_solver):
     assert "`--save-state` must be a .npy file name" in err
     err = one_line_error(capsys, ["charge", "-N", "2", "-T", "1", "--gamma-matrix", str(tmp_path / "g.json"),
                                   "--save-state", str(tmp_path / "s.npy")])
-    assert "`gamma_matrix`" in err  # a bad matrix file is still reported first, by its own name
+    assert "`--gamma-matrix`" in err  # a bad matrix file is still reported first, by its own name
     assert not (tmp_path / "s.npy").exists()
 
 

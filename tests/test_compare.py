@@ -44,8 +44,8 @@ def test_rho_eg_ge_and_distances():
 
 
 def test_exact_verdict_is_round_off_tight():
-    assert compare_exact(pair(0.12), pair(0.12) + 1e-12 * np.eye(4), pair(0.1224))["agree"]
-    assert not compare_exact(pair(0.12), pair(0.12 + 1e-6), pair(0.1224))["agree"]
+    assert compare_exact(pair(0.12), pair(0.12) + 1e-12 * np.eye(4), pair(0.1224)).agree
+    assert not compare_exact(pair(0.12), pair(0.12 + 1e-6), pair(0.1224)).agree
 
 
 def test_acceptance_ranges_hold_their_level_for_one_and_for_many_quantities():
@@ -118,11 +118,12 @@ def test_sampled_verdict_accepts_truth_and_rejects_a_wrong_twin():
     point = fit_state(counts, meta)
     boot = bootstrap_states(counts, meta, n_resamples=300, seed=4)
     null = bootstrap_states(counts, meta, n_resamples=300, seed=5, state=truth)
-    ok = compare_sampled(point, boot, null, truth, truth)
+    ok = compare_sampled(point, boot, null, truth, truth).to_dict()
     assert ok["agree"], ok["verdicts"]
     # A twin with the opposite coherence (singlet-like pair) must be rejected: the test has power.
     wrong = pair(-0.12)
-    bad = compare_sampled(point, boot, bootstrap_states(counts, meta, n_resamples=300, seed=5, state=wrong), wrong, truth)
+    bad = compare_sampled(point, boot, bootstrap_states(counts, meta, n_resamples=300, seed=5, state=wrong), wrong,
+                          truth).to_dict()
     assert not bad["agree"] and not bad["verdicts"]["rho_eg_ge"]
     assert 0.0 <= ok["fidelity_ci"][0] <= ok["fidelity_ci"][1] <= 1.0 + 1e-12
 
@@ -140,7 +141,7 @@ def test_sampled_verdict_is_calibrated():
         point = fit_state(counts, meta)
         boot = bootstrap_states(counts, meta, n_resamples=50, seed=seed)
         null = bootstrap_states(counts, meta, n_resamples=400, seed=seed + 1, state=truth)
-        disagree += not compare_sampled(point, boot, null, truth, truth)["agree"]
+        disagree += not compare_sampled(point, boot, null, truth, truth).agree
     assert 1 <= disagree <= 13
 
 
@@ -155,7 +156,7 @@ def test_intervals_contain_the_estimate_and_stay_in_range(c):
         point = fit_state(counts, meta)
         boot = bootstrap_states(counts, meta, n_resamples=200, seed=seed)
         res = compare_sampled(point, boot, bootstrap_states(counts, meta, n_resamples=300, seed=9, state=truth),
-                              truth, truth)
+                              truth, truth).to_dict()
         assert res["ci_method"] == INTERVAL_METHOD
         for name in QUANTITIES:
             lo, hi = res["ci"][name]

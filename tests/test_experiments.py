@@ -12,7 +12,7 @@ GROUND = InitialState("ground")
 
 
 def test_exact_charging_run_equals_twin_and_tracks_master_equation():
-    res = run_charge(Atoms.dicke(2), BATH, GROUND, Collision(0.3), 120, exact=True, seed=3)
+    res = run_charge(Atoms.dicke(2), BATH, GROUND, Collision(0.3), 120, exact=True, seed=3).to_dict()
     assert res["agree"] and res["twin_trace_distance"] <= 1e-8
     # Palindromic collision-model error vs the ME at t = n dt (PHYSICS.md 5.2 table: D_tr = 6.9e-4 at
     # theta = 0.3, gamma t = 5); the bound theta^4 = 8.1e-3 leaves room, a cascaded bath would be ~0.16.
@@ -23,7 +23,7 @@ def test_exact_charging_run_equals_twin_and_tracks_master_equation():
 
 
 def test_exact_forward_ordering_loses_the_coherence():
-    res = run_charge(Atoms.dicke(2), BATH, GROUND, Collision(0.3, "forward"), 120, exact=True, seed=3)
+    res = run_charge(Atoms.dicke(2), BATH, GROUND, Collision(0.3, "forward"), 120, exact=True, seed=3).to_dict()
     # Documented fact (PHYSICS.md 5.2, pitfall 8): forward Trotter order = cascaded bath. The circuit is
     # still exactly its twin; it is the model that is wrong: C_l1 = 0.0481 instead of 0.2447.
     assert res["agree"]
@@ -33,7 +33,7 @@ def test_exact_forward_ordering_loses_the_coherence():
 
 @pytest.mark.parametrize("initial", [GROUND, InitialState.thermal(0.5)])
 def test_sampled_tomography_interval_covers_the_twin(initial):
-    res = run_charge(Atoms.dicke(2), BATH, initial, Collision(0.3), 60, shots=4000, seed=11, n_resamples=200)
+    res = run_charge(Atoms.dicke(2), BATH, initial, Collision(0.3), 60, shots=4000, seed=11, n_resamples=200).to_dict()
     assert res["agree"], res["verdicts"]
     for name, (lo, hi) in res["ci"].items():
         assert lo <= res["twin"][name] <= hi, name
@@ -46,15 +46,15 @@ def test_charged_pairs_give_teff_equal_T_and_dephased_pairs_colder():
     harvest = Harvest(theta=0.5, rate=1.0)
     # t = 20, r = 1: the unrelaxed fraction is E[lambda^n] = exp(-r t sin^2(sqrt2 theta)(1+p_S-p_A)) ~ 1e-5,
     # so the Poisson-averaged probe is at T_eff = T to ~1e-4 relative.
-    charged = run_harvest(BATH, GROUND, "charged", harvest, 20.0, instances=20, seed=5)
-    dephased = run_harvest(BATH, GROUND, "dephased", harvest, 20.0, instances=20, seed=5)
+    charged = run_harvest(BATH, GROUND, "charged", harvest, 20.0, instances=20, seed=5).to_dict()
+    dephased = run_harvest(BATH, GROUND, "dephased", harvest, 20.0, instances=20, seed=5).to_dict()
     assert charged["agree"] and dephased["agree"]  # every instance equals its twin to 1e-8
     assert charged["circuit"]["teff"] == pytest.approx(1.0, rel=1e-3)
     assert dephased["circuit"]["teff"] == pytest.approx(0.763038, rel=1e-3)  # PHYSICS.md 4.1
 
 
 def test_sampled_harvest_interval_covers_the_twin():
-    res = run_harvest(BATH, GROUND, "dephased", Harvest(theta=0.5), 10.0, instances=10, shots=2000, seed=2)
+    res = run_harvest(BATH, GROUND, "dephased", Harvest(theta=0.5), 10.0, instances=10, shots=2000, seed=2).to_dict()
     c = res["circuit"]
     assert res["agree"]
     lo, hi = c["probe_excited_population_ci"]
@@ -76,7 +76,7 @@ def test_bad_inputs():
 def test_probe_bath_uses_the_bath_frequency():
     # omega = 2 with a probe bath: the damping ancilla must be thermal at p_e(T_p, omega), like the twin.
     harvest = Harvest(probe_gamma=0.5, probe_temperature=1.0)
-    res = run_harvest(Bath(1.0, omega=2.0), GROUND, "dephased", harvest, 3.0, instances=3, seed=1)
+    res = run_harvest(Bath(1.0, omega=2.0), GROUND, "dephased", harvest, 3.0, instances=3, seed=1).to_dict()
     assert res["agree"]  # each instance equals its twin to 1e-8
 
 
@@ -89,7 +89,7 @@ def test_exact_charging_on_a_noisy_backend_is_the_noisy_state():
     from .test_execute import direct_noisy_states
 
     atoms, coll = Atoms.dicke(2), Collision(0.3)
-    res = run_charge(atoms, BATH, GROUND, coll, 12, exact=True, backend="aer-noisy:fake_manila", seed=3)
+    res = run_charge(atoms, BATH, GROUND, coll, 12, exact=True, backend="aer-noisy:fake_manila", seed=3).to_dict()
     assert res["mode"] == "exact noisy density matrix" and res["backend"] == "aer-noisy:fake_manila"
     qc = charging_circuit(charging_plan(atoms, BATH, GROUND, coll, 12, seed=3))
     direct = state_quantities(direct_noisy_states(qc, fake_backend("manila"), seed=3)["rho_12"])
@@ -107,7 +107,7 @@ def test_exact_harvest_on_a_noisy_backend_is_the_noisy_state():
     from .test_execute import direct_noisy_states
 
     harvest = Harvest(theta=0.5, rate=1.0)
-    res = run_harvest(BATH, GROUND, "dephased", harvest, 3.0, instances=3, backend="aer-noisy:fake_manila", seed=5)
+    res = run_harvest(BATH, GROUND, "dephased", harvest, 3.0, instances=3, backend="aer-noisy:fake_manila", seed=5).to_dict()
     assert res["mode"] == "exact noisy density matrix per instance"
     circuits = harvesting_instances(harvest, make_cluster("dephased", BATH, GROUND), 3.0, 3, 5, omega=1.0)
     pe = [direct_noisy_states(c, fake_backend("manila"), seed=5)["probe_0"][1, 1].real for c in circuits]

@@ -95,7 +95,7 @@ def test_coin_run_agrees_with_its_twin(seed):
 
     shots = 800
     out = run_charge(Atoms(2), Bath(1.0), InitialState(), Collision(0.3, "palindromic", "coin"), 5,
-                     shots=shots, seed=seed, n_resamples=100)
+                     shots=shots, seed=seed, n_resamples=100).to_dict()
     assert out["coin_instances"] * out["coin_shots_per_instance"] == shots
     gap = abs(out["circuit"]["rho_eg_ge"] - out["twin"]["rho_eg_ge"])
     assert gap < 5 * np.sqrt(2) / (4 * np.sqrt(shots))

@@ -110,7 +110,7 @@ def test_cli_bad_spec_is_one_line(tmp_path, capsys, monkeypatch):
     Path("ok.toml").write_text(SPEC_TOML)
     Path("file").write_text("")
     assert "`--out`" in _one_line_error(capsys, ["sweep", "ok.toml", "--out", "file"])
-    assert "`workers`" in _one_line_error(capsys, ["sweep", "ok.toml", "--out", "o", "--workers", "0"])
+    assert "`--workers`" in _one_line_error(capsys, ["sweep", "ok.toml", "--out", "o", "--workers", "0"])
 
 
 # ---------------------------------------------------------------- keys and the code path

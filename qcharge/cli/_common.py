@@ -47,8 +47,9 @@ class OneLineParser(argparse.ArgumentParser):
         raise ParameterError(f"{message} (see `{self.prog} --help`)")
 
 
-def add_bath_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--temperature", "-T", type=float, required=True, help="bath temperature T, units of omega; inf allowed (required)")
+def add_bath_args(p: argparse.ArgumentParser, *, inf_allowed: bool = True) -> None:
+    what = "inf allowed" if inf_allowed else "finite (a collision step is 0 at T = inf)"
+    p.add_argument("--temperature", "-T", type=float, required=True, help=f"bath temperature T, units of omega; {what} (required)")
     p.add_argument("--omega", type=float, default=1.0, help="atomic frequency (default 1)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
 

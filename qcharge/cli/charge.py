@@ -195,6 +195,7 @@ def run(args) -> int:
         from ..plot import figure_path
 
         args.plot = output_file("--plot", figure_path("--plot", args.plot))
+    check_real("--max-memory-gb", args.max_memory_gb, minimum=0.0, strict_min=True)
     atoms = _atoms(args)
     bath = Bath(args.temperature, args.omega)
     times = _times(args)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..exceptions import ParameterError
 from ..params import ANCILLA_METHODS, ORDERINGS, Atoms, Bath, Harvest
 from ..records import RecordStore
-from ..results import ChargeRun, HarvestRun
+from .runs import add_runs_dir_arg, ledger_run, wants_ledger
 from ._common import (
     OneLineParser,
     add_bath_args,
@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
     run_sub = run.add_subparsers(dest="experiment", required=True, parser_class=OneLineParser)
     p = run_sub.add_parser("charge", help="charging circuit vs master equation and NumPy twin")
     p.add_argument("--atoms", "-N", type=int, required=True, help="number of atoms N (required)")
-    add_bath_args(p)
+    add_bath_args(p, inf_allowed=False)
     add_initial_args(p, with_eg=False)
     p.add_argument("--theta", type=float, default=None, help="atom-ancilla exchange angle (required without --plan)")
     p.add_argument("--collisions", type=int, default=None,
@@ -43,10 +43,12 @@ def add_parser(sub) -> None:
                    help=f"shots per tomography setting (default {DEFAULT_SHOTS}; not with --exact)")
     p.add_argument("--exact", action="store_true", help="exact density-matrix run (no shots)")
     add_circuit_args(p)
+    add_runs_dir_arg(p)
+    add_mitigate_arg(p)
     p.set_defaults(func=run_charge)
 
     p = run_sub.add_parser("harvest", help="probe-pair random collisions vs exact Poisson-averaged dynamics")
-    add_bath_args(p)
+    add_bath_args(p, inf_allowed=False)
     add_initial_args(p, with_eg=False)
     p.add_argument("--cluster", required=True,
                    help="pairs prepared charged, dephased, charged inside the circuit (pipeline), or the "
@@ -57,12 +59,23 @@ def add_parser(sub) -> None:
     p.add_argument("--instances", type=int, default=40, help="Poisson realisations, one circuit each (default 40)")
     p.add_argument("--shots", type=int, default=None, help="shots per setting and instance (default: exact)")
     add_circuit_args(p)
+    add_runs_dir_arg(p)
+    add_mitigate_arg(p)
     p.set_defaults(func=run_harvest)
+
+
+def add_mitigate_arg(p) -> None:
+    p.add_argument("--mitigate", action="store_true",
+                   help="readout mitigation: calibrate the measured qubits in the same job and add `mitigated` "
+                        "(needs shots; default off)")
 
 
 def run_charge(args) -> int:
     from ..experiments import run_charge as experiment
     from ..params import Collision
+
+    if wants_ledger(args):
+        return ledger_run(args)
 
     if args.exact and args.shots is not None:
         raise ParameterError(
@@ -85,8 +98,7 @@ def run_charge(args) -> int:
         raise ParameterError("Argument `--theta` and `--collisions` must be given (or --plan best), but "
                              f"--theta = {theta}, --collisions = {collisions}.")
     job_store = RecordStore(args.job_store, argument="--job-store") if args.job_store else None
-    # One wrap while run_charge returns a dict (it will return the record itself).
-    res = ChargeRun.from_dict(experiment(
+    res = experiment(
         Atoms(args.atoms, omega=args.omega),
         Bath(args.temperature, args.omega),
         initial_from(args),
@@ -98,14 +110,19 @@ def run_charge(args) -> int:
         seed=args.seed,
         job_store=job_store,
         layout=layout,
+        mitigate=args.mitigate,
         progress=progress(args),
-    ))
+        counts_source=getattr(args, "counts_source", None),  # set by qcharge.ledger (submit / fetch / --runs-dir)
+    )
     emit(args, res.to_dict(), str(res))
     return 0
 
 
 def run_harvest(args) -> int:
     from ..experiments import run_harvest as experiment
+
+    if wants_ledger(args):
+        return ledger_run(args)
 
     from .harvest import cluster_state
 
@@ -115,7 +132,7 @@ def run_harvest(args) -> int:
         )
     rho = cluster_state(args, 2)  # the file's pair state, validated before any circuit is built
     job_store = RecordStore(args.job_store, argument="--job-store") if args.job_store else None
-    res = HarvestRun.from_dict(experiment(  # one wrap while run_harvest returns a dict
+    res = experiment(
         Bath(args.temperature, args.omega),
         initial_from(args),
         args.cluster if rho is None else rho,
@@ -126,7 +143,9 @@ def run_harvest(args) -> int:
         shots=args.shots,
         seed=args.seed,
         job_store=job_store,
+        mitigate=args.mitigate,
         progress=progress(args),
-    ))
+        counts_source=getattr(args, "counts_source", None),  # set by qcharge.ledger (submit / fetch / --runs-dir)
+    )
     emit(args, res.to_dict(), str(res))
     return 0

@@ -29,6 +29,13 @@ _LIFETIME_MAX_ATOMS = 6
 _OBSERVABLES = ("coherence_l1", "log10_coherence_l1", "coherence_re", "energy", "heat")
 
 
+def _missing(atoms_ok: bool, state_ok: bool, atoms_need: str) -> str:
+    """What a method lacks, in words: only the conditions that failed."""
+    parts = ([] if atoms_ok else [f"{atoms_need}, but the atoms are not"]) + (
+        [] if state_ok else ["a ground, excited or thermal initial state, but it is not one"])
+    return " and ".join(parts)
+
+
 def choose_method(atoms: Atoms, initial: InitialState, method: str = "auto") -> str:
     """Resolve ``method``: 'auto' -> 'dicke' (Dicke atoms), else 'permutation' (uniform off-diagonal Γ, Ω), else 'full'."""
     from .permutation import is_permutation_invariant
@@ -42,15 +49,13 @@ def choose_method(atoms: Atoms, initial: InitialState, method: str = "auto") -> 
         return "dicke" if dicke_ok else "permutation" if perm_ok else "full"
     if method == "dicke" and not dicke_ok:
         raise ParameterError(
-            "Argument `method` = 'dicke' needs uniform gamma_ij and Omega_ij and a ground, excited or "
-            f"thermal initial state, but got is_dicke={atoms.is_dicke}, initial_state={initial.kind!r}; "
+            f"Argument `method` = 'dicke' needs {_missing(atoms.is_dicke, product, 'uniform gamma_ij and Omega_ij (the Dicke limit)')}; "
             "use method='full'."
         )
     if method == "permutation" and not perm_ok:
         raise ParameterError(
-            "Argument `method` = 'permutation' needs uniform off-diagonal gamma_ij and Omega_ij and a ground, "
-            f"excited or thermal initial state, but got initial_state={initial.kind!r} and "
-            f"permutation-invariant atoms = {is_permutation_invariant(atoms)}; use method='full'."
+            f"Argument `method` = 'permutation' needs {_missing(is_permutation_invariant(atoms), product, 'uniform off-diagonal gamma_ij and Omega_ij')}; "
+            "use method='full'."
         )
     return method
 

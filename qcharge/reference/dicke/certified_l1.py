@@ -180,9 +180,15 @@ def _log_abs(value) -> float:
         mid = value.mid()
         if mid == 0:
             return -np.inf if value.rad() == 0 else math.log(float(value.rad().upper()))
+        # Within float range, log of the correctly rounded float: ~1e-16 relative. The mantissa/exponent
+        # split below cancels digits (ln man ~ 88 against exp ln 2 for a 128-bit midpoint: 1e-14 in C).
+        as_float = abs(float(mid))
+        if 0.0 < as_float < math.inf:
+            return math.log(as_float)
         man, exp = mid.man_exp()
         man = abs(int(man))
-        return math.log(man) + int(exp) * math.log(2)
+        shift = max(man.bit_length() - 60, 0)
+        return math.log(man >> shift) + (int(exp) + shift) * math.log(2)
     fr = Fraction(value)
     if fr == 0:
         return -np.inf
@@ -219,9 +225,12 @@ def _finish(value_terms: list, s: int, log_bound: float) -> _L1:
             value_log = _log_abs(mid)
             rad = total.rad()
             rad_log = _log_abs(rad.upper()) if rad != 0 else -np.inf
-    abs_log = np.logaddexp(log_bound, rad_log) if np.isfinite(log_bound) or np.isfinite(rad_log) else -np.inf
-    if not np.isfinite(abs_log):
+    # -inf only when both are -inf (an exact result); +inf (an input radius beyond float range) must stay.
+    abs_log = -np.inf if log_bound == rad_log == -np.inf else float(np.logaddexp(log_bound, rad_log))
+    if abs_log == -np.inf:
         rel = 0.0
+    elif abs_log == np.inf:
+        rel = np.inf  # an input radius beyond float range: nothing is certified (was reported as 0)
     elif not np.isfinite(value_log) or abs_log >= value_log:
         rel = np.inf
     else:
@@ -480,8 +489,10 @@ def _l1_fields(res: _L1, extra_log_bound: float = -np.inf) -> tuple[float, float
     value = 10.0**log10_v if log10_v < 308 else np.inf
     with np.errstate(over="ignore"):
         abs_bound = float(np.exp(log_abs)) if np.isfinite(log_abs) else 0.0
-    if not np.isfinite(log_abs):
+    if log_abs == -np.inf:
         rel = 0.0
+    elif log_abs == np.inf:
+        rel = np.inf
     elif not np.isfinite(log10_v) or log_abs >= log10_v * math.log(10.0):
         rel = np.inf
     else:

@@ -16,6 +16,7 @@ from .certified_l1 import _certified_l1_generic, _certified_l1_long_time, _l1_fi
 from .combinatorics import _log_tables, _LogTables, _logsumexp
 from .dynamics import _dynamics, _dynamics_observables
 from .symmetric_l1 import symmetric_l1_backward, symmetric_l1_estimate, symmetric_l1_uniformised
+from .thermal_l1 import thermal_l1_certified
 from .long_time import _long_time_summary, _symmetric_long_time_log_l1, _u_of_x
 
 __all__ = ["DickeResult", "solve_dicke", "default_times"]
@@ -93,6 +94,9 @@ def _physical_inputs(atoms: Atoms, bath: Bath, initial: InitialState) -> tuple[i
 # exceeds 1e16 from N ~ 60 on), so its finite-time C_l1 is not evaluated (nan, 'not computed'); the
 # long-time value is always exact, and from ground / excited states C_l1(t) is a positive sum at any N.
 _FINITE_L1_MAX_ATOMS = 200
+# Up to this N the finite-time C_l1 from thermal states is certified (q(t) enclosed in ball arithmetic, see
+# .thermal_l1) wherever its cost fits the budget there; elsewhere the float64 estimate above (N <= 200).
+_CERTIFIED_THERMAL_MAX_ATOMS = 1000
 # float64 arrays of length N+1 the solver holds at once besides the per-time ones (log tables, chain
 # work arrays, long-time reductions); measured peak / (8 (N+1)) at N = 10^5-10^6 is ~40, 64 leaves a margin.
 _WORK_VECTORS = 64
@@ -211,14 +215,22 @@ def solve_dicke(
         :class:`DickeResult`. :math:`C_{l1}` at finite t > 0: from ground / excited states, certified by
         non-negative uniformisation where :math:`\lambda\gamma t` is moderate (early times, small N), else an
         estimate from the float64 chain (the positive sum (2.3), any N); from thermal states, for
-        N <= 200, the certified evaluation for the computed q(t) plus an a-priori estimate (not a proof)
-        of its float64 error: an estimate. At t = 0 and t = inf the bound is rigorous for the float inputs.
+        N <= 1000, certified with q(t) enclosed in ball arithmetic (:mod:`.thermal_l1`: integer
+        uniformisation at early times, the spectral relaxation bound at late times) where that fits its
+        budget; otherwise, for N <= 200, the evaluation for the float64 q(t) plus an a-priori estimate
+        (not a proof) of its error: an estimate; above, 'not computed'. At t = 0 and t = inf the bound is rigorous for the float inputs.
 
     Raises:
         ParameterError: bad inputs, or more memory needed than the machine has (checked before allocating).
     """
-    from tqdm import tqdm
+    from ..._threads import blas_threads_for
 
+    # Vectors of length <= N+1 and tridiagonal solves: BLAS threads cost more than they bring at small N.
+    with blas_threads_for(atoms.n + 1 if isinstance(atoms, Atoms) else 0):
+        return _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_max_atoms, finite_time_l1)
+
+
+def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_max_atoms, finite_time_l1):
     n, x, nbar, pe0 = _physical_inputs(atoms, bath, initial)
     rel_tol = check_real("rel_tol", rel_tol, minimum=0.0, strict_min=True, maximum=1.0)
     l1_max_atoms = check_int("l1_max_atoms", l1_max_atoms, minimum=0)
@@ -240,7 +252,8 @@ def solve_dicke(
     idx_inf = np.nonzero(~finite)[0]
     pure = initial.kind in ("ground", "excited")  # only the symmetric multiplet is populated
     want_l1 = bool(finite_time_l1) and bool(idx_dyn.size) and not static
-    full_q = want_l1 and not pure and n <= min(l1_max_atoms, _FINITE_L1_MAX_ATOMS)
+    thermal_l1 = want_l1 and not pure and n <= l1_max_atoms
+    full_q = thermal_l1 and n <= _FINITE_L1_MAX_ATOMS
     _check_memory(n, ts.size, full_q)
     n_t = ts.size
     energy = np.zeros(n_t)
@@ -277,15 +290,30 @@ def solve_dicke(
             pass
         elif not want_l1:
             skip(idx_dyn)
-        elif full_q:
-            ks = np.arange(1, n)
-            lbeta = _log_beta(n, ks)
-            for pos, it in enumerate(tqdm(idx_dyn, desc="C_l1(t)", disable=not progress, leave=False)):
-                res = _certified_l1_generic(n, q[pos], rel_tol)
-                with np.errstate(divide="ignore"):
-                    dyn = _logsumexp(np.log(err[pos][:, ks]) + lbeta)
-                log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = _l1_fields(res, dyn)
-                status[it] = "estimate"  # the float64 error of q(t) enters as an estimate
+        elif thermal_l1:
+            guesses = np.full(idx_dyn.size, np.nan)
+            estimates: list = [None] * idx_dyn.size
+            if full_q:
+                ks = np.arange(1, n)
+                lbeta = _log_beta(n, ks)
+                for pos in range(idx_dyn.size):
+                    res = _certified_l1_generic(n, q[pos], rel_tol)
+                    with np.errstate(divide="ignore"):
+                        dyn = _logsumexp(np.log(err[pos][:, ks]) + lbeta)
+                    estimates[pos] = _l1_fields(res, dyn)
+                    if estimates[pos][3] < 0.5:
+                        guesses[pos] = res.log10 * math.log(10.0)
+            certified = [None] * idx_dyn.size
+            if n <= _CERTIFIED_THERMAL_MAX_ATOMS and 0.0 < nbar < np.inf:
+                certified = thermal_l1_certified(n, x, nbar, pe0, gts, rel_tol, guesses, progress)
+            for pos, it in enumerate(idx_dyn):
+                if certified[pos] is not None:
+                    log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = _l1_fields(certified[pos])
+                elif estimates[pos] is not None:
+                    log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = estimates[pos]
+                    status[it] = "estimate"  # the float64 error of q(t) enters as an estimate
+                else:
+                    skip([it])
         elif pure:
             certified = symmetric_l1_uniformised(n, nbar, pe0 == 1.0, gts)
             backward = [None] * gts.size

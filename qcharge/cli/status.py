@@ -1,0 +1,29 @@
+"""``qcharge status RUN``: the state of a ledger run and of each of its jobs."""
+
+from __future__ import annotations
+
+from ..ledger import DEFAULT_RUNS_DIR
+from ._common import emit
+from .runs import add_runs_dir_arg
+
+__all__ = ["add_parser", "status"]
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("status", help="state of a submitted run and of its jobs")
+    p.add_argument("run", help="run id (see `qcharge runs`)")
+    add_runs_dir_arg(p, default=DEFAULT_RUNS_DIR)
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.set_defaults(func=status)
+
+
+def status(args) -> int:
+    from .. import ledger
+
+    st = ledger.status(args.run, runs_dir=args.runs_dir)
+    lines = [f"run {st['run']} ({st['experiment']} on {st['backend']}): {st['state']}"]
+    for j in st["jobs"]:
+        lines.append(f"  job {j['job']}: {j['state']:<8} {j['kind']:<6} {j['job_id'] or '-'}  "
+                     f"{j['circuits']} circuits x {j['shots']} shots" + (f"  ({j['note']})" if "note" in j else ""))
+    emit(args, st, "\n".join(lines))
+    return 0

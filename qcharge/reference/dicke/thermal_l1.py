@@ -1,0 +1,338 @@
+r"""Certified finite-time C_l1 from product thermal initial states (PHYSICS.md 2.7-2.8).
+
+The sum (2.7) cancels massively (beyond 1e16 from N ~ 60), so the block probabilities
+:math:`q_{j,k}(t)` must be known as rigorous enclosures to the absolute accuracy
+:math:`\sim \epsilon\, C_{l1}/\beta_{j,k}` the certified engine (:mod:`.certified_l1`) asks for. They are
+handed to it as arb balls (midpoint + radius); two ways to get them, chosen per time and per multiplet
+(each chain gets an equal share of the allowed error and takes the cheaper route that meets it):
+
+* **Uniformisation in exact integers** (chains not yet relaxed). With
+  :math:`\lambda = \max_m(\text{up}_m + \text{down}_m)` of the chain,
+  :math:`e^{Gt} = \sum_n \mathrm{Pois}(n;\lambda t) P^n`, :math:`P = I + G/\lambda`, a non-negative
+  column-stochastic matrix with *integer* entries after scaling by the denominator of the binary
+  :math:`\bar n` (``A = lambda' I + 2^e G``). The vectors :math:`y_n \approx 2^s P^n q(0)` are integers,
+  ``y_{n+1} = (A y_n) // lambda'``: each floor errs by < 1 per entry, and P is non-expansive in l1, so
+  :math:`\|y_n - 2^s P^n q(0)\|_1 \le E_0 + nL` (E_0: the initial rounding). The Poisson weights are
+  arb balls floored to integers (their error enters), the tail beyond the last term is bounded by its
+  rigorous mass times the chain weight. Cost: (#terms ~ λt) x L big-integer operations per chain, so
+  the work per time is capped (``UNIFORMISATION_MAX_WORK``). Why not an ODE enclosure or arb matrices:
+  the non-negative iteration has no cancellation, so plain floors give a rigorous bound with no
+  wrapping effect, and exact integers let numpy's object arrays run the loop (arb would need one
+  Python object per entry and operation; a dense arb matrix exponential costs O(L^3) per chain).
+* **Spectral relaxation bound** (late times). Each chain is reversible with respect to
+  :math:`\pi_m \propto x^m`, so :math:`S = R^{-1}GR` is symmetric with eigenvalues
+  :math:`0 > -g_2 \ge \dots`; in the :math:`\pi^{-1}`-weighted norm
+  :math:`\|q(t) - P_J\pi\| \le e^{-g t}\sqrt{\sum_m q_m(0)^2/\pi_m - P_J^2} =: D`, hence
+  :math:`|q_m(t) - P_J\pi_m| \le \sqrt{\pi_m}\,D` for any certified :math:`g \le g_2`. g is a float
+  estimate of the gap checked rigorously by Sylvester's inertia (the LDL^T pivots of :math:`S + gI`
+  in arb, exactly one positive). The midpoints are the exact long-time :math:`q_{j,k}(\infty)` (2.1).
+  Large chains relax first (gap ~ L), short ones are cheap to uniformise, so the mix covers late times.
+
+A time where neither applies within budget gets ``None`` (the caller prints an uncertified estimate).
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+from .certified_l1 import _ArbPrecision, _certified_l1_generic, _flint, _log_beta, _logsumexp, _scaled_floor
+from .combinatorics import _log_degeneracies
+
+__all__ = ["thermal_l1_certified", "UNIFORMISATION_MAX_WORK"]
+
+# Most (Poisson terms) x (chain entries) big-integer steps spent per time (~3 us each on numpy object
+# arrays at N = 200): 1e7 is ~30 s at worst; N = 200 at gamma t = 1/N needs ~2e6.
+UNIFORMISATION_MAX_WORK = 1e7
+# The relaxation bound is used once it is below this fraction of the requested bound (it then costs
+# nothing in accuracy); the uniformisation otherwise.
+_RELAX_SHARE = 0.25
+# A result is returned only with a relative bound at most this (else None: the caller's estimate).
+_ACCEPT = 1e-6
+
+
+def _rational(v: float) -> tuple[int, int]:
+    fr = Fraction(v)
+    return fr.numerator, fr.denominator
+
+
+def _chain_layout(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Concatenated chains j = 0..N/2: start offsets, lengths, and the level m of every entry."""
+    jmax = n // 2
+    lengths = n - 2 * np.arange(jmax + 1) + 1
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    m = np.concatenate([np.arange(length) for length in lengths])
+    return starts, lengths, m
+
+
+def _initial_balls(n: int, pe0: float, prec: int) -> list:
+    r""":math:`q_{j,j+m}(0) = d_J p_e^{j+m} p_g^{N-j-m}` as arb balls, chains concatenated."""
+    flint = _flint()
+    arb = flint.arb
+    with _ArbPrecision(prec):
+        pe = arb(pe0)
+        pg = 1 - pe
+        w = [pe**k * pg ** (n - k) for k in range(n + 1)]
+        out = []
+        for j in range(n // 2 + 1):
+            d = arb(math.comb(n, j) - (math.comb(n, j - 1) if j else 0))
+            out.extend(d * w[k] for k in range(j, n - j + 1))
+    return out
+
+
+# ----------------------------------------------------------------------------------------- uniformisation
+def _terms_estimate(mu: float, length: int, log_target: float) -> float:
+    """Poisson terms needed: Chernoff, the tail e^{-a^2 / (2 (mu + a))} below e^{log_target}."""
+    c = max(-log_target, 0.0) + math.log(length) + 10.0
+    return mu + math.sqrt(2.0 * mu * c) + 2.0 * c
+
+
+def _chain_uniformised(length: int, nbar: float, q0: list, gamma_t: float, log_target: float, max_work: float):
+    r"""One chain's q(gamma t) by integer uniformisation: (midpoints as arb, one radius for all entries,
+    work), the radius about :math:`e^{\text{log\_target}}` (absolute, per entry); None if over ``max_work``."""
+    flint = _flint()
+    arb = flint.arb
+    num, den = _rational(nbar)
+    m = range(length)
+    up = [num * (mm + 1) * (length - 1 - mm) for mm in m]  # den x rate m -> m+1
+    down = [(num + den) * mm * (length - mm) for mm in m]  # den x rate m -> m-1
+    lam = max(u + d for u, d in zip(up, down))
+    diag = np.array([lam - u - d for u, d in zip(up, down)], dtype=object)
+    sub = np.array(up[:-1], dtype=object)  # A[i+1, i]
+    sup = np.array(down[1:], dtype=object)  # A[i, i+1]
+    mu_f = lam / den * gamma_t
+    k_est = _terms_estimate(mu_f, length, log_target)
+    if k_est * length > max_work:
+        return None
+    # Fixed-point scale: the l1 rounding error after K steps is <= E0 + K L in units of 2^-s.
+    s = int(math.ceil((-log_target + math.log(k_est * length + length)) / math.log(2.0))) + 8
+    s_w = s + 16
+    prec = s_w + 64
+    y = np.empty(length, dtype=object)
+    e0 = 0.0
+    for i, v in enumerate(q0):
+        y[i], e = _scaled_floor(v, s)
+        e0 += e
+    with _ArbPrecision(prec):
+        mu = arb(lam) / den * arb(gamma_t)  # exact: gamma_t and nbar are binary numbers
+        w = (-mu).exp()
+        cum = arb(0)
+        acc = np.zeros(length, dtype=object)
+        werr = 0.0  # sum of the weight floors' errors (units 2^-s_w)
+        wsum = 0  # sum of the integer weights W_n
+        wnl = 0  # sum of W_n * n
+        n_term = 0
+        tail_target = arb(math.exp(log_target)) / 4
+        total = sum(q0, arb(0)).upper()
+        while True:
+            big_w, ew = _scaled_floor(w, s_w)
+            if big_w:
+                acc += big_w * y
+            werr += ew
+            wsum += big_w
+            wnl += big_w * n_term
+            cum += w
+            if n_term > mu_f and ((1 - cum) * total).upper() < tail_target:
+                break
+            if n_term > 4 * k_est + 100:
+                return None
+            nxt = diag * y
+            nxt[1:] += sub * y[:-1]
+            nxt[:-1] += sup * y[1:]
+            y = nxt // lam
+            n_term += 1
+            w = w * mu / n_term
+        tail = (1 - cum).upper()
+        scale = arb(2) ** (-(s + s_w))
+        # Per entry: sum_n W_n (E0 + n L) + werr 2^s total, in units 2^-(s + s_w); + tail * total.
+        units = arb(wsum) * arb(e0) + arb(wnl) * length + arb(werr) * arb(2) ** s * total
+        radius = (units * scale + tail * total).upper()
+        values = [arb(int(v)) * scale for v in acc]
+    return values, radius, n_term * length
+
+
+# ----------------------------------------------------------------------------------------- relaxation bound
+def _certified_gap(length: int, nbar: float, prec: int = 96) -> float:
+    r"""A rigorous lower bound g > 0 of the spectral gap of one chain (0 if none could be certified)."""
+    from scipy.linalg import eigvalsh_tridiagonal
+
+    from .dynamics import _chain_rates
+
+    flint = _flint()
+    arb = flint.arb
+    up, down = _chain_rates(length, nbar)
+    off = np.sqrt(up[:-1] * down[1:])
+    lam2 = float(eigvalsh_tridiagonal(-(up + down), off, select="i", select_range=(length - 2, length - 2))[0])
+    g0 = -lam2
+    num, den = _rational(nbar)
+    with _ArbPrecision(prec):
+        nb = arb(num) / den
+        upa = [nb * ((mm + 1) * (length - 1 - mm)) for mm in range(length)]
+        dna = [(nb + 1) * (mm * (length - mm)) for mm in range(length)]
+        for factor in (0.99, 0.9, 0.5):
+            g = arb(g0 * factor)
+            positive = 0
+            ok = True
+            d = None
+            for i in range(length):
+                t_ii = g - upa[i] - dna[i]
+                d = t_ii if i == 0 else t_ii - upa[i - 1] * dna[i] / d
+                if d > 0:
+                    positive += 1
+                elif not d < 0:
+                    ok = False  # pivot not separated from 0
+                    break
+            if ok and positive == 1:
+                return float(g.lower()) if g.lower() > 0 else 0.0
+    return 0.0
+
+
+def _chain_relaxed(length: int, xe, q0: list, gap: float, gamma_t: float):
+    r"""One chain's q(gamma t) as (midpoints :math:`P_J\pi_m`, radii :math:`\sqrt{\pi_m} D`) in arb."""
+    arb = _flint().arb
+    total = sum(q0, arb(0))
+    if length == 1:
+        return [q0[0]], [0]
+    norm = (1 - xe) / (1 - xe**length)
+    pis = [norm * xe**mm for mm in range(length)]
+    chi = sum((c * c / p for c, p in zip(q0, pis)), arb(0)) - total * total
+    chi = arb(chi.upper()) if chi.upper() > 0 else arb(0)
+    dist = chi.sqrt() * (arb(-gap) * arb(gamma_t)).exp() if gap > 0 else arb("inf")
+    return [total * p for p in pis], [(p.sqrt() * dist).upper() for p in pis]
+
+
+def _log_relax_terms(n: int, x: float, pe0: float, gamma_t: float, gaps: list) -> np.ndarray:
+    r"""Per chain a float estimate of ln :math:`\sum_k\sqrt{\pi_m}D_j\beta_{j,k}` (to choose its route)."""
+    from .combinatorics import _log_multiplet_weights
+    from .long_time import _ladder_log_norm, _u_of_x
+
+    u = _u_of_x(x)
+    jmax = n // 2
+    lbeta = _log_beta(n, np.arange(n + 1))
+    lp = _log_multiplet_weights(n, pe0)
+    ld = _log_degeneracies(n)
+    lpe = math.log(pe0) if pe0 > 0 else -np.inf
+    lpg = math.log1p(-pe0) if pe0 < 1 else -np.inf
+    out = np.full(jmax + 1, -np.inf)
+    for j in range(jmax + 1):
+        length = n - 2 * j + 1
+        if length == 1 or not np.isfinite(lp[j]):
+            continue
+        if gaps[j] <= 0:
+            out[j] = np.inf
+            continue
+        mm = np.arange(length)
+        lpi = _ladder_log_norm(np.array([length]), u)[0] - u * mm
+        k = j + mm
+        # 0^0 = 1: the terms with exponent 0 contribute 0 (not 0 * -inf).
+        with np.errstate(invalid="ignore"):
+            lq0 = ld[j] + np.where(k > 0, k * lpe, 0.0) + np.where(n - k > 0, (n - k) * lpg, 0.0)
+        lchi = _logsumexp(2 * lq0 - lpi)  # upper bound of chi^2 + P_J^2 (the subtraction only helps)
+        out[j] = _logsumexp(0.5 * lpi + lbeta[j, j : j + length]) + 0.5 * lchi - gaps[j] * gamma_t
+    return out
+
+
+def _enclosure(n, x, nbar, pe0, gamma_t, log_allowed, gaps, q0, lbeta_chain):
+    """q(gamma t) as an object array of arb balls, each chain by its cheaper route, or None (over budget)."""
+    flint = _flint()
+    starts, lengths, _m = _chain_layout(n)
+    relax = _log_relax_terms(n, x, pe0, gamma_t, gaps)
+    active = [j for j in range(n // 2 + 1) if np.isfinite(lbeta_chain[j])]
+    log_share = log_allowed - math.log(max(len(active), 1))  # each chain's part of the allowed error
+    num, den = _rational(nbar)
+    q = np.empty((n // 2 + 1, n + 1), dtype=object)
+    q[:] = flint.arb(0)
+    work = 0.0
+    routes = [relax[j] < log_share + math.log(_RELAX_SHARE) or lengths[j] == 1 for j in range(lengths.size)]
+    # Refuse before any work when the chains to uniformise exceed the budget together (lambda ~ L^2 (2nbar+1)).
+    planned = sum(
+        _terms_estimate((2.0 * nbar + 1.0) * float(length) ** 2 / 4.0 * gamma_t, int(length), log_share - lbeta_chain[j])
+        * float(length)
+        for j, length in enumerate(lengths)
+        if not routes[j]
+    )
+    if planned > UNIFORMISATION_MAX_WORK:
+        return None
+    with _ArbPrecision(int((lbeta_chain.max() - log_allowed) / math.log(2.0)) + 160):
+        # The chains' stationary ratio is nbar/(nbar+1) of the binary nbar the rates are built from; the
+        # float x differs from it in the last bit, which the cancellation in (2.7) would magnify.
+        xe = flint.arb(num) / (num + den)
+        for j, (a, length) in enumerate(zip(starts, lengths)):
+            chain = q0[a : a + length]
+            if routes[j]:
+                values, radii = _chain_relaxed(int(length), xe, chain, gaps[j], gamma_t)
+            else:
+                got = _chain_uniformised(
+                    int(length), nbar, chain, gamma_t, log_share - lbeta_chain[j], UNIFORMISATION_MAX_WORK - work
+                )
+                if got is None:
+                    return None
+                values, radius, used = got
+                work += used
+                radii = [radius] * int(length)
+            for mm in range(length):
+                v = values[mm]
+                q[j, j + mm] = v + flint.arb(0, radii[mm]) if radii[mm] else v
+    return q
+
+
+# ----------------------------------------------------------------------------------------- entry point
+def thermal_l1_certified(
+    n: int, x: float, nbar: float, pe0: float, gamma_t, rel_tol: float, log_guess, progress: bool = False
+) -> list:
+    r"""Certified C_l1 at each :math:`\gamma t > 0` from a product thermal state, or None per time.
+
+    Args:
+        n: atoms; x, nbar: bath (:math:`x = \bar n/(\bar n+1)`, :math:`0 < \bar n < \infty`); pe0: initial
+            excited probability; gamma_t: times; rel_tol: requested relative bound.
+        log_guess: per time an estimate of :math:`\ln C_{l1}` (nan if unknown), to size the precision.
+        progress: show a tqdm bar over the times.
+
+    Returns:
+        Per time an internal ``_L1`` (see :mod:`.certified_l1`) whose bound covers the arithmetic and the
+        enclosure of q(t), or None where neither route fits the budget.
+
+    Example:
+        >>> from qcharge.reference.dicke.long_time import _u_of_x
+        >>> import math
+        >>> nbar = 1 / (math.e - 1)
+        >>> (res,) = thermal_l1_certified(6, nbar / (nbar + 1), nbar, 0.2, [0.05], 1e-12, [math.nan])
+        >>> bool(res.rel_bound < 1e-12)
+        True
+    """
+    from tqdm import tqdm
+
+    lbeta_all = _log_beta(n, np.arange(n + 1))
+    log_unit = _logsumexp(np.where(np.isfinite(lbeta_all), lbeta_all, -np.inf))
+    lbeta_chain = np.array([_logsumexp(row) for row in lbeta_all])
+    gaps = [_certified_gap(n - 2 * j + 1, nbar) if n - 2 * j + 1 > 1 else 0.0 for j in range(n // 2 + 1)]
+    q0 = None
+    out = []
+    pairs = list(zip(np.asarray(gamma_t, dtype=float), log_guess))
+    for h, guess in tqdm(pairs, desc="certified C_l1(t)", disable=not progress, leave=False):
+        if not np.isfinite(guess):
+            guess = log_unit - 64 * math.log(2.0)  # C_l1 >= 2^-64 x sum beta: a first guess, lowered below
+        log_allowed = guess + math.log(rel_tol) - math.log(4.0)
+        res = None
+        for _attempt in range(3):
+            prec = int((log_unit - log_allowed) / math.log(2.0)) + 192
+            if q0 is None or q0[0] < prec:
+                q0 = (prec, _initial_balls(n, pe0, prec))
+            q = _enclosure(n, x, nbar, pe0, float(h), log_allowed, gaps, q0[1], lbeta_chain)
+            if q is None:
+                res = None
+                break
+            res = _certified_l1_generic(n, q, rel_tol)
+            if res.rel_bound <= rel_tol or not np.isfinite(res.log10):
+                break
+            # The guess was too high: lower the allowance by the missing digits (and some slack), at least
+            # to the value just found (a heuristic size of C_l1(t); an infinite bound gave no digits to count:
+            # without it N = 1000 repeated the all-relaxed evaluation three times, 80 s each).
+            deficit = (math.log(res.rel_bound) - math.log(rel_tol)) if np.isfinite(res.rel_bound) else 64.0
+            log_allowed = min(log_allowed - deficit, res.log10 * math.log(10.0) + math.log(rel_tol / 4.0)) - 4.0
+        if res is not None and not res.rel_bound <= _ACCEPT:
+            res = None  # a bound that does not pin the value down certifies nothing: the caller estimates
+        out.append(res)
+    return out
