@@ -33,13 +33,12 @@ import io
 import json
 import os
 import secrets
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from .exceptions import ParameterError
-from .records import RecordStore, dumps, from_jsonable
+from .records import RecordStore, dumps, from_jsonable, write_atomic
 
 __all__ = ["DEFAULT_RUNS_DIR", "Run", "create_run", "open_run", "list_runs", "run_parameters", "execute_run",
            "submit", "fetch", "status", "calibration_snapshot"]
@@ -51,23 +50,8 @@ _NOT_PARAMETERS = frozenset({"func", "counts_source", "record_sink", "json", "ru
                              "submit_command"})
 
 
-def _write_atomic(target: Path, data: bytes) -> None:
-    """Write ``data`` to ``target`` through a fsynced temporary file in the same folder and :func:`os.replace`."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _write_json(target: Path, obj: Any) -> None:
-    _write_atomic(target, (dumps(obj, indent=1) + "\n").encode())
+    write_atomic(target, (dumps(obj, indent=1) + "\n").encode())
 
 
 def _read_json(target: Path) -> Any:
@@ -143,7 +127,7 @@ class Run:
         buf = io.BytesIO()
         qpy.dump(list(circuits), buf)
         (self.path / "circuits").mkdir(exist_ok=True)
-        _write_atomic(self.path / "circuits" / f"{name}.qpy", buf.getvalue())
+        write_atomic(self.path / "circuits" / f"{name}.qpy", buf.getvalue())
         return f"circuits/{name}.qpy"
 
     def load_circuits(self, relpath: str) -> list:

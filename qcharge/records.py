@@ -23,7 +23,7 @@ import numpy as np
 
 from .exceptions import ParameterError
 
-__all__ = ["to_jsonable", "from_jsonable", "dumps", "input_hash", "RecordStore"]
+__all__ = ["to_jsonable", "from_jsonable", "dumps", "input_hash", "write_atomic", "RecordStore"]
 
 _NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 
@@ -74,6 +74,23 @@ def input_hash(inputs: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def write_atomic(target: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``target`` through a fsynced temporary file in the same folder and :func:`os.replace`:
+    a reader sees the old file or the new one, never half of it (an interrupted write leaves the old)."""
+    target = Path(target)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 class RecordStore:
     """One store of JSON records keyed by a hash of their inputs: sweep points, job ids, run ledgers.
 
@@ -121,17 +138,7 @@ class RecordStore:
             ) from None
 
     def _write_atomic(self, target: Path, text: str) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomic(target, text.encode())
 
     def key(self, inputs: Any) -> str:
         """The record's key: :func:`input_hash` of ``inputs``."""

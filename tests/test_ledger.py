@@ -133,15 +133,17 @@ def test_missing_credentials_and_unknown_backends_leave_no_run(tmp_path, capsys,
 
 
 def test_writes_are_atomic(tmp_path, monkeypatch):
+    from qcharge.records import write_atomic
+
     target = tmp_path / "run.json"
-    ledger._write_atomic(target, b"old")
+    write_atomic(target, b"old")
 
     def interrupted(src, dst):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        ledger._write_atomic(target, b"new")
+        write_atomic(target, b"new")
     assert target.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]
 
 
