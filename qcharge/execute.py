@@ -915,15 +915,11 @@ def _sample_jobs(flat, pm, sampler, device, store, be, name, shots, seed, optimi
     """Submit (or resume) the jobs of :func:`run_counts`, each id recorded before waiting."""
 
     counts: list[dict[str, int]] = []
-    starts = list(range(0, len(flat), max_circuits_per_job))
-    for j in _progress(starts, progress, len(starts), f"jobs on {name}"):
-        chunk = flat[j:j + max_circuits_per_job]
-        # Every job gets its own simulator seed: with one seed for all jobs, Aer repeats the same
-        # random numbers in every job, so equal circuits in different jobs (1-shot coin instances)
-        # gave identical outcomes. Job 0 keeps `seed` itself (single-job runs are unchanged).
-        job_seed = seed if seed is None or j == 0 else int(np.random.SeedSequence([seed, j]).generate_state(1)[0])
+    specs = job_chunks(flat, seed=seed, max_circuits_per_job=max_circuits_per_job)
+    for spec in _progress(specs, progress, len(specs), f"jobs on {name}"):
+        chunk, j, job_seed = spec["circuits"], spec["first_circuit"], spec["seed"]
         inputs = {"record": "sampler job", "backend": name, "shots": shots, "seed": job_seed,
-                  "optimization_level": optimization_level, "circuits": _circuits_digest(chunk)}
+                  "optimization_level": optimization_level, "circuits": spec["digest"]}
         job = None
         if store is not None and (rec := store.get(inputs)) is not None:
             job = _retrieve_job(be, rec["job_id"])
@@ -1064,8 +1060,10 @@ def is_remote_backend(backend) -> bool:
 def job_chunks(circuits, *, seed: int | None, max_circuits_per_job: int = 100) -> list[dict]:
     """The jobs :func:`run_counts` makes of ``circuits``: first circuit, circuits, seed and digest of each.
 
-    Same split and per-job seeds as :func:`run_counts` (job 0 keeps ``seed``), so a job spec
-    recorded here identifies the job that :func:`run_counts` would run.
+    :func:`run_counts` runs exactly these jobs, so a job spec recorded here identifies its job. Every
+    job gets its own simulator seed: with one seed for all jobs, Aer repeats the same random numbers
+    in every job, so equal circuits in different jobs (1-shot coin instances) gave identical outcomes.
+    Job 0 keeps ``seed`` itself (single-job runs are unchanged).
     """
     flat, _ = _flatten(circuits)
     out = []
