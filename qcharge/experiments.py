@@ -477,6 +477,7 @@ def run_harvest(
         "temperature": bath.temperature,
         "theta": harvest.theta,
         "rate": harvest.rate,
+        "coupling": list(harvest.coupling),
         "time": time,
         "instances": instances,
         "mean_collisions": float(np.mean(n_coll)),
