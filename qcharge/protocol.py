@@ -411,8 +411,9 @@ class HarvestPlan:
     r"""The random streams of a harvesting experiment, drawn once: per instance its Poisson collision
     times on [0, ``time``] (rate ``harvest.rate``) and its own seed (random orderings, coins).
 
-    The circuits (:func:`qcharge.circuits.harvesting.harvesting_instances`) and the exact per-instance
-    probe states (:func:`qcharge.reference.probe.probe_instance`) both read these times.
+    The circuits (:func:`qcharge.circuits.harvesting.harvesting_instances`) and their twin, the exact
+    per-instance probe states (:func:`qcharge.reference.twin.harvest_instance_states`), both read these
+    times and seeds.
     """
 
     harvest: Harvest
