@@ -204,6 +204,8 @@ def coupled_unitary(coupling, theta: float) -> np.ndarray:
         >>> bool(abs(u - np.kron(coupled_unitary((1.0,), 0.3), np.eye(2))).max() < 1e-12)
         True
     """
+    if coupling is None:  # check_coupling reads None as all ones, but here K comes from the vector itself
+        raise ParameterError("Argument `coupling` must be a list of K real numbers (one per atom), but is None.")
     g = check_coupling(coupling, int(np.size(coupling)))
     check_int("atoms", len(g), minimum=1, maximum=MAX_COLLISION_ATOMS)
     theta = check_real("theta", theta)

@@ -89,7 +89,7 @@ def test_coupled_unitary_is_the_weighted_exchange():
     assert np.abs(coupled_unitary((2.0, 2.0), th) - collective_unitary(2, 2 * th)).max() < GATE
     # an uncoupled atom sees the identity: the circuits apply the unitary on the coupled atoms only
     assert np.abs(coupled_unitary((1.0, 0.0), th) - np.kron(coupled_unitary((1.0,), th), np.eye(2))).max() < GATE
-    for bad in ([0.0, 0.0], [1.0, math.nan], "g"):
+    for bad in ([0.0, 0.0], [1.0, math.nan], "g", None):
         with pytest.raises(ParameterError, match="coupling"):
             coupled_unitary(bad, th)
 

@@ -150,8 +150,8 @@ def _probe_collision(qc: QuantumCircuit, harvest: Harvest, probe: int, cluster_q
         if gate is None:  # built on the first exact collision: one matrix shared by all of them
             if len(support) > MAX_EXACT_ATOMS:
                 raise ParameterError(
-                    f"Argument `ordering` must not be 'exact' with {len(support)} coupled atoms (at most "
-                    f"{MAX_EXACT_ATOMS}: a dense 2^(K+1) unitary), but is; use ordering='palindromic' instead."
+                    f"Argument `ordering` must be a Trotter ordering (e.g. 'palindromic') for {len(support)} coupled "
+                    f"atoms (the exact collision is a dense unitary on at most {MAX_EXACT_ATOMS}), but is 'exact'."
                 )
             u = coupled_unitary(tuple(g[i] for i in support), harvest.theta)
             gate = UnitaryGate(u, label=f"Ug({float(harvest.theta):.4g})", check_input=False)
