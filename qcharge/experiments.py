@@ -378,7 +378,7 @@ def run_harvest(
 
     ``instances`` circuits with Poisson collision times (rate ``harvest.rate``) on [0, time].
     ``reference`` is the Poisson-averaged exact dynamics (4.3); ``twin`` the exact probe
-    state averaged over the *same* instances (:func:`~qcharge.reference.probe.probe_instance`),
+    state averaged over the *same* instances (:func:`~qcharge.reference.twin.harvest_instance_states`),
     which is what the circuits must reproduce. ``shots=None``: exact density matrices
     (verdict: every instance equals its twin to 1e-8; on a noisy backend the exact noisy states of
     the transpiled circuits, which the noise moves off the twin); else one-qubit probe tomography with
@@ -391,7 +391,8 @@ def run_harvest(
     from .circuits.harvesting import harvesting_instances
     from .compare import EXACT_ATOL
     from .protocol import harvesting_plan
-    from .reference.probe import probe_dynamics, probe_instance
+    from .reference.probe import probe_dynamics
+    from .reference.twin import harvest_instance_states
 
     time = check_real("time", time, minimum=0.0, strict_min=True)
     instances = check_int("instances", instances, minimum=2)
@@ -403,8 +404,7 @@ def run_harvest(
     # One plan: the circuits and their exact twins read the same Poisson collision times.
     plan = harvesting_plan(harvest, time, instances, seed)
     circuits = harvesting_instances(plan, builder_cluster, omega=omega)
-    twin_states = np.array([probe_instance(rho_cluster, harvest, times, time, omega=omega)
-                            for times in plan.collision_times])
+    twin_states = harvest_instance_states(plan, rho_cluster, omega=omega)[:, 0]
     p_twin = twin_states[:, 1, 1].real
     noisy = backend != "aer"
     layout = None
@@ -477,6 +477,7 @@ def run_harvest(
         "temperature": bath.temperature,
         "theta": harvest.theta,
         "rate": harvest.rate,
+        "coupling": list(harvest.coupling),
         "time": time,
         "instances": instances,
         "mean_collisions": float(np.mean(n_coll)),

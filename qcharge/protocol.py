@@ -25,8 +25,8 @@ import numpy as np
 
 from ._checks import check_choice, check_int, check_real, check_resonant
 from .exceptions import ParameterError
-from .params import ORDERINGS, Atoms, Bath, Collision, Harvest, InitialState
-from .states import SIGMA_MINUS, SIGMA_PLUS, collective_lowering
+from .params import ORDERINGS, Atoms, Bath, Collision, Harvest, InitialState, check_coupling
+from .states import SIGMA_MINUS, SIGMA_PLUS, collective_lowering, local_operator
 
 __all__ = [
     "DEFAULT_COIN_INSTANCES",
@@ -40,6 +40,9 @@ __all__ = [
     "check_collision_model",
     "coin_draws",
     "collective_unitary",
+    "coupled_schedule",
+    "coupled_unitary",
+    "probe_schedule",
     "resolve_seed",
     "save_collisions",
     "trotter_schedule",
@@ -166,6 +169,94 @@ def collective_unitary(n_atoms: int, theta: float) -> np.ndarray:
     n_atoms = check_int("atoms", n_atoms, minimum=1, maximum=MAX_COLLISION_ATOMS)
     theta = check_real("theta", theta)
     return _collective_unitary_cached(n_atoms, theta)
+
+
+@lru_cache(maxsize=16)
+def _coupled_eigh(coupling: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    r"""Eigen-decomposition of :math:`V = \sigma_+^a J_-^{(g)} + \mathrm{h.c.}`, :math:`J_-^{(g)} = \sum_i g_i\sigma_-^i`."""
+    n = len(coupling)
+    jm = sum(g * local_operator(SIGMA_MINUS, i, n) for i, g in enumerate(coupling) if g != 0.0)
+    w, vecs = np.linalg.eigh(np.kron(SIGMA_PLUS, jm) + np.kron(SIGMA_MINUS, jm.conj().T))
+    w.setflags(write=False)
+    vecs.setflags(write=False)
+    return w, vecs
+
+
+@lru_cache(maxsize=64)
+def _coupled_unitary_cached(coupling: tuple[float, ...], theta: float) -> np.ndarray:
+    w, vecs = _coupled_eigh(coupling)
+    u = (vecs * np.exp(-1j * theta * w)) @ vecs.conj().T
+    u.setflags(write=False)
+    return u
+
+
+def coupled_unitary(coupling, theta: float) -> np.ndarray:
+    r"""Exact probe collision with a coupling vector, :math:`U = \exp[-i\theta(\sigma_+^a J_-^{(g)} + \sigma_-^a J_+^{(g)})]`,
+    :math:`J_-^{(g)} = \sum_i g_i\sigma_-^i` (docs/physics.md §4, ``Harvest.coupling``).
+
+    Ancilla (probe) = left-most factor, atom i = factor i + 1; dimension :math:`2^{K+1}`, K = len(coupling).
+    All ones is :func:`collective_unitary` itself (the same cached array). The one cache of this matrix:
+    the harvesting circuits (on the coupled atoms only, see :func:`coupled_schedule`), their twin and the
+    reference probe map all read it (read-only array).
+
+    Example:
+        >>> u = coupled_unitary((1.0, 0.0), 0.3)   # one coupled atom: one exchange on (probe, atom 0)
+        >>> bool(abs(u - np.kron(coupled_unitary((1.0,), 0.3), np.eye(2))).max() < 1e-12)
+        True
+    """
+    if coupling is None:  # check_coupling reads None as all ones, but here K comes from the vector itself
+        raise ParameterError("Argument `coupling` must be a list of K real numbers (one per atom), but is None.")
+    g = check_coupling(coupling, int(np.size(coupling)))
+    check_int("atoms", len(g), minimum=1, maximum=MAX_COLLISION_ATOMS)
+    theta = check_real("theta", theta)
+    if all(x == 1.0 for x in g):
+        return collective_unitary(len(g), theta)
+    return _coupled_unitary_cached(g, theta)
+
+
+def coupled_schedule(
+    schedule: list[ScheduleEntry] | None, coupling
+) -> list[ScheduleEntry] | None:
+    r"""A Trotter schedule of :func:`trotter_schedule` for the coupling vector :math:`g` (``Harvest.coupling``).
+
+    Gate ``(atom, f)`` becomes ``(atom, f * g[atom])``, that is
+    :math:`\exp[-if\theta g_i(\sigma_+^a\sigma_-^i + \mathrm{h.c.})] = \mathtt{XXPlusYYGate}(2f\theta g_i)`,
+    so :math:`\prod_i e^{-if\theta g_iV_i}` approximates :math:`e^{-i\theta\sum_i g_iV_i}`. Gates with
+    :math:`g_i = 0` are dropped (the identity), and neighbours on the same atom are merged (they share
+    one generator, so this is exact): a palindromic schedule of g = (1, 0) is the single gate ``((0, 1.0),)``,
+    which is the exact collision. All ones returns ``schedule`` unchanged; ``None`` (``'exact'``) stays ``None``.
+
+    Example:
+        >>> coupled_schedule(trotter_schedule(2, "palindromic", 1), (1.0, 0.0))
+        [((0, 1.0),)]
+        >>> coupled_schedule(trotter_schedule(2, "palindromic", 1), (1.0, 0.5))
+        [((0, 0.5), (1, 0.5), (0, 0.5))]
+    """
+    if schedule is None:
+        return None
+    g = tuple(float(x) for x in coupling)
+    if all(x == 1.0 for x in g):
+        return schedule
+    out = []
+    for entry in schedule:
+        gates: list[tuple[int, float]] = []
+        for atom, frac in entry:
+            if g[atom] == 0.0:
+                continue
+            if gates and gates[-1][0] == atom:
+                gates[-1] = (atom, gates[-1][1] + frac * g[atom])
+            else:
+                gates.append((atom, frac * g[atom]))
+        out.append(tuple(gates))
+    return out
+
+
+def probe_schedule(harvest: Harvest, ordering: str, n_collisions: int, seed: int | None) -> list[ScheduleEntry] | None:
+    """Gate sequence of the probe-cluster collisions of one harvesting instance, shared by the circuit
+    (:func:`qcharge.circuits.harvesting.harvesting_circuit`) and its twin
+    (:func:`qcharge.reference.twin.harvest_instance_states`): :func:`trotter_schedule` over the K atoms
+    (random orderings from ``seed``), weighted by ``harvest.coupling`` (:func:`coupled_schedule`)."""
+    return coupled_schedule(trotter_schedule(harvest.cluster_size, ordering, n_collisions, seed), harvest.coupling)
 
 
 def check_collision_model(atoms: Atoms, bath: Bath) -> None:
@@ -322,8 +413,9 @@ class HarvestPlan:
     r"""The random streams of a harvesting experiment, drawn once: per instance its Poisson collision
     times on [0, ``time``] (rate ``harvest.rate``) and its own seed (random orderings, coins).
 
-    The circuits (:func:`qcharge.circuits.harvesting.harvesting_instances`) and the exact per-instance
-    probe states (:func:`qcharge.reference.probe.probe_instance`) both read these times.
+    The circuits (:func:`qcharge.circuits.harvesting.harvesting_instances`) and their twin, the exact
+    per-instance probe states (:func:`qcharge.reference.twin.harvest_instance_states`), both read these
+    times and seeds.
     """
 
     harvest: Harvest

@@ -45,8 +45,8 @@ _EXTRA_ESTIMATES = ("noisy_prediction", "mitigated")
 _RUN_HEAD = {
     "run charge": ("atoms", "temperature", "theta", "ordering", "ancilla", "collisions", "dt", "time", "backend",
                    "layout", "mode", "shots", "seed", "coin_instances", "coin_shots_per_instance", "plan_id"),
-    "run harvest": ("cluster", "temperature", "theta", "rate", "time", "instances", "mean_collisions", "backend",
-                    "layout", "mode", "shots", "seed", "instances_std_error"),
+    "run harvest": ("cluster", "temperature", "theta", "rate", "coupling", "time", "instances", "mean_collisions",
+                    "backend", "layout", "mode", "shots", "seed", "instances_std_error"),
 }
 _LABELS = {"reference": "master eq.", "twin": "twin", "noisy_prediction": "noisy prediction", "circuit": "circuit",
            "mitigated": "mitigated"}

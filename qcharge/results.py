@@ -497,8 +497,10 @@ class HarvestRun(_Record):
     layout: tuple[int, ...] | None = None
     mitigated: Mapping[str, Any] | None = None  # --mitigate: the circuit's keys from mitigated counts, as ChargeRun
     error_budget: Mapping[str, Mapping[str, float | None]] | None = None  # noisy backends, as ChargeRun
+    coupling: tuple[float, ...] | None = None  # the probe's g_i (Harvest.coupling); None in records made before it
 
-    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"noisy_prediction", "layout", "mitigated", "error_budget"})
+    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset(
+        {"noisy_prediction", "layout", "mitigated", "error_budget", "coupling"})
 
     @classmethod
     def from_dict(cls, data: Mapping) -> HarvestRun:
@@ -509,7 +511,7 @@ class HarvestRun(_Record):
         return cls(**{k: data[k] for k in names if k not in est and k not in cls._OMIT_NONE}, **est,
                    noisy_prediction=None if noisy is None else ProbeEstimate.from_dict(noisy),
                    layout=_tuple(data.get("layout")), mitigated=data.get("mitigated"),
-                   error_budget=data.get("error_budget"))
+                   error_budget=data.get("error_budget"), coupling=_tuple(data.get("coupling")))
 
     def rows(self) -> list[list]:
         return [
@@ -521,7 +523,9 @@ class HarvestRun(_Record):
     def __str__(self) -> str:
         return (
             f"{self.mode} on {self.backend}: {self.cluster} pairs, T = {self.temperature}, theta = {self.theta}, "
-            f"r = {self.rate}, t = {self.time}, {self.instances} instances ({self.mean_collisions:.1f} collisions each)\n"
+            f"r = {self.rate}, "
+            + ("" if self.coupling is None or all(g == 1.0 for g in self.coupling) else f"g = {list(self.coupling)}, ")
+            + f"t = {self.time}, {self.instances} instances ({self.mean_collisions:.1f} collisions each)\n"
             + table(["quantity", "Poisson ME", "twin", "circuit", "95% CI"], self.rows())
             + (f"\nCI: {self.circuit.ci_method}" if self.circuit.ci_method is not None else "")
             + "\nverdict: " + ("agree" if self.agree else "DISAGREE")

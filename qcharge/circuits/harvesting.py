@@ -4,11 +4,16 @@ Each collision (docs/physics.md §4.1-4.2) uses a *fresh* cluster :math:`\rho_c`
 
 .. math::
     \rho_p \mapsto M(\rho_p) = \mathrm{Tr}_c[U(\rho_p\otimes\rho_c)U^\dagger],\qquad
-    U = \exp[-i\theta(\sigma_+^pJ_- + \sigma_-^pJ_+)],
+    U = \exp[-i\theta(\sigma_+^pJ_-^{(g)} + \sigma_-^pJ_+^{(g)})],\qquad J_-^{(g)} = \sum_i g_i\sigma_-^i,
 
-applied as one :class:`~qiskit.circuit.library.UnitaryGate` (``ordering='exact'``, the default:
-for K = 2 it is an 8x8 matrix, cheap in simulation and ~20 CX on hardware) or as a Trotter
-schedule of exchange gates (``ordering='palindromic'``: 2K-1 = 3 XX+YY gates for K = 2).
+(``harvest.coupling`` = g, default all ones: the collective :math:`J_\pm`) applied as one
+:class:`~qiskit.circuit.library.UnitaryGate` (``ordering='exact'``, the default: for K = 2 it is an 8x8
+matrix, cheap in simulation and ~20 CX on hardware) on the probe and the atoms with :math:`g_i \neq 0`,
+or as a Trotter schedule of exchange gates ``XXPlusYYGate(2 f θ g_i)`` (``ordering='palindromic'``:
+2K-1 = 3 gates for K = 2), both from :mod:`qcharge.protocol` (:func:`~qcharge.protocol.coupled_unitary`,
+:func:`~qcharge.protocol.probe_schedule`), which the twin
+:func:`qcharge.reference.twin.harvest_instance_states` reads too. An uncoupled atom gets no gate:
+a one-atom coupling is one two-qubit gate (the exchange) in every ordering.
 Between collisions the probe may relax to its own bath (rate :math:`\gamma_p`, temperature
 :math:`T_p`) by the exact generalized amplitude damping channel, realised as one exchange with a
 fresh thermal ancilla at :math:`p_e(T_p)`:
@@ -38,14 +43,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import ArrayLike
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+from qiskit.circuit.library import UnitaryGate
 
 from .._checks import check_choice, check_density_matrix, check_int, check_real
 from ..exceptions import ParameterError
 from ..params import ANCILLA_METHODS, ORDERINGS, Atoms, Bath, Collision, Harvest, InitialState
 from ..states import excited_probability, mean_occupation
 from ..records import to_jsonable
-from ..protocol import HarvestPlan, _check_inputs, resolve_seed, trotter_schedule
-from .collisions import append_collision, append_save_marker, exchange_gate
+from ..protocol import HarvestPlan, _check_inputs, coupled_unitary, probe_schedule, resolve_seed, trotter_schedule
+from .collisions import MAX_EXACT_ATOMS, append_collision, append_qutip_unitary, append_save_marker, exchange_gate
 from .thermal import (
     append_density_matrix,
     append_initial_state,
@@ -125,6 +131,35 @@ def _cluster_spec(cluster, harvest: Harvest, omega: float) -> tuple[str, object,
     return "matrix", rho, k, purifier_count(rho), check_real("omega", omega, minimum=0.0, strict_min=True)
 
 
+def _probe_collision(qc: QuantumCircuit, harvest: Harvest, probe: int, cluster_qubits: list[int]):
+    """``collide(entry)``: append one probe-cluster collision, an entry of :func:`~qcharge.protocol.probe_schedule`
+    (exchange gates) or ``None``: the exact unitary, on the probe and the coupled atoms only (the others see
+    the identity, so the dense gate and its synthesis shrink; one coupled atom is a 4x4 exchange)."""
+    g = harvest.coupling
+    if all(x == 1.0 for x in g):  # collective: today's gate, unchanged
+        return lambda entry: append_collision(qc, cluster_qubits, probe, harvest.theta, entry)
+    support = [i for i, x in enumerate(g) if x != 0.0]
+    qubits = [probe, *(cluster_qubits[i] for i in support)]
+    gate = None
+
+    def collide(entry) -> None:
+        nonlocal gate
+        if entry is not None:
+            append_collision(qc, cluster_qubits, probe, harvest.theta, entry)
+            return
+        if gate is None:  # built on the first exact collision: one matrix shared by all of them
+            if len(support) > MAX_EXACT_ATOMS:
+                raise ParameterError(
+                    f"Argument `ordering` must be a Trotter ordering (e.g. 'palindromic') for {len(support)} coupled "
+                    f"atoms (the exact collision is a dense unitary on at most {MAX_EXACT_ATOMS}), but is 'exact'."
+                )
+            u = coupled_unitary(tuple(g[i] for i in support), harvest.theta)
+            gate = UnitaryGate(u, label=f"Ug({float(harvest.theta):.4g})", check_input=False)
+        append_qutip_unitary(qc, gate, qubits)
+
+    return collide
+
+
 def harvesting_circuit(
     harvest: Harvest,
     cluster: ChargedCluster | ArrayLike,
@@ -142,14 +177,16 @@ def harvesting_circuit(
     r"""One instance: the probe (in :math:`|g\rangle` at t = 0) collides with a fresh cluster at each time.
 
     Args:
-        harvest: θ, rate (metadata only here), K, probe damping :math:`\gamma_p, T_p`.
+        harvest: θ, rate (metadata only here), K, probe damping :math:`\gamma_p, T_p`, coupling vector g
+            (recorded in metadata as ``coupling``).
         cluster: a :class:`ChargedCluster`, or the cluster's density matrix (QuTiP order,
             cluster atom 0 left-most).
         collision_times: collision times in [0, total_time] (sorted here).
         total_time: end of the run.
         save_times: times at which the probe state is saved (labels ``probe_0``, ``probe_1``, ...);
             default ``[total_time]``. A state saved at s includes the collisions at times <= s.
-        ordering: probe-cluster collision: ``'exact'`` (UnitaryGate) or a Trotter ordering.
+        ordering: probe-cluster collision: ``'exact'`` (UnitaryGate) or a Trotter ordering
+            (:func:`~qcharge.protocol.probe_schedule`).
         seed: seed of a random probe ordering and of classical coins; drawn if ``None``, recorded.
         ancilla: preparation method of the damping ancilla (``purify``/``measure``/``coin``).
         measure: measure the probe at ``total_time`` into register ``meas``.
@@ -208,7 +245,8 @@ def harvesting_circuit(
         regs.append(ClassicalRegister(1, "meas"))
     qc = QuantumCircuit(*regs, name=f"harvesting_K{k}_{ordering}_{len(times)}coll")
 
-    probe_schedule = trotter_schedule(k, ordering, len(times), seed)
+    probe_gates = probe_schedule(harvest, ordering, len(times), seed)
+    collide = _probe_collision(qc, harvest, probe, cl_q)
     if kind == "charged":
         charge_schedule = trotter_schedule(k, payload.collision.ordering, payload.n_collisions, payload.seed)
         p_e_charge = payload.bath.excited_probability
@@ -251,7 +289,7 @@ def harvesting_circuit(
         now = t
         if what == 0:
             prepare_cluster()
-            append_collision(qc, cl_q, probe, harvest.theta, None if probe_schedule is None else probe_schedule[i])
+            collide(None if probe_gates is None else probe_gates[i])
         else:
             append_save_marker(qc, f"probe_{i}", [probe])
     if measure:
@@ -272,6 +310,7 @@ def harvesting_circuit(
         "rate": harvest.rate,
         "probe_ordering": ordering,
         "probe_collision": "unitary" if ordering == "exact" else "exchange_gates",
+        "coupling": list(harvest.coupling),
         "probe_gamma": harvest.probe_gamma,
         "probe_temperature": harvest.probe_temperature,
         "probe_ancilla_excited_probability": p_e_probe,

@@ -14,6 +14,7 @@ from ._common import (
     backend_from,
     emit,
     initial_from,
+    load_matrix,
     progress,
 )
 
@@ -58,6 +59,9 @@ def add_parser(sub) -> None:
     p.add_argument("--time", type=float, default=10.0, help="evolution time t, units of 1/gamma (default 10)")
     p.add_argument("--instances", type=int, default=40, help="Poisson realisations, one circuit each (default 40)")
     p.add_argument("--shots", type=int, default=None, help="shots per setting and instance (default: exact)")
+    p.add_argument("--coupling", default=None, metavar="FILE.json",
+                   help="JSON list [g_1, g_2] of the probe's relative coupling to each pair atom (default [1, 1]: "
+                        "collective; [1, 0] couples one atom only, one exchange gate per collision)")
     add_circuit_args(p)
     add_runs_dir_arg(p)
     add_mitigate_arg(p)
@@ -136,7 +140,8 @@ def run_harvest(args) -> int:
         Bath(args.temperature, args.omega),
         initial_from(args),
         args.cluster if rho is None else rho,
-        Harvest(theta=args.theta, rate=args.rate),
+        Harvest(theta=args.theta, rate=args.rate,
+                coupling=None if args.coupling is None else load_matrix(args.coupling, "--coupling").tolist()),
         args.time,
         instances=args.instances,
         backend=backend_from(args),

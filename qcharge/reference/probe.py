@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from functools import lru_cache
 
 import numpy as np
 import scipy.linalg
@@ -33,7 +32,7 @@ from ..exceptions import ConvergenceError, ParameterError
 from ..params import Atoms, Bath, Harvest, InitialState, check_coupling
 from ..states import NUMBER, SIGMA_MINUS, SIGMA_PLUS, collective_lowering, local_operator, mean_occupation
 from ..thermo import TEFF_RATIO_RTOL, temperature_from_ratio
-from ..protocol import MAX_COLLISION_ATOMS, collective_unitary
+from ..protocol import MAX_COLLISION_ATOMS, collective_unitary, coupled_unitary
 from ._superop import _dissipator, _n_qubits, _spre_spost, _unvec, _vec
 
 __all__ = [
@@ -90,19 +89,12 @@ def _lowering(k: int, g: np.ndarray | None) -> np.ndarray:
     return sum(gi * local_operator(SIGMA_MINUS, i, k) for i, gi in enumerate(g) if gi != 0.0)
 
 
-@lru_cache(maxsize=16)
-def _coupled_unitary_eigh(g: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
-    jm = _lowering(len(g), np.array(g))
-    w, vecs = np.linalg.eigh(np.kron(SIGMA_PLUS, jm) + np.kron(SIGMA_MINUS, jm.conj().T))
-    return w, vecs
-
-
 def _unitary(k: int, theta: float, g: np.ndarray | None) -> np.ndarray:
-    r""":math:`\exp[-i\theta(\sigma_+^p J_-^{(g)} + \mathrm{h.c.})]`, probe = left-most factor."""
+    r""":math:`\exp[-i\theta(\sigma_+^p J_-^{(g)} + \mathrm{h.c.})]`, probe = left-most factor: the matrix the
+    harvesting circuits apply (:func:`qcharge.protocol.coupled_unitary`, its one cache)."""
     if g is None:
         return collective_unitary(k, theta)
-    w, vecs = _coupled_unitary_eigh(tuple(float(x) for x in g))
-    return (vecs * np.exp(-1j * theta * w)) @ vecs.conj().T
+    return coupled_unitary(tuple(float(x) for x in g), theta)
 
 
 def _moments_real(rho: np.ndarray, k: int, g: np.ndarray | None = None) -> tuple[float, float]:

@@ -1,9 +1,12 @@
-r"""NumPy twin of the charging circuits (docs/physics.md §5.1, 5.2): the same plan, applied as exact channels.
+r"""NumPy twins of the charging circuits (docs/physics.md §5.1, 5.2) and of the harvesting circuits (§4):
+the same plan, applied as exact channels.
 
 Everything in QuTiP order (atom 0 = left-most factor); the ancilla of a collision is the first factor
 of :math:`\tau\otimes\rho`. Superoperators act on column-stacked vectors (QuTiP ``super``
 representation). The twin consumes the :class:`~qcharge.protocol.ChargingPlan` that the circuit
-builder consumes, so both apply the same schedule, save points and coin draws.
+builder consumes, so both apply the same schedule, save points and coin draws; the harvest twin
+(:func:`harvest_instance_states`) consumes the :class:`~qcharge.protocol.HarvestPlan` of
+:func:`qcharge.circuits.harvesting.harvesting_instances` and the same probe schedule and coupled unitary.
 """
 
 from __future__ import annotations
@@ -11,11 +14,21 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import scipy.linalg
 from numpy.typing import ArrayLike
 
 from .._checks import check_density_matrix, check_int, check_real
 from ..exceptions import ParameterError
-from ..protocol import MAX_COLLISION_ATOMS, ChargingPlan, ScheduleEntry, collective_unitary
+from ..protocol import (
+    MAX_COLLISION_ATOMS,
+    ChargingPlan,
+    HarvestPlan,
+    ScheduleEntry,
+    collective_unitary,
+    coupled_unitary,
+    probe_schedule,
+    resolve_seed,
+)
 from ..states import SIGMA_MINUS, SIGMA_PLUS, local_operator
 
 __all__ = [
@@ -24,6 +37,7 @@ __all__ = [
     "charging_map_superoperator",
     "charging_trajectory",
     "coin_instance_states",
+    "harvest_instance_states",
 ]
 
 # Dense 4^N x 4^N superoperators: N = 5 is 16 MiB; N = 6 would be 256 MiB.
@@ -207,3 +221,77 @@ def coin_instance_states(plan: ChargingPlan) -> np.ndarray:
     if not isinstance(plan, ChargingPlan) or plan.coins is None:
         raise ParameterError("Argument `plan` must be a ChargingPlan with ancilla='coin', but has no coins.")
     return np.array([_run(plan, lambda c, row=row: float(row[c])) for row in plan.coins])
+
+
+def _probe_map(u: np.ndarray, rho_c: np.ndarray) -> np.ndarray:
+    r""":math:`\rho_p \mapsto \mathrm{Tr}_c[U(\rho_p\otimes\rho_c)U^\dagger]` as a 4x4 column-stacking superoperator."""
+    d = rho_c.shape[0]
+    u4 = u.reshape(2, d, 2, d)  # [probe out, cluster out, probe in, cluster in]
+    m4 = np.einsum("acbd,de,fcge->afbg", u4, rho_c, u4.conj())  # out[a, f] per input |b><g|
+    return m4.transpose(1, 0, 3, 2).reshape(4, 4)
+
+
+def harvest_instance_states(
+    plan: HarvestPlan,
+    rho_cluster: ArrayLike,
+    *,
+    ordering: str = "exact",
+    save_times: ArrayLike | None = None,
+    omega: float = 1.0,
+) -> np.ndarray:
+    r"""Exact probe states of every instance of ``plan``: the twin of
+    :func:`qcharge.circuits.harvesting.harvesting_instances` (same plan, ``ordering``, ``save_times``, ``omega``)
+    with a matrix cluster.
+
+    The probe starts in :math:`|g\rangle`; at each collision time of instance k
+
+    .. math:: \rho_p \mapsto \mathrm{Tr}_c[U_c(\rho_p\otimes\rho_c)U_c^\dagger],
+
+    :math:`U_c` = :func:`~qcharge.protocol.coupled_unitary` of ``plan.harvest.coupling`` (``'exact'``) or the
+    product of the exchange gates of entry c of :func:`~qcharge.protocol.probe_schedule` (seeded with the
+    instance's seed, as the circuit); in between the probe relaxes under its own bath,
+    :math:`e^{\mathcal D\Delta}` (the circuit's exact damping channel). A state saved at s includes the
+    collisions at times <= s. For ``'exact'`` this is :func:`qcharge.reference.probe.probe_instance` at each save.
+
+    Returns:
+        Shape (n_instances, len(save_times), 2, 2); ``save_times`` defaults to ``[plan.time]``.
+    """
+    from .probe import _probe_damping, _probe_nbar
+
+    if not isinstance(plan, HarvestPlan):
+        raise ParameterError(f"Argument `plan` must be a qcharge.protocol.HarvestPlan, but is {type(plan).__name__}.")
+    harvest = plan.harvest
+    k = harvest.cluster_size
+    rho_c = check_density_matrix("rho_cluster", rho_cluster, k)
+    if k > MAX_COLLISION_ATOMS:
+        raise ParameterError(f"Argument `rho_cluster` must have at most {MAX_COLLISION_ATOMS} atoms, but has {k}.")
+    saves = np.asarray([plan.time] if save_times is None else save_times, dtype=float).reshape(-1)
+    if saves.size and (not np.all(np.isfinite(saves)) or saves.min() < 0 or saves.max() > plan.time):
+        raise ParameterError(f"Argument `save_times` must lie in [0, time = {plan.time}], but is {saves.tolist()}.")
+    omega = check_real("omega", omega, minimum=0.0, strict_min=True)
+    damping = _probe_damping(harvest.probe_gamma, _probe_nbar(harvest, omega))
+    undamped = harvest.probe_gamma == 0.0
+    maps: dict = {}  # 4x4 probe maps per schedule entry (None: the exact collision)
+
+    def map_of(entry):
+        if entry not in maps:
+            u = (coupled_unitary(harvest.coupling, harvest.theta) if entry is None
+                 else _collision_unitary(k, harvest.theta, entry))
+            maps[entry] = _probe_map(u, rho_c)
+        return maps[entry]
+
+    out = np.empty((plan.n_instances, saves.size, 2, 2), dtype=complex)
+    for inst, (times, seed) in enumerate(zip(plan.collision_times, plan.instance_seeds)):
+        gates = probe_schedule(harvest, ordering, len(times), resolve_seed(seed))
+        # the circuit's time line: at equal times the collision comes first
+        events = sorted([(t, 0, i) for i, t in enumerate(times)] + [(s, 1, i) for i, s in enumerate(saves)])
+        v, now = np.array([1.0, 0.0, 0.0, 0.0], dtype=complex), 0.0  # vec(|g><g|)
+        for t, what, i in events:
+            if not undamped and t > now:
+                v = scipy.linalg.expm(damping * (t - now)) @ v
+            now = t
+            if what == 0:
+                v = map_of(None if gates is None else gates[i]) @ v
+            else:
+                out[inst, i] = v.reshape(2, 2, order="F")
+    return out
