@@ -272,7 +272,7 @@ def cluster_teff(
     gamma_p = harvest.probe_gamma
     nbar_p = _probe_nbar(harvest, omega)
     r = harvest.rate
-    heat_p, cool_p = gamma_p * nbar_p, gamma_p * (nbar_p + 1.0)
+    heat_p = gamma_p * nbar_p  # and the cooling gamma_p (nbar_p + 1) = heat_p + gamma_p
     ex_up, ex_diff = r * up + heat_p, r * up_diff + gamma_p
     so_up, so_diff = r * theta**2 * big_a + heat_p, r * theta**2 * diff + gamma_p
     n_exc = _energy(q)
