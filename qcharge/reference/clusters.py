@@ -125,8 +125,8 @@ def cluster_blocks(kind: str, cluster_size: int, bath: Bath, initial: InitialSta
         j = np.arange(k_atoms // 2 + 1)[:, None]
         k = np.arange(k_atoms + 1)[None, :]
         inside = (k >= j) & (k <= k_atoms - j)
-        ratio = np.exp(_log_degeneracies(k_atoms)[:, None] - _log_binom(k_atoms, k))
-        return np.where(inside, ratio * w[None, :], 0.0)
+        log_ratio = np.where(inside, _log_degeneracies(k_atoms)[:, None] - _log_binom(k_atoms, k), -np.inf)
+        return np.exp(log_ratio) * w[None, :]
     if kind == "optimal":
         return _symmetric(k_atoms, w)
     return _symmetric(k_atoms, _two_point(k_atoms, float(np.dot(np.arange(k_atoms + 1), w))))
