@@ -290,3 +290,12 @@ def test_cli_optimal_cluster(capsys):
     assert main(["harvest", "--cluster", "optimum", "-T", "1"]) == 2
     err = capsys.readouterr().err
     assert "optimal-energy" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_equal_couplings_rescale_theta():
+    # J_-^(g) = g J_- for equal g: the same as theta g (checked against the dense map with that coupling vector)
+    rho = cluster_density_matrix("optimal-energy", 3, Bath(1.0), THERMAL)
+    r = cluster_teff("optimal-energy", _h(3, 0.8, coupling=(0.5, 0.5, 0.5)), Bath(1.0), THERMAL)
+    pe = float(probe_fixed_point(rho, 0.8, coupling=(0.5, 0.5, 0.5))[1, 1].real)
+    assert r.probe_excited_population == pytest.approx(pe, rel=FIXED_POINT)
+    assert r.teff == pytest.approx(cluster_teff("optimal-energy", _h(3, 0.4), Bath(1.0), THERMAL).teff, rel=EXACT)
