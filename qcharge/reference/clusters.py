@@ -182,7 +182,7 @@ def bath_for_energy(cluster_size: int, energy: float, initial: InitialState | No
 # the probe
 
 
-def _rates(q: np.ndarray, k_atoms: int, theta: float) -> tuple[float, float, float, float, float, float]:
+def _rates(q: np.ndarray, k_atoms: int, theta: float) -> tuple[float, float, float, float]:
     """(A, B - A, u, d - u): <J+J->, <J-J+> - <J+J->, and the exact transfers of (4.8).
 
     The differences are summed term by term, not subtracted at the end: b - a = K - 2k exactly, and
@@ -202,7 +202,8 @@ def _rates(q: np.ndarray, k_atoms: int, theta: float) -> tuple[float, float, flo
 def _teff(up: float, diff: float, omega: float) -> float:
     r"""T for weights (up, up + diff): the branches of :func:`_teff_from_rates`, the finite value as
     :math:`\omega/\mathrm{log1p}(\mathrm{diff}/\mathrm{up})` (no cancellation when up ≈ down)."""
-    t = _teff_from_rates(up, up + diff, omega, what="cluster")
+    # down = up + diff >= 0; the term-by-term sums can leave -1 ulp where down vanishes (fully excited cluster)
+    t = _teff_from_rates(up, max(up + diff, 0.0), omega, what="cluster")
     return omega / math.log1p(diff / up) if math.isfinite(t) and t != 0.0 else t
 
 
@@ -247,6 +248,7 @@ def cluster_teff(
     """
     if not isinstance(harvest, Harvest):
         raise ParameterError(f"Argument `harvest` must be a Harvest instance, but is {type(harvest).__name__}.")
+    kind = check_choice("cluster", kind, CLUSTER_KINDS)
     k_atoms = _check_k(harvest.cluster_size)
     if len(set(harvest.coupling)) != 1:
         raise ParameterError(
