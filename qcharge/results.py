@@ -9,6 +9,7 @@ where the dict never had that key.
 
 * :class:`ChargeTrace`: :func:`qcharge.reference.charging.charge` (its ``long_time`` part: :class:`ChargePoint`).
 * :class:`HarvestSummary`: :func:`qcharge.reference.harvest.harvest_summary`.
+* :class:`ClusterTeff`: :func:`qcharge.reference.clusters.cluster_teff` (K-atom clusters in the Dicke basis).
 * :class:`Comparison`: :func:`qcharge.compare.compare_exact` / :func:`~qcharge.compare.compare_sampled`
   (values, intervals and verdicts per quantity: :class:`Quantities`).
 * :class:`ChargeRun`, :class:`HarvestRun`: :func:`qcharge.experiments.run_charge` / ``run_harvest``.
@@ -36,6 +37,7 @@ __all__ = [
     "ChargePoint",
     "ChargeTrace",
     "HarvestSummary",
+    "ClusterTeff",
     "Comparison",
     "ProbeEstimate",
     "ChargeRun",
@@ -251,6 +253,34 @@ class HarvestSummary(_Record):
 
     @classmethod
     def from_dict(cls, data: Mapping) -> HarvestSummary:
+        names, required = cls._names()
+        _keys(cls, data, names, required)
+        return cls(**{k: data.get(k) for k in names})
+
+    def __str__(self) -> str:
+        return table(["quantity", "value"], [[k, v] for k, v in self.to_dict().items()])
+
+
+@dataclass(frozen=True)
+class ClusterTeff(_Record):
+    r"""Probe T_eff fed by Dicke-diagonal K-atom clusters (docs/physics.md §4.2): exact map and second order."""
+
+    kind: str
+    cluster_size: int
+    bath_temperature: float  # the bath that charged the reference cluster
+    excitations: float  # <N> of the cluster
+    coherence: float  # C = sum_{i != j} <s+^i s-^j> (3.1)
+    jp_jm: float
+    jm_jp: float
+    teff: float  # exact collision map at theta
+    teff_second_order: float  # (4.5)
+    probe_excited_population: float  # exact map
+    relaxation_rate: float  # of the probe populations, exact map (units of gamma)
+    relaxation_rate_second_order: float
+    theta: float
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> ClusterTeff:
         names, required = cls._names()
         _keys(cls, data, names, required)
         return cls(**{k: data.get(k) for k in names})

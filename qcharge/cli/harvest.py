@@ -17,7 +17,8 @@ __all__ = ["add_parser", "run", "cluster_state"]
 def add_parser(sub) -> None:
     p = sub.add_parser("harvest", help="probe atom colliding with coherent clusters: T_eff")
     p.add_argument("--cluster", required=True,
-                   help="charged | dephased | FILE.npy (a K-atom QuTiP-order density matrix, e.g. from "
+                   help="charged | dephased | optimal (same populations, the coherence that maximises T_eff) | "
+                        "optimal-energy (same energy, ditto) | FILE.npy (a K-atom QuTiP-order density matrix, e.g. from "
                         "`charge --save-state`; K is read from it) (required)")
     add_bath_args(p)
     add_initial_args(p, with_eg=False)

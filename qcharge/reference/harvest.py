@@ -1,7 +1,9 @@
 r"""Harvesting summary: a cluster of K atoms -> probe steady state, T_eff (exact map and second order).
 
 The clusters of the paper: ``charged`` (Dicke-limit long-time state of K atoms at the bath
-temperature T, docs/physics.md §2.1) and its ``dephased`` twin (same populations, no coherence).
+temperature T, docs/physics.md §2.1) and its ``dephased`` twin (same populations, no coherence); and the
+coherence that heats the probe most (docs/physics.md §4.2, :mod:`qcharge.reference.clusters`): ``optimal``
+(same populations) and ``optimal-energy`` (same energy).
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ from .probe import (
 
 __all__ = ["CLUSTERS", "make_cluster", "harvest_summary"]
 
-CLUSTERS = ("charged", "dephased")
+CLUSTERS = ("charged", "dephased", "optimal", "optimal-energy")
 
 
 def make_cluster(kind: str, bath: Bath, initial: InitialState, cluster_size: int = 2) -> np.ndarray:
-    """``charged``: Dicke long-time state of K atoms; ``dephased``: its computational-basis diagonal.
+    """``charged``: Dicke long-time state of K atoms; ``dephased``: its computational-basis diagonal;
+    ``optimal`` / ``optimal-energy``: the Dicke-state mixtures of docs/physics.md (4.9) / (4.10).
 
     Example:
         >>> from qcharge import Bath, InitialState
@@ -44,7 +47,12 @@ def make_cluster(kind: str, bath: Bath, initial: InitialState, cluster_size: int
     """
     if kind not in CLUSTERS:
         raise ParameterError(f"Argument `cluster` must be one of {list(CLUSTERS)} or a .npy file, but is {kind!r}.")
-    rho = charged_cluster(check_int("cluster_size", cluster_size, minimum=2), bath, initial)
+    k = check_int("cluster_size", cluster_size, minimum=2)
+    if kind.startswith("optimal"):
+        from .clusters import cluster_density_matrix
+
+        return cluster_density_matrix(kind, k, bath, initial)
+    rho = charged_cluster(k, bath, initial)
     return rho if kind == "charged" else dephase(rho)
 
 
