@@ -119,7 +119,7 @@ def test_fake_backend_goes_through_the_runtime_executor_sampler():
     assert sum(counts.values()) == 400
     # FakeManila's readout and gate errors are a few percent: '01' (qubit 0 excited) dominates.
     assert counts.get("01", 0) > 300
-    sampler = ex._make_sampler(ex.get_backend("fake:fake_manila"), 10, 1)
+    sampler = ex.samplers._make_sampler(ex.get_backend("fake:fake_manila"), 10, 1)
     assert type(sampler).__module__.startswith("qiskit_ibm_runtime.executor_sampler")
 
 

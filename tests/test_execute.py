@@ -13,6 +13,7 @@ from qiskit import QuantumCircuit
 from qiskit.circuit.library import StatePreparation, XXPlusYYGate
 from qiskit.quantum_info import Operator
 from qiskit_aer import AerSimulator
+from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
 from qcharge import execute
 from qcharge.circuits.charging import charging_circuit
@@ -163,7 +164,7 @@ def test_noisy_counts_equal_the_full_device_noise_model():
     ours = run_counts(circs, backend="aer-noisy:fake_manila", shots=1500, seed=5)
     full = AerSimulator.from_backend(execute.fake_backend("manila"))
     pm = generate_preset_pass_manager(optimization_level=1, backend=full, seed_transpiler=5)
-    result = execute.AerSamplerV2.from_backend(full, seed=5).run(pm.run(circs), shots=1500).result()
+    result = AerSamplerV2.from_backend(full, seed=5).run(pm.run(circs), shots=1500).result()
     assert ours == [dict(r.data.meas.get_counts()) for r in result]
     ideal = run_counts(circs, shots=1500, seed=5)
     assert ours != ideal  # the noise is there
@@ -190,7 +191,7 @@ def _job_records(folder):
 def test_job_store_writes_id_before_waiting_and_resumes(tmp_path, monkeypatch):
     store = tmp_path / "sub" / "jobs"
     circs = [_charging(n_coll=k) for k in (1, 2, 3)]
-    real_make = execute._make_sampler
+    real_make = execute.samplers._make_sampler
     results, checked = {}, []
 
     def on_result(job_id):
@@ -207,7 +208,7 @@ def test_job_store_writes_id_before_waiting_and_resumes(tmp_path, monkeypatch):
             results[job_id] = self.inner.run(pubs, shots=shots).result()
             return _Job(job_id, results[job_id], on_result)
 
-    monkeypatch.setattr(execute, "_make_sampler", lambda be, shots, seed: Sampler(real_make(be, shots, seed)))
+    monkeypatch.setattr(execute.sampling, "_make_sampler", lambda be, shots, seed: Sampler(real_make(be, shots, seed)))
     first = run_counts(circs, shots=300, seed=2, job_store=store, max_circuits_per_job=2)
     assert checked == ["fake-0", "fake-1"]  # two jobs (2 + 1 circuits), both checked
     records = _job_records(store)
@@ -220,15 +221,15 @@ def test_job_store_writes_id_before_waiting_and_resumes(tmp_path, monkeypatch):
         def run(self, *a, **k):
             raise AssertionError("resubmitted a stored job")
 
-    monkeypatch.setattr(execute, "_make_sampler", lambda be, shots, seed: NoSubmit())
-    monkeypatch.setattr(execute, "_retrieve_job", lambda be, job_id: _Job(job_id, results[job_id]))
+    monkeypatch.setattr(execute.sampling, "_make_sampler", lambda be, shots, seed: NoSubmit())
+    monkeypatch.setattr(execute.sampling, "_retrieve_job", lambda be, job_id: _Job(job_id, results[job_id]))
     assert run_counts(circs, shots=300, seed=2, job_store=store, max_circuits_per_job=2) == first
 
 
 def test_job_store_survives_interrupted_wait(tmp_path, monkeypatch):
     store = tmp_path / "jobs"
     qc = _charging()
-    real_make = execute._make_sampler
+    real_make = execute.samplers._make_sampler
     kept = {}
 
     class Interrupted:
@@ -243,12 +244,12 @@ def test_job_store_survives_interrupted_wait(tmp_path, monkeypatch):
 
             return _Job("job-42", kept["r"], boom)
 
-    monkeypatch.setattr(execute, "_make_sampler", lambda be, shots, seed: Interrupted(real_make(be, shots, seed)))
+    monkeypatch.setattr(execute.sampling, "_make_sampler", lambda be, shots, seed: Interrupted(real_make(be, shots, seed)))
     with pytest.raises(KeyboardInterrupt):
         run_counts(qc, shots=100, job_store=store)
     (rec,) = _job_records(store)
     assert rec["job_id"] == "job-42" and rec["done"] is False
-    monkeypatch.setattr(execute, "_retrieve_job", lambda be, job_id: _Job(job_id, kept["r"]))
+    monkeypatch.setattr(execute.sampling, "_retrieve_job", lambda be, job_id: _Job(job_id, kept["r"]))
     assert sum(run_counts(qc, shots=100, job_store=store)[0].values()) == 100
 
 
@@ -268,7 +269,7 @@ def test_unwritable_job_store_is_refused_before_anything_runs(tmp_path, monkeypa
     def no_run(*a, **k):
         raise AssertionError("sampled before checking the job store")
 
-    monkeypatch.setattr(execute, "_make_sampler", no_run)
+    monkeypatch.setattr(execute.sampling, "_make_sampler", no_run)
     # Old code: the store was only written after submitting, and an OSError there was the only sign.
     with pytest.raises(ParameterError, match=r"Argument `job_store` must be a writable folder.*a_file/jobs"):
         run_counts(_charging(), shots=10, job_store=blocker / "jobs")
@@ -428,7 +429,7 @@ def test_logical_resources_equal_the_preset_pass_manager(name, qc):
     qc = qc[0] if isinstance(qc, list) else qc
     preset = generate_preset_pass_manager(optimization_level=1, basis_gates=["cx", "u"], seed_transpiler=0).run(qc)
     res = resources(qc)
-    want = execute._stats(preset)
+    want = execute.transpile_stats._stats(preset)
     assert {k: res[f"transpiled_{k}"] for k in want} == want
 
 
