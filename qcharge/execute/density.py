@@ -20,6 +20,7 @@ from .backends import _device_for_noise
 from .capabilities import check_supported
 from .layout import _transpile_with_markers
 from .noise import _cached_noise_model
+from .seeds import simulator_seed
 
 # Shots for circuits whose saved states depend on mid-circuit measurements (ancilla='measure'):
 # the averaged state then carries a statistical error ~ 1/sqrt(shots) (docs/physics.md §5.3: 2000 shots
@@ -137,8 +138,8 @@ def run_density_matrix(
         circuits: a circuit, or a list whose elements are circuits or lists of circuits
             (ensembles, averaged with equal weights).
         backend: ``'aer'`` (ideal, default), ``'aer-noisy:<fake>'``, or a device object.
-        seed: Aer ``seed_simulator`` (only matters for mid-circuit measurements) and
-            ``seed_transpiler`` on noisy backends.
+        seed: Aer's ``seed_simulator`` is :func:`~qcharge.execute.seeds.simulator_seed` of it (only
+            matters for mid-circuit measurements); ``seed_transpiler`` on noisy backends.
         shots: shots for measurement-dependent circuits (deterministic ones always use 1).
         optimization_level: preset pass-manager level 0-3 (noisy backends only).
         initial_layout: physical qubit of each logical qubit (noisy backends only; default: the
@@ -181,8 +182,9 @@ def run_density_matrix(
     for idx in groups.values():
         size = _AER_CHUNK if progress else len(idx)
         chunks += [(sims[idx[0]], shot_list[idx[0]], idx[j:j + size]) for j in range(0, len(idx), size)]
+    sim_seed = simulator_seed(seed)  # never the user seed itself (seeds.py)
     for sim, s, idx in _progress(chunks, progress, len(chunks), "aer density matrix"):
-        res = sim.run([prepared[i] for i in idx], shots=s, seed_simulator=seed).result()
+        res = sim.run([prepared[i] for i in idx], shots=s, seed_simulator=sim_seed).result()
         if not res.success:
             raise BackendError(f"Aer density-matrix run failed: {res.status}")
         for k, i in enumerate(idx):

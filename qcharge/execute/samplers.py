@@ -6,6 +6,7 @@ from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
 from ..exceptions import BackendError
 from ._common import _is_aer
+from .seeds import simulator_seed
 
 
 def _make_sampler(backend, shots: int, seed: int | None):
@@ -17,13 +18,17 @@ def _make_sampler(backend, shots: int, seed: int | None):
     one (the open plan has no sessions).
     """
     if _is_aer(backend):
-        return AerSamplerV2.from_backend(backend, default_shots=shots, seed=seed)
+        return AerSamplerV2.from_backend(backend, default_shots=shots, seed=simulator_seed(seed))
     try:
         from qiskit_ibm_runtime.executor_sampler import Sampler
     except ImportError as err:
         raise BackendError("Non-Aer backends need qiskit-ibm-runtime >= 0.50: pip install 'qcharge[ibm]'.") from err
     sampler = Sampler(mode=backend)
     sampler.options.default_shots = shots
+    if getattr(backend, "service", None) is None:
+        # A device without a service (a fake one) runs in local testing mode, which samples on Aer
+        # with this seed; a Batch on a real device has a service and no simulator seed.
+        sampler.options.simulator.seed_simulator = simulator_seed(seed)
     return sampler
 
 

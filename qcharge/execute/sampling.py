@@ -7,7 +7,6 @@ import warnings
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
-import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_aer import AerSimulator
@@ -20,6 +19,7 @@ from .backends import _fake_device, get_backend
 from .capabilities import check_supported
 from .noise import _cached_noise_model
 from .samplers import _make_sampler, _open_batch, _retrieve_job
+from .seeds import job_seed
 
 
 def job_store_for(job_store: str | os.PathLike | RecordStore) -> RecordStore:
@@ -64,7 +64,8 @@ def run_counts(
         circuits: circuits, or lists of circuits (ensembles: their counts are summed).
         backend: see :func:`get_backend`, or a backend object.
         shots: shots per circuit.
-        seed: ``seed_simulator`` (Aer) and ``seed_transpiler``.
+        seed: ``seed_transpiler``, and the user seed of the simulators' seeds (:mod:`qcharge.execute.seeds`:
+            Aer and local testing mode get a hash of it, so nearby seeds give independent shots).
         noise_model: Aer noise model (``backend='aer'`` only).
         optimization_level: preset pass-manager level 0-3.
         max_circuits_per_job: job size.
@@ -144,8 +145,8 @@ def _sample_jobs(flat, pm, sampler, device, store, be, name, shots, seed, optimi
     counts: list[dict[str, int]] = []
     specs = job_chunks(flat, seed=seed, max_circuits_per_job=max_circuits_per_job)
     for spec in _progress(specs, progress, len(specs), f"jobs on {name}"):
-        chunk, j, job_seed = spec["circuits"], spec["first_circuit"], spec["seed"]
-        inputs = {"record": "sampler job", "backend": name, "shots": shots, "seed": job_seed,
+        chunk, j, seed_j = spec["circuits"], spec["first_circuit"], spec["seed"]
+        inputs = {"record": "sampler job", "backend": name, "shots": shots, "seed": seed_j,
                   "optimization_level": optimization_level, "circuits": spec["digest"]}
         job = None
         if store is not None and (rec := store.get(inputs)) is not None:
@@ -162,9 +163,9 @@ def _sample_jobs(flat, pm, sampler, device, store, be, name, shots, seed, optimi
             elif device is not None:
                 used = tuple(sorted({q for c in transpiled for q in _active_qubits(c)}))
                 job = _make_sampler(AerSimulator(noise_model=_cached_noise_model(device, used)), shots,
-                                    job_seed).run(transpiled, shots=shots)
+                                    seed_j).run(transpiled, shots=shots)
             else:
-                job = _make_sampler(be, shots, job_seed).run(transpiled, shots=shots)
+                job = _make_sampler(be, shots, seed_j).run(transpiled, shots=shots)
             record = {"job_id": str(job.job_id()), "backend": name, "n_circuits": len(chunk),
                       "shots": shots, "first_circuit": j, "done": False,
                       "submitted": datetime.now(timezone.utc).isoformat(timespec="seconds")}
@@ -183,14 +184,14 @@ def job_chunks(circuits, *, seed: int | None, max_circuits_per_job: int = 100) -
     :func:`run_counts` runs exactly these jobs, so a job spec recorded here identifies its job. Every
     job gets its own simulator seed: with one seed for all jobs, Aer repeats the same random numbers
     in every job, so equal circuits in different jobs (1-shot coin instances) gave identical outcomes.
-    Job 0 keeps ``seed`` itself (single-job runs are unchanged).
+    Job 0 keeps ``seed`` itself (single-job runs are unchanged); see :func:`~qcharge.execute.seeds.job_seed`.
+    Every job's sampler gets :func:`~qcharge.execute.seeds.simulator_seed` of its job seed.
     """
     flat, _ = _flatten(circuits)
     out = []
     for j in range(0, len(flat), max_circuits_per_job):
         chunk = flat[j:j + max_circuits_per_job]
-        job_seed = seed if seed is None or j == 0 else int(np.random.SeedSequence([seed, j]).generate_state(1)[0])
-        out.append({"first_circuit": j, "circuits": chunk, "seed": job_seed, "digest": _circuits_digest(chunk)})
+        out.append({"first_circuit": j, "circuits": chunk, "seed": job_seed(seed, j), "digest": _circuits_digest(chunk)})
     return out
 
 
