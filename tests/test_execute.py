@@ -290,7 +290,7 @@ def test_job_store_writes_id_before_waiting_and_resumes(tmp_path, monkeypatch):
             results[job_id] = self.inner.run(pubs, shots=shots).result()
             return _Job(job_id, results[job_id], on_result)
 
-    monkeypatch.setattr(execute.sampling, "_make_sampler", lambda be, shots, seed: Sampler(real_make(be, shots, seed)))
+    monkeypatch.setattr(execute.sampling, "_make_sampler", lambda *a: Sampler(real_make(*a)))
     first = run_counts(circs, shots=300, seed=2, job_store=store, max_circuits_per_job=2)
     assert checked == ["fake-0", "fake-1"]  # two jobs (2 + 1 circuits), both checked
     records = _job_records(store)
@@ -303,7 +303,7 @@ def test_job_store_writes_id_before_waiting_and_resumes(tmp_path, monkeypatch):
         def run(self, *a, **k):
             raise AssertionError("resubmitted a stored job")
 
-    monkeypatch.setattr(execute.sampling, "_make_sampler", lambda be, shots, seed: NoSubmit())
+    monkeypatch.setattr(execute.sampling, "_make_sampler", lambda *a: NoSubmit())
     monkeypatch.setattr(execute.sampling, "_retrieve_job", lambda be, job_id: _Job(job_id, results[job_id]))
     assert run_counts(circs, shots=300, seed=2, job_store=store, max_circuits_per_job=2) == first
 
@@ -326,7 +326,7 @@ def test_job_store_survives_interrupted_wait(tmp_path, monkeypatch):
 
             return _Job("job-42", kept["r"], boom)
 
-    monkeypatch.setattr(execute.sampling, "_make_sampler", lambda be, shots, seed: Interrupted(real_make(be, shots, seed)))
+    monkeypatch.setattr(execute.sampling, "_make_sampler", lambda *a: Interrupted(real_make(*a)))
     with pytest.raises(KeyboardInterrupt):
         run_counts(qc, shots=100, job_store=store)
     (rec,) = _job_records(store)

@@ -50,6 +50,7 @@ from .layout import _transpile_with_markers, choose_layout, layout_of
 from .noise import restricted_noise_model
 from .remote import (is_remote_backend, job_state, retrieve_counts, retrieve_job, runtime_service,
                      submit_sampler_job)
+from .samplers import ErrorSuppression, current_suppression, error_suppression
 from .sampling import job_chunks, job_store_for, pool_counts, run_counts
 from .transpile_stats import resources
 
@@ -80,6 +81,9 @@ __all__ = [
     "retrieve_job",
     "retrieve_counts",
     "pool_counts",
+    "ErrorSuppression",
+    "error_suppression",
+    "current_suppression",
 ]
 
 # Private names other qcharge modules use (the planner transpiles with save markers itself).

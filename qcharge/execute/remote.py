@@ -8,9 +8,9 @@ from qiskit import QuantumCircuit
 from qiskit.transpiler import generate_preset_pass_manager
 
 from ..exceptions import BackendError, ParameterError
-from ._common import _is_aer
+from ._common import _backend_name, _is_aer
 from .backends import get_backend
-from .samplers import _make_sampler, _open_batch
+from .samplers import ErrorSuppression, _make_sampler, _open_batch, current_suppression
 from .sampling import _counts
 
 
@@ -26,19 +26,23 @@ def is_remote_backend(backend) -> bool:
 
 
 def submit_sampler_job(chunk: Sequence[QuantumCircuit], *, backend, shots: int, seed: int | None,
-                       optimization_level: int = 1, initial_layout: Sequence[int] | None = None):
+                       optimization_level: int = 1, initial_layout: Sequence[int] | None = None,
+                       suppression: ErrorSuppression | None = None):
     """Transpile ``chunk`` for ``backend`` and submit it as one sampler job; returns ``(job, transpiled)`` at once.
 
     No waiting: the caller records ``job.job_id()`` before anybody asks for the result. A real device
     gets the job in a batch (as :func:`run_counts` does), closed once the job is in.
     """
     be = get_backend(backend)
+    suppression = current_suppression() if suppression is None else suppression
+    suppression.check(chunk, str(backend) if isinstance(backend, str) else _backend_name(be),
+                      runtime=not _is_aer(be) and _backend_name(be) != "custom")
     pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=be, seed_transpiler=seed,
                                       initial_layout=None if initial_layout is None else list(initial_layout))
     transpiled = pm.run(list(chunk))
     batch = _open_batch(be)
     try:
-        job = _make_sampler(batch if batch is not None else be, shots, seed).run(transpiled, shots=shots)
+        job = _make_sampler(batch if batch is not None else be, shots, seed, suppression).run(transpiled, shots=shots)
     finally:
         if batch is not None:
             batch.close()  # no new jobs; the submitted one still runs

@@ -18,7 +18,7 @@ from ._common import _active_qubits, _backend_name, _circuits_digest, _flatten, 
 from .backends import _fake_device, get_backend
 from .capabilities import check_supported
 from .noise import _cached_noise_model
-from .samplers import _make_sampler, _open_batch, _retrieve_job
+from .samplers import ErrorSuppression, _make_sampler, _open_batch, _retrieve_job, current_suppression
 from .seeds import job_seed
 
 
@@ -49,6 +49,7 @@ def run_counts(
     job_store: str | os.PathLike | RecordStore | None = None,
     initial_layout: Sequence[int] | None = None,
     progress: bool = False,
+    suppression: ErrorSuppression | None = None,
 ) -> list[dict[str, int]]:
     """Measurement counts through SamplerV2.
 
@@ -72,10 +73,14 @@ def run_counts(
         job_store: folder (or :class:`~qcharge.records.RecordStore`) of the job records.
         initial_layout: physical qubit of each logical qubit on a device (default: the preset's).
         progress: tqdm bar over jobs.
+        suppression: dynamical decoupling / gate twirling of the runtime sampler
+            (:class:`~qcharge.execute.samplers.ErrorSuppression`; default: the one of the enclosing
+            :func:`~qcharge.execute.samplers.error_suppression` block, off outside one).
 
     Raises:
         BackendError: the backend lacks an operation the circuits use (:func:`check_supported`),
             before anything is submitted.
+        ParameterError: suppression asked of an Aer path, or DD of circuits with control flow.
 
     Returns:
         One counts dict per element of ``circuits``: keys are bitstrings of the register named by
@@ -117,29 +122,24 @@ def run_counts(
         be = AerSimulator(noise_model=noise_model)
     pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=be, seed_transpiler=seed,
                                       initial_layout=None if initial_layout is None or _is_aer(be) else list(initial_layout))
+    suppression = current_suppression() if suppression is None else suppression
+    suppression.check(flat, backend if isinstance(backend, str) else _backend_name(be),
+                      runtime=device is None and not _is_aer(be))
     batch = _open_batch(be) if device is None and not _is_aer(be) else None
     # Hardware: one sampler in the batch for every job. Simulators: one per job (its own seed, below).
-    sampler = _make_sampler(batch, shots, seed) if batch is not None else None
+    sampler = _make_sampler(batch, shots, seed, suppression) if batch is not None else None
     name = _backend_name(be) if device is None else f"aer_simulator_from({device.name})"
     try:
         counts = _sample_jobs(flat, pm, sampler, device, store, be, name, shots, seed, optimization_level,
-                              max_circuits_per_job, progress)
+                              max_circuits_per_job, progress, suppression)
     finally:
         if batch is not None:
             batch.close()  # no new jobs; the submitted ones still run
-
-    out = []
-    for a, b in spans:
-        total: dict[str, int] = {}
-        for c in counts[a:b]:
-            for k, v in c.items():
-                total[k] = total.get(k, 0) + int(v)
-        out.append(total)
-    return out
+    return pool_counts(circuits, counts)
 
 
 def _sample_jobs(flat, pm, sampler, device, store, be, name, shots, seed, optimization_level,
-                 max_circuits_per_job, progress) -> list[dict[str, int]]:
+                 max_circuits_per_job, progress, suppression) -> list[dict[str, int]]:
     """Submit (or resume) the jobs of :func:`run_counts`, each id recorded before waiting."""
 
     counts: list[dict[str, int]] = []
@@ -148,6 +148,8 @@ def _sample_jobs(flat, pm, sampler, device, store, be, name, shots, seed, optimi
         chunk, j, seed_j = spec["circuits"], spec["first_circuit"], spec["seed"]
         inputs = {"record": "sampler job", "backend": name, "shots": shots, "seed": seed_j,
                   "optimization_level": optimization_level, "circuits": spec["digest"]}
+        if suppression.enabled:  # (absent when off: the records of runs without it keep their keys)
+            inputs["suppression"] = suppression.to_dict()
         job = None
         if store is not None and (rec := store.get(inputs)) is not None:
             job = _retrieve_job(be, rec["job_id"])
@@ -165,7 +167,7 @@ def _sample_jobs(flat, pm, sampler, device, store, be, name, shots, seed, optimi
                 job = _make_sampler(AerSimulator(noise_model=_cached_noise_model(device, used)), shots,
                                     seed_j).run(transpiled, shots=shots)
             else:
-                job = _make_sampler(be, shots, seed_j).run(transpiled, shots=shots)
+                job = _make_sampler(be, shots, seed_j, suppression).run(transpiled, shots=shots)
             record = {"job_id": str(job.job_id()), "backend": name, "n_circuits": len(chunk),
                       "shots": shots, "first_circuit": j, "done": False,
                       "submitted": datetime.now(timezone.utc).isoformat(timespec="seconds")}
