@@ -387,16 +387,6 @@ def test_get_backend_errors_are_clear(monkeypatch):
         run_counts(_charging(), backend=execute.fake_backend("manila"), noise_model=object(), shots=10)
 
 
-@pytest.mark.hardware
-def test_ibm_backend_resolves():  # pragma: no cover - needs credentials
-    import os
-
-    if not os.environ.get("QISKIT_IBM_TOKEN"):
-        pytest.skip("QISKIT_IBM_TOKEN not set")
-    backend = get_backend(os.environ.get("QCHARGE_IBM_BACKEND", "ibm:ibm_torino"))
-    assert backend.num_qubits > 0
-
-
 # --------------------------------------------------------------------------------------------- resources
 @pytest.mark.parametrize("n", [2, 3, 4])
 def test_resources_meet_the_gate_budget(n):
