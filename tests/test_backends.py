@@ -119,7 +119,7 @@ def test_fake_backend_goes_through_the_runtime_executor_sampler():
     assert sum(counts.values()) == 400
     # FakeManila's readout and gate errors are a few percent: '01' (qubit 0 excited) dominates.
     assert counts.get("01", 0) > 300
-    sampler = ex._make_sampler(ex.get_backend("fake:fake_manila"), 10, 1)
+    sampler = ex.samplers._make_sampler(ex.get_backend("fake:fake_manila"), 10, 1)
     assert type(sampler).__module__.startswith("qiskit_ibm_runtime.executor_sampler")
 
 
@@ -215,3 +215,115 @@ def test_cli_custom_flags_build_the_backend(capsys):
     assert out["backend"].startswith("custom:two_qubit_error=0.03") and "noisy_prediction" in out
     assert main(argv + ["--t1", "5"]) == 2
     assert "must be 'custom' with --t1" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------- error suppression
+def _charge_circuit():
+    from qcharge.circuits.charging import charging_circuit
+    from qcharge.protocol import charging_plan
+
+    plan = charging_plan(Atoms(2), Bath(1.0), InitialState(), Collision(0.9), 2, seed=3)
+    return charging_circuit(plan, measure=True)  # resets (purified ancilla): mid-circuit operations
+
+
+@pytest.fixture
+def runtime_spy(monkeypatch):
+    """What the runtime's own classes receive: the sampler's options and the executor's program items."""
+    from qiskit_ibm_runtime.executor import Executor
+    from qiskit_ibm_runtime.executor_sampler import Sampler
+
+    seen = {"options": [], "items": []}
+    run_sampler, run_executor = Sampler.run, Executor.run
+
+    def sampler_run(self, pubs, **kw):
+        seen["options"].append(self.options.model_copy(deep=True))
+        return run_sampler(self, pubs, **kw)
+
+    def executor_run(self, program, **kw):
+        seen["items"] += list(program.items)
+        return run_executor(self, program, **kw)
+
+    monkeypatch.setattr(Sampler, "run", sampler_run)
+    monkeypatch.setattr(Executor, "run", executor_run)
+    return seen
+
+
+def test_error_suppression_is_off_by_default(runtime_spy):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        counts = ex.run_counts([_charge_circuit()], backend="fake:fake_manila", shots=200, seed=2)[0]
+    assert sum(counts.values()) == 200
+    (opts,) = runtime_spy["options"]
+    assert opts.dynamical_decoupling.enable is False
+    assert not opts.twirling.enable_gates and not opts.twirling.enable_measure  # None: the sampler's "off"
+    (item,) = runtime_spy["items"]
+    assert type(item).__name__ == "CircuitItem" and "delay" not in item.circuit.count_ops()
+
+
+def test_dynamical_decoupling_and_gate_twirling_reach_the_runtime_sampler(runtime_spy):
+    shots = 1000  # the runtime's 'auto' split would sample 16 x 64 = 1024 shots
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        with ex.error_suppression(dynamical_decoupling="XY4", twirl_gates=True):
+            counts = ex.run_counts([_charge_circuit()], backend="fake:fake_manila", shots=shots, seed=2)[0]
+    assert sum(counts.values()) == shots  # randomizations x shots per randomization = shots, exactly
+    (opts,) = runtime_spy["options"]
+    assert opts.dynamical_decoupling.enable is True and opts.dynamical_decoupling.sequence_type == "XY4"
+    assert opts.twirling.enable_gates is True and opts.twirling.enable_measure is False
+    assert opts.twirling.num_randomizations * opts.twirling.shots_per_randomization == shots
+    # The runtime's client code applied both: a twirled (samplex) item whose template is padded with delays.
+    (item,) = runtime_spy["items"]
+    assert type(item).__name__ == "SamplexItem" and item.shape == (opts.twirling.num_randomizations,)
+    assert "delay" in item.circuit.count_ops()
+    assert ex.current_suppression() == ex.ErrorSuppression()  # the block is over: off again
+
+
+def test_error_suppression_bad_values_are_one_line():
+    with pytest.raises(ParameterError) as info:
+        ex.ErrorSuppression(dynamical_decoupling="XZ")
+    assert "Argument `dynamical_decoupling` must be one of ['XX', 'XpXm', 'XY4'], but is 'XZ'" in _one_line(info.value)
+    with pytest.raises(ParameterError, match="Argument `twirl_gates` must be True or False"):
+        ex.ErrorSuppression(twirl_gates="yes")
+    for backend in ("aer", "aer-noisy:fake_manila", "custom:readout_error=0.1"):  # Aer samples without them
+        with pytest.raises(ParameterError) as info:
+            ex.run_counts([_charge_circuit()], backend=backend, shots=10,
+                          suppression=ex.ErrorSuppression(dynamical_decoupling="XX"))
+        assert "Argument `dynamical_decoupling` needs the runtime sampler" in _one_line(info.value)
+    flow = QuantumCircuit(1, 1)
+    flow.measure(0, 0)
+    with flow.if_test((flow.clbits[0], 1)):
+        flow.x(0)
+    flow.measure(0, 0)
+    with pytest.raises(ParameterError, match=r"must be off for circuits with control flow \(.*\), but they use if_else"):
+        ex.run_counts([flow], backend="fake:fake_fez", shots=10, suppression=ex.ErrorSuppression("XX"))
+
+
+def test_cli_suppression_flags_are_checked_before_anything_runs(capsys, tmp_path):
+    from qcharge.cli import main
+
+    base = ["run", "charge", "-N", "2", "-T", "1", "--theta", "0.9", "--collisions", "2"]
+    for extra, fragment in (
+            (["--backend", "fake:fake_manila", "--dynamical-decoupling", "XZ"],
+             "Argument `--dynamical-decoupling` must be one of ['XX', 'XpXm', 'XY4'], but is 'XZ'."),
+            (["--twirl-gates"], "Argument `--twirl-gates` needs the runtime sampler (--backend fake:<fake> or "
+                                "ibm:<name>), but --backend is 'aer'."),
+            (["--backend", "fake:fake_manila", "--twirl-gates", "--exact"],
+             "Argument `--twirl-gates` needs a sampled run (--shots), but this run is exact.")):
+        for verb in ([], ["submit"]):
+            assert main(verb + base + extra + ["--runs-dir", str(tmp_path)]) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and fragment in err, err
+    assert list(tmp_path.iterdir()) == []  # refused before a run was recorded
+
+
+def test_cli_suppression_is_recorded_in_the_run_ledger(capsys, tmp_path):
+    from qcharge import ledger
+    from qcharge.cli import main
+
+    argv = ["run", "charge", "-N", "2", "-T", "1", "--theta", "0.9", "--collisions", "2", "--shots", "200",
+            "--backend", "fake:fake_manila", "--dynamical-decoupling", "XpXm", "--json", "--runs-dir", str(tmp_path)]
+    assert main(argv) == 0
+    capsys.readouterr()
+    (run,) = ledger.list_runs(runs_dir=tmp_path)
+    params = ledger.open_run(run["run"], runs_dir=tmp_path).info["parameters"]
+    assert params["dynamical_decoupling"] == "XpXm" and params["twirl_gates"] is False

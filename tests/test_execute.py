@@ -13,12 +13,14 @@ from qiskit import QuantumCircuit
 from qiskit.circuit.library import StatePreparation, XXPlusYYGate
 from qiskit.quantum_info import Operator
 from qiskit_aer import AerSimulator
+from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
 from qcharge import execute
 from qcharge.circuits.charging import charging_circuit
 from qcharge.circuits.collisions import append_save_marker
 from qcharge.exceptions import BackendError, ParameterError
 from qcharge.execute import get_backend, prepare_for_aer, resources, run_counts, run_density_matrix
+from qcharge.execute.seeds import simulator_seed
 from qcharge.params import Atoms, Bath, Collision, InitialState
 from qcharge.protocol import charging_plan
 from qcharge.records import RecordStore
@@ -163,10 +165,91 @@ def test_noisy_counts_equal_the_full_device_noise_model():
     ours = run_counts(circs, backend="aer-noisy:fake_manila", shots=1500, seed=5)
     full = AerSimulator.from_backend(execute.fake_backend("manila"))
     pm = generate_preset_pass_manager(optimization_level=1, backend=full, seed_transpiler=5)
-    result = execute.AerSamplerV2.from_backend(full, seed=5).run(pm.run(circs), shots=1500).result()
+    # Aer gets the hashed seed of seed=5 (qcharge.execute.seeds), the transpiler 5 itself.
+    result = AerSamplerV2.from_backend(full, seed=simulator_seed(5)).run(pm.run(circs), shots=1500).result()
     assert ours == [dict(r.data.meas.get_counts()) for r in result]
     ideal = run_counts(circs, shots=1500, seed=5)
     assert ours != ideal  # the noise is there
+
+
+# --------------------------------------------------------------------------------------------- seeds
+# Gate noise on a circuit with a mid-circuit measurement: Aer simulates it shot by shot, seeding shot i
+# with seed_simulator + i. Before the seeds were hashed, user seeds 7 and 8 gave the same shot records
+# shifted by one shot.
+SEED_NOISE = "custom:two_qubit_error=0.05,one_qubit_error=0.01"
+
+
+def _mid_circuit_circuit() -> QuantumCircuit:
+    qc = QuantumCircuit(3, 4)
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.measure(1, 3)  # mid-circuit: qubit 1 is used again below
+    qc.cx(1, 2)
+    qc.rx(0.9, 1)
+    qc.measure([0, 1, 2], [0, 1, 2])
+    return qc
+
+
+def _shot_records(seed: int, shots: int) -> list[str]:
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    device = get_backend(SEED_NOISE)
+    tq = generate_preset_pass_manager(optimization_level=1, backend=device, seed_transpiler=1).run(_mid_circuit_circuit())
+    sim = AerSimulator(noise_model=execute.restricted_noise_model(device, range(device.num_qubits)))
+    pub = execute.samplers._make_sampler(sim, shots, seed).run([tq], shots=shots).result()[0]
+    return pub.join_data().get_bitstrings()
+
+
+def test_nearby_seeds_give_independent_shot_records():
+    shots = 2000
+    a, b = _shot_records(7, shots), _shot_records(8, shots)
+    assert a == _shot_records(7, shots)  # the same seed still reproduces every shot
+    pooled = np.unique(a + b, return_counts=True)[1] / (2 * shots)
+    q = float(np.sum(pooled**2))  # P(two independent shots agree)
+    for lag in (0, 1, -1):  # aligned, and shifted by one shot either way (the old defect: lag 1 agreed 100 %)
+        pairs = list(zip(a[lag:], b)) if lag >= 0 else list(zip(a, b[-lag:]))
+        agree = sum(x == y for x, y in pairs)
+        # Independence: agreements ~ Binomial(len(pairs), q); 5 standard deviations.
+        assert abs(agree - q * len(pairs)) < 5 * np.sqrt(len(pairs) * q * (1 - q)), lag
+
+
+def test_nearby_seeds_give_independent_counts_and_states():
+    from scipy.stats import chi2
+
+    qc = _mid_circuit_circuit()
+    shots = 4000
+    c7, c8 = (run_counts(qc, backend=SEED_NOISE, shots=shots, seed=s)[0] for s in (7, 8))
+    assert c7 == run_counts(qc, backend=SEED_NOISE, shots=shots, seed=7)[0]
+    keys = sorted(set(c7) | set(c8))
+    # Two-sample chi-square of equal-size samples of one distribution: ~ chi2(K - 1). Shifted shot
+    # records differ by at most one shot per outcome (statistic < 1e-2, "suspiciously small"); both
+    # tails are held at 1e-6.
+    stat = sum((c7.get(k, 0) - c8.get(k, 0)) ** 2 / (c7.get(k, 0) + c8.get(k, 0)) for k in keys)
+    assert chi2.sf(stat, len(keys) - 1) > 1e-6 and chi2.cdf(stat, len(keys) - 1) > 1e-6, stat
+
+    # Shot-averaged states (ancilla='measure'): one shifted shot moves the mean by at most 1/shots =
+    # 5e-4 in trace distance; independent samples differ by ~ sigma sqrt(2/shots) ~ 6e-3 (measured).
+    qm = _charging(method="measure", measure=False)
+    r7, r8 = (run_density_matrix(qm, seed=s, shots=2000)[0]["rho_5"] for s in (7, 8))
+    assert 0.5 * np.abs(np.linalg.eigvalsh(r7 - r8)).sum() > 2e-3
+
+
+def test_simulator_seed_is_a_hash_and_checks_its_argument():
+    seeds = [simulator_seed(s) for s in range(100)]
+    assert len(set(seeds)) == 100 and all(0 <= s < 2**62 for s in seeds)  # room for Aer's seed + shot index
+    assert simulator_seed(3, 100) != simulator_seed(3) and simulator_seed(None) is None
+    assert [s["seed"] for s in execute.job_chunks([_charging()] * 3, seed=4, max_circuits_per_job=2)] == [
+        4, simulator_seed(4, 2)]
+    with pytest.raises(ParameterError, match="Argument `seed` must be >= 0"):
+        simulator_seed(-1)
+
+
+def test_local_testing_mode_is_seeded():
+    # fake: runs through the runtime's local mode: before, its simulator got no seed at all, so a
+    # ledger's rerun "from the stored seed" gave other counts.
+    qc = _charging(n=2, n_coll=2)
+    runs = [run_counts(qc, backend="fake:fake_manila", shots=300, seed=s)[0] for s in (3, 3, 4)]
+    assert runs[0] == runs[1] and runs[0] != runs[2]
 
 
 # --------------------------------------------------------------------------------------------- job store
@@ -190,7 +273,7 @@ def _job_records(folder):
 def test_job_store_writes_id_before_waiting_and_resumes(tmp_path, monkeypatch):
     store = tmp_path / "sub" / "jobs"
     circs = [_charging(n_coll=k) for k in (1, 2, 3)]
-    real_make = execute._make_sampler
+    real_make = execute.samplers._make_sampler
     results, checked = {}, []
 
     def on_result(job_id):
@@ -207,7 +290,7 @@ def test_job_store_writes_id_before_waiting_and_resumes(tmp_path, monkeypatch):
             results[job_id] = self.inner.run(pubs, shots=shots).result()
             return _Job(job_id, results[job_id], on_result)
 
-    monkeypatch.setattr(execute, "_make_sampler", lambda be, shots, seed: Sampler(real_make(be, shots, seed)))
+    monkeypatch.setattr(execute.sampling, "_make_sampler", lambda *a: Sampler(real_make(*a)))
     first = run_counts(circs, shots=300, seed=2, job_store=store, max_circuits_per_job=2)
     assert checked == ["fake-0", "fake-1"]  # two jobs (2 + 1 circuits), both checked
     records = _job_records(store)
@@ -220,15 +303,15 @@ def test_job_store_writes_id_before_waiting_and_resumes(tmp_path, monkeypatch):
         def run(self, *a, **k):
             raise AssertionError("resubmitted a stored job")
 
-    monkeypatch.setattr(execute, "_make_sampler", lambda be, shots, seed: NoSubmit())
-    monkeypatch.setattr(execute, "_retrieve_job", lambda be, job_id: _Job(job_id, results[job_id]))
+    monkeypatch.setattr(execute.sampling, "_make_sampler", lambda *a: NoSubmit())
+    monkeypatch.setattr(execute.sampling, "_retrieve_job", lambda be, job_id: _Job(job_id, results[job_id]))
     assert run_counts(circs, shots=300, seed=2, job_store=store, max_circuits_per_job=2) == first
 
 
 def test_job_store_survives_interrupted_wait(tmp_path, monkeypatch):
     store = tmp_path / "jobs"
     qc = _charging()
-    real_make = execute._make_sampler
+    real_make = execute.samplers._make_sampler
     kept = {}
 
     class Interrupted:
@@ -243,12 +326,12 @@ def test_job_store_survives_interrupted_wait(tmp_path, monkeypatch):
 
             return _Job("job-42", kept["r"], boom)
 
-    monkeypatch.setattr(execute, "_make_sampler", lambda be, shots, seed: Interrupted(real_make(be, shots, seed)))
+    monkeypatch.setattr(execute.sampling, "_make_sampler", lambda *a: Interrupted(real_make(*a)))
     with pytest.raises(KeyboardInterrupt):
         run_counts(qc, shots=100, job_store=store)
     (rec,) = _job_records(store)
     assert rec["job_id"] == "job-42" and rec["done"] is False
-    monkeypatch.setattr(execute, "_retrieve_job", lambda be, job_id: _Job(job_id, kept["r"]))
+    monkeypatch.setattr(execute.sampling, "_retrieve_job", lambda be, job_id: _Job(job_id, kept["r"]))
     assert sum(run_counts(qc, shots=100, job_store=store)[0].values()) == 100
 
 
@@ -268,7 +351,7 @@ def test_unwritable_job_store_is_refused_before_anything_runs(tmp_path, monkeypa
     def no_run(*a, **k):
         raise AssertionError("sampled before checking the job store")
 
-    monkeypatch.setattr(execute, "_make_sampler", no_run)
+    monkeypatch.setattr(execute.sampling, "_make_sampler", no_run)
     # Old code: the store was only written after submitting, and an OSError there was the only sign.
     with pytest.raises(ParameterError, match=r"Argument `job_store` must be a writable folder.*a_file/jobs"):
         run_counts(_charging(), shots=10, job_store=blocker / "jobs")
@@ -302,16 +385,6 @@ def test_get_backend_errors_are_clear(monkeypatch):
     assert get_backend(sim) is sim
     with pytest.raises(ParameterError, match="noise_model"):
         run_counts(_charging(), backend=execute.fake_backend("manila"), noise_model=object(), shots=10)
-
-
-@pytest.mark.hardware
-def test_ibm_backend_resolves():  # pragma: no cover - needs credentials
-    import os
-
-    if not os.environ.get("QISKIT_IBM_TOKEN"):
-        pytest.skip("QISKIT_IBM_TOKEN not set")
-    backend = get_backend(os.environ.get("QCHARGE_IBM_BACKEND", "ibm:ibm_torino"))
-    assert backend.num_qubits > 0
 
 
 # --------------------------------------------------------------------------------------------- resources
@@ -428,7 +501,7 @@ def test_logical_resources_equal_the_preset_pass_manager(name, qc):
     qc = qc[0] if isinstance(qc, list) else qc
     preset = generate_preset_pass_manager(optimization_level=1, basis_gates=["cx", "u"], seed_transpiler=0).run(qc)
     res = resources(qc)
-    want = execute._stats(preset)
+    want = execute.transpile_stats._stats(preset)
     assert {k: res[f"transpiled_{k}"] for k in want} == want
 
 

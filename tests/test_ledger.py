@@ -245,9 +245,12 @@ def test_remote_jobs_are_retrieved_by_id_through_the_runtime_job_classes(tmp_pat
     # The experiment resolves the device for its layout and its exact-noisy prediction (a real run
     # needs credentials for that, as for the jobs). Offline, "ibm:test_eagle" resolves to a noiseless
     # simulator; the jobs themselves still come back only through the stub service below.
-    resolve = execute.get_backend
-    monkeypatch.setattr(execute, "get_backend",
-                        lambda name="aer": execute.AerSimulator() if name == "ibm:test_eagle" else resolve(name))
+    # (Patched where every caller's get_backend resolves 'ibm:' names: qcharge.execute.backends.)
+    from qiskit_aer import AerSimulator
+
+    resolve = execute.backends._ibm_backend
+    monkeypatch.setattr(execute.backends, "_ibm_backend",
+                        lambda name: AerSimulator() if name == "test_eagle" else resolve(name))
 
     # A harvest run as `submit` records it for an ibm: backend: parameters, circuits, then remote job records.
     run_id = in_process(capsys, ["submit", *HARVEST, "--runs-dir", str(tmp_path)])["run"]

@@ -30,6 +30,8 @@ __all__ = [
     "DEFAULT_L1_MAX_ATOMS",
     "add_l1_max_atoms_arg",
     "DEFAULT_SEED",
+    "add_suppression_args",
+    "suppression_from",
 ]
 
 DEFAULT_SEED = 7
@@ -93,6 +95,37 @@ def backend_from(args) -> str:
         flags = ", ".join("--" + k.replace("_", "-") for k in given)
         raise ParameterError(f"Argument `--backend` must be 'custom' with {flags}, but is {args.backend!r}.")
     return args.backend
+
+
+def add_suppression_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("error suppression (runtime sampler only: --backend fake:<fake> or ibm:<name>; "
+                             "applied by the runtime's client-side sampler, so local testing mode runs it too; "
+                             "recorded in the run ledger's parameters; not in the noisy prediction)")
+    g.add_argument("--dynamical-decoupling", default=None, metavar="XX|XpXm|XY4",
+                   help="pad idle periods of the scheduled circuits with this sequence (not with control flow). "
+                        "Local testing mode cannot show a gain: its noise is Markovian T1/T2, and only DD runs are "
+                        "scheduled, so only they carry idle relaxation (default: off)")
+    g.add_argument("--twirl-gates", action="store_true",
+                   help="Pauli-twirl the two-qubit gate layers (randomizations x shots each = --shots). "
+                        "Measurement twirling is not offered: it fails with mid-circuit measurements (default off)")
+
+
+def suppression_from(args):
+    """The :class:`~qcharge.execute.ErrorSuppression` of ``--dynamical-decoupling`` / ``--twirl-gates``,
+    checked against ``--backend`` and the run's shots before anything runs or is recorded."""
+    from ..execute import ErrorSuppression
+
+    sup = ErrorSuppression(getattr(args, "dynamical_decoupling", None), bool(getattr(args, "twirl_gates", False)))
+    if not sup.enabled:
+        return sup
+    flag = "--dynamical-decoupling" if sup.dynamical_decoupling is not None else "--twirl-gates"
+    if args.backend.partition(":")[0] not in ("fake", "ibm"):
+        raise ParameterError(f"Argument `{flag}` needs the runtime sampler (--backend fake:<fake> or ibm:<name>), "
+                             f"but --backend is {args.backend!r}.")
+    exact = getattr(args, "exact", False) if args.experiment == "charge" else args.shots is None
+    if exact:
+        raise ParameterError(f"Argument `{flag}` needs a sampled run (--shots), but this run is exact.")
+    return sup
 
 
 def add_circuit_args(p: argparse.ArgumentParser) -> None:

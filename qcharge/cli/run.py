@@ -11,11 +11,13 @@ from ._common import (
     add_bath_args,
     add_circuit_args,
     add_initial_args,
+    add_suppression_args,
     backend_from,
     emit,
     initial_from,
     load_matrix,
     progress,
+    suppression_from,
 )
 
 __all__ = ["add_parser", "run_charge", "run_harvest", "DEFAULT_SHOTS"]
@@ -44,6 +46,7 @@ def add_parser(sub) -> None:
                    help=f"shots per tomography setting (default {DEFAULT_SHOTS}; not with --exact)")
     p.add_argument("--exact", action="store_true", help="exact density-matrix run (no shots)")
     add_circuit_args(p)
+    add_suppression_args(p)
     add_runs_dir_arg(p)
     add_mitigate_arg(p)
     p.set_defaults(func=run_charge)
@@ -63,6 +66,7 @@ def add_parser(sub) -> None:
                    help="JSON list [g_1, g_2] of the probe's relative coupling to each pair atom (default [1, 1]: "
                         "collective; [1, 0] couples one atom only, one exchange gate per collision)")
     add_circuit_args(p)
+    add_suppression_args(p)
     add_runs_dir_arg(p)
     add_mitigate_arg(p)
     p.set_defaults(func=run_harvest)
@@ -76,8 +80,10 @@ def add_mitigate_arg(p) -> None:
 
 def run_charge(args) -> int:
     from ..experiments import run_charge as experiment
+    from ..execute import error_suppression
     from ..params import Collision
 
+    suppression = suppression_from(args)  # checked before a ledger run is recorded
     if wants_ledger(args):
         return ledger_run(args)
 
@@ -102,29 +108,32 @@ def run_charge(args) -> int:
         raise ParameterError("Argument `--theta` and `--collisions` must be given (or --plan best), but "
                              f"--theta = {theta}, --collisions = {collisions}.")
     job_store = RecordStore(args.job_store, argument="--job-store") if args.job_store else None
-    res = experiment(
-        Atoms(args.atoms, omega=args.omega),
-        Bath(args.temperature, args.omega),
-        initial_from(args),
-        Collision(theta, ordering, ancilla),
-        collisions,
-        backend=backend,
-        shots=shots,
-        exact=args.exact,
-        seed=args.seed,
-        job_store=job_store,
-        layout=layout,
-        mitigate=args.mitigate,
-        progress=progress(args),
-        counts_source=getattr(args, "counts_source", None),  # set by qcharge.ledger (submit / fetch / --runs-dir)
-    )
+    with error_suppression(suppression):  # the runtime sampler's DD / twirling (default off)
+        res = experiment(
+            Atoms(args.atoms, omega=args.omega),
+            Bath(args.temperature, args.omega),
+            initial_from(args),
+            Collision(theta, ordering, ancilla),
+            collisions,
+            backend=backend,
+            shots=shots,
+            exact=args.exact,
+            seed=args.seed,
+            job_store=job_store,
+            layout=layout,
+            mitigate=args.mitigate,
+            progress=progress(args),
+            counts_source=getattr(args, "counts_source", None),  # set by qcharge.ledger (submit / fetch / --runs-dir)
+        )
     emit(args, res.to_dict(), str(res))
     return 0
 
 
 def run_harvest(args) -> int:
+    from ..execute import error_suppression
     from ..experiments import run_harvest as experiment
 
+    suppression = suppression_from(args)  # checked before a ledger run is recorded
     if wants_ledger(args):
         return ledger_run(args)
 
@@ -136,21 +145,22 @@ def run_harvest(args) -> int:
         )
     rho = cluster_state(args, 2)  # the file's pair state, validated before any circuit is built
     job_store = RecordStore(args.job_store, argument="--job-store") if args.job_store else None
-    res = experiment(
-        Bath(args.temperature, args.omega),
-        initial_from(args),
-        args.cluster if rho is None else rho,
-        Harvest(theta=args.theta, rate=args.rate,
-                coupling=None if args.coupling is None else load_matrix(args.coupling, "--coupling").tolist()),
-        args.time,
-        instances=args.instances,
-        backend=backend_from(args),
-        shots=args.shots,
-        seed=args.seed,
-        job_store=job_store,
-        mitigate=args.mitigate,
-        progress=progress(args),
-        counts_source=getattr(args, "counts_source", None),  # set by qcharge.ledger (submit / fetch / --runs-dir)
-    )
+    with error_suppression(suppression):  # the runtime sampler's DD / twirling (default off)
+        res = experiment(
+            Bath(args.temperature, args.omega),
+            initial_from(args),
+            args.cluster if rho is None else rho,
+            Harvest(theta=args.theta, rate=args.rate,
+                    coupling=None if args.coupling is None else load_matrix(args.coupling, "--coupling").tolist()),
+            args.time,
+            instances=args.instances,
+            backend=backend_from(args),
+            shots=args.shots,
+            seed=args.seed,
+            job_store=job_store,
+            mitigate=args.mitigate,
+            progress=progress(args),
+            counts_source=getattr(args, "counts_source", None),  # set by qcharge.ledger (submit / fetch / --runs-dir)
+        )
     emit(args, res.to_dict(), str(res))
     return 0

@@ -6,7 +6,7 @@ import argparse
 
 from ..ledger import DEFAULT_RUNS_DIR
 from . import run
-from ._common import emit
+from ._common import emit, suppression_from
 
 __all__ = ["add_parser", "submit"]
 
@@ -28,6 +28,7 @@ def add_parser(sub) -> None:
 def submit(args) -> int:
     from .. import ledger
 
+    suppression_from(args)  # bad --dynamical-decoupling / --twirl-gates: refused before the run is recorded
     handle = ledger.submit(args, runs_dir=args.runs_dir)
     emit(args, {"run": handle.id}, handle.id)
     return 0

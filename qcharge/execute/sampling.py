@@ -1,0 +1,210 @@
+"""Counts: circuits split into jobs, each job's id recorded before waiting, ensembles pooled."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from datetime import datetime, timezone
+from typing import Any, Sequence
+
+from qiskit import QuantumCircuit
+from qiskit.transpiler import generate_preset_pass_manager
+from qiskit_aer import AerSimulator
+
+from .._checks import check_int
+from ..exceptions import ParameterError
+from ..records import RecordStore
+from ._common import _active_qubits, _backend_name, _circuits_digest, _flatten, _is_aer, _progress
+from .backends import _fake_device, get_backend
+from .capabilities import check_supported
+from .noise import _cached_noise_model
+from .samplers import ErrorSuppression, _make_sampler, _open_batch, _retrieve_job, current_suppression
+from .seeds import job_seed
+
+
+def job_store_for(job_store: str | os.PathLike | RecordStore) -> RecordStore:
+    """The record store for job ids: ``job_store`` itself, or a :class:`~qcharge.records.RecordStore`
+    at that folder (created and test-written now, before anything is computed or submitted)."""
+    if isinstance(job_store, RecordStore):
+        return job_store
+    return RecordStore(job_store, argument="job_store")
+
+
+def _counts(pub_result, circuit: QuantumCircuit) -> dict[str, int]:
+    reg = (circuit.metadata or {}).get("counts_register")
+    if reg is not None and hasattr(pub_result.data, reg):
+        return dict(getattr(pub_result.data, reg).get_counts())
+    return dict(pub_result.join_data().get_counts())
+
+
+def run_counts(
+    circuits,
+    *,
+    backend: str | Any = "aer",
+    shots: int = 1024,
+    seed: int | None = 1234,
+    noise_model=None,
+    optimization_level: int = 1,
+    max_circuits_per_job: int = 100,
+    job_store: str | os.PathLike | RecordStore | None = None,
+    initial_layout: Sequence[int] | None = None,
+    progress: bool = False,
+    suppression: ErrorSuppression | None = None,
+) -> list[dict[str, int]]:
+    """Measurement counts through SamplerV2.
+
+    Circuits are transpiled with :func:`~qiskit.transpiler.generate_preset_pass_manager`
+    (``seed_transpiler=seed``), split into jobs of at most ``max_circuits_per_job`` circuits and
+    sampled with ``shots`` each. With a ``job_store`` (a folder, or a :class:`~qcharge.records.RecordStore`),
+    each job's id is recorded **before** waiting for its result, under the hash of the circuits and
+    settings (:func:`qcharge.records.input_hash`); a later call with the same inputs resumes from the
+    stored id instead of resubmitting (IBM backends; an Aer job cannot be retrieved and is rerun,
+    which the seed makes reproducible). The store is checked writable before anything runs.
+
+    Args:
+        circuits: circuits, or lists of circuits (ensembles: their counts are summed).
+        backend: see :func:`get_backend`, or a backend object.
+        shots: shots per circuit.
+        seed: ``seed_transpiler``, and the user seed of the simulators' seeds (:mod:`qcharge.execute.seeds`:
+            Aer and local testing mode get a hash of it, so nearby seeds give independent shots).
+        noise_model: Aer noise model (``backend='aer'`` only).
+        optimization_level: preset pass-manager level 0-3.
+        max_circuits_per_job: job size.
+        job_store: folder (or :class:`~qcharge.records.RecordStore`) of the job records.
+        initial_layout: physical qubit of each logical qubit on a device (default: the preset's).
+        progress: tqdm bar over jobs.
+        suppression: dynamical decoupling / gate twirling of the runtime sampler
+            (:class:`~qcharge.execute.samplers.ErrorSuppression`; default: the one of the enclosing
+            :func:`~qcharge.execute.samplers.error_suppression` block, off outside one).
+
+    Raises:
+        BackendError: the backend lacks an operation the circuits use (:func:`check_supported`),
+            before anything is submitted.
+        ParameterError: suppression asked of an Aer path, or DD of circuits with control flow.
+
+    Returns:
+        One counts dict per element of ``circuits``: keys are bitstrings of the register named by
+        ``metadata['counts_register']`` (``'meas'`` for qcharge builders; rightmost character =
+        first listed qubit), else of all classical bits.
+    """
+    flat, spans = _flatten(circuits)
+    store = job_store_for(job_store) if job_store is not None else None
+    shots = check_int("shots", shots, minimum=1)
+    optimization_level = check_int("optimization_level", optimization_level, minimum=0, maximum=3)
+    max_circuits_per_job = check_int("max_circuits_per_job", max_circuits_per_job, minimum=1)
+    for qc in flat:
+        if not any(inst.operation.name == "measure" for inst in qc.data):
+            raise ParameterError(
+                f"Argument `circuits` must contain measurements for run_counts, but {qc.name!r} has none "
+                "(build it with measure=True)."
+            )
+    kind, _, rest = backend.partition(":") if isinstance(backend, str) else ("", "", "")
+    # 'aer-noisy:<fake>': transpile for the fake device and sample each job on its noise model
+    # restricted to the qubits the job uses: the same counts as AerSimulator.from_backend (tested),
+    # without building the full model (10-20 s for a 156-qubit device).
+    # 'custom:...' likewise (its device is a target carrying the flags' errors).
+    device = None
+    if noise_model is None and kind == "aer-noisy" and rest:
+        device = _fake_device(rest)
+    elif noise_model is None and kind == "custom":
+        device = get_backend(backend)
+    be = device if device is not None else get_backend(backend)
+    check_supported(flat, be)
+    if isinstance(backend, str) and backend == "aer" and noise_model is None and 2 ** max(c.num_qubits for c in flat) <= shots:
+        # Resets force Aer's statevector method to simulate shot by shot (cost ~ shots * 2^n); the
+        # density-matrix method applies them as channels once (~ 4^n) and samples every shot from the
+        # final state. Measured crossover (benchmarks/README.md): 2^n ~ shots; 15x faster on the
+        # 5-qubit harvesting circuits at 2000 shots.
+        be = AerSimulator(method="density_matrix")
+    if noise_model is not None:
+        if not _is_aer(be):
+            raise ParameterError(f"Argument `noise_model` needs an Aer backend, but backend is {_backend_name(be)!r}.")
+        be = AerSimulator(noise_model=noise_model)
+    pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=be, seed_transpiler=seed,
+                                      initial_layout=None if initial_layout is None or _is_aer(be) else list(initial_layout))
+    suppression = current_suppression() if suppression is None else suppression
+    suppression.check(flat, backend if isinstance(backend, str) else _backend_name(be),
+                      runtime=device is None and not _is_aer(be))
+    batch = _open_batch(be) if device is None and not _is_aer(be) else None
+    # Hardware: one sampler in the batch for every job. Simulators: one per job (its own seed, below).
+    sampler = _make_sampler(batch, shots, seed, suppression) if batch is not None else None
+    name = _backend_name(be) if device is None else f"aer_simulator_from({device.name})"
+    try:
+        counts = _sample_jobs(flat, pm, sampler, device, store, be, name, shots, seed, optimization_level,
+                              max_circuits_per_job, progress, suppression)
+    finally:
+        if batch is not None:
+            batch.close()  # no new jobs; the submitted ones still run
+    return pool_counts(circuits, counts)
+
+
+def _sample_jobs(flat, pm, sampler, device, store, be, name, shots, seed, optimization_level,
+                 max_circuits_per_job, progress, suppression) -> list[dict[str, int]]:
+    """Submit (or resume) the jobs of :func:`run_counts`, each id recorded before waiting."""
+
+    counts: list[dict[str, int]] = []
+    specs = job_chunks(flat, seed=seed, max_circuits_per_job=max_circuits_per_job)
+    for spec in _progress(specs, progress, len(specs), f"jobs on {name}"):
+        chunk, j, seed_j = spec["circuits"], spec["first_circuit"], spec["seed"]
+        inputs = {"record": "sampler job", "backend": name, "shots": shots, "seed": seed_j,
+                  "optimization_level": optimization_level, "circuits": spec["digest"]}
+        if suppression.enabled:  # (absent when off: the records of runs without it keep their keys)
+            inputs["suppression"] = suppression.to_dict()
+        job = None
+        if store is not None and (rec := store.get(inputs)) is not None:
+            job = _retrieve_job(be, rec["job_id"])
+            if job is None:
+                warnings.warn(
+                    f"Stored job {rec['job_id']} cannot be retrieved from {name}; resubmitting.",
+                    stacklevel=2,
+                )
+        if job is None:
+            transpiled = pm.run(chunk)
+            if sampler is not None:
+                job = sampler.run(transpiled, shots=shots)
+            elif device is not None:
+                used = tuple(sorted({q for c in transpiled for q in _active_qubits(c)}))
+                job = _make_sampler(AerSimulator(noise_model=_cached_noise_model(device, used)), shots,
+                                    seed_j).run(transpiled, shots=shots)
+            else:
+                job = _make_sampler(be, shots, seed_j, suppression).run(transpiled, shots=shots)
+            record = {"job_id": str(job.job_id()), "backend": name, "n_circuits": len(chunk),
+                      "shots": shots, "first_circuit": j, "done": False,
+                      "submitted": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            if store is not None:
+                store.save(inputs, record)  # on disk before anybody waits for the result
+        result = job.result()
+        if store is not None:
+            store.save(inputs, {**store.load(inputs), "done": True})
+        counts += [_counts(pub, qc) for pub, qc in zip(result, chunk)]
+    return counts
+
+
+def job_chunks(circuits, *, seed: int | None, max_circuits_per_job: int = 100) -> list[dict]:
+    """The jobs :func:`run_counts` makes of ``circuits``: first circuit, circuits, seed and digest of each.
+
+    :func:`run_counts` runs exactly these jobs, so a job spec recorded here identifies its job. Every
+    job gets its own simulator seed: with one seed for all jobs, Aer repeats the same random numbers
+    in every job, so equal circuits in different jobs (1-shot coin instances) gave identical outcomes.
+    Job 0 keeps ``seed`` itself (single-job runs are unchanged); see :func:`~qcharge.execute.seeds.job_seed`.
+    Every job's sampler gets :func:`~qcharge.execute.seeds.simulator_seed` of its job seed.
+    """
+    flat, _ = _flatten(circuits)
+    out = []
+    for j in range(0, len(flat), max_circuits_per_job):
+        chunk = flat[j:j + max_circuits_per_job]
+        out.append({"first_circuit": j, "circuits": chunk, "seed": job_seed(seed, j), "digest": _circuits_digest(chunk)})
+    return out
+
+
+def pool_counts(circuits, flat_counts: Sequence[dict[str, int]]) -> list[dict[str, int]]:
+    """Counts per element of ``circuits`` from counts per flattened circuit (ensembles summed, as :func:`run_counts`)."""
+    _, spans = _flatten(circuits)
+    out = []
+    for a, b in spans:
+        total: dict[str, int] = {}
+        for c in flat_counts[a:b]:
+            for k, v in c.items():
+                total[k] = total.get(k, 0) + int(v)
+        out.append(total)
+    return out
