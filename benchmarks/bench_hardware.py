@@ -156,6 +156,46 @@ def harvest_row(device: str, shots: int, instances: int, kinds: tuple[str, str],
     return row
 
 
+def device_rows(device: str, atoms, shots: int, instances: int, kinds, args) -> dict:
+    """All rows of one device: charging (each N, default and planned) and harvesting."""
+    t0 = _clock()
+    charging = []
+    for n in atoms:
+        for protocol in ("default", "planned"):
+            r = charge_row(device, n, protocol, shots, exact_only=args.default_exact and protocol == "default")
+            charging.append(r)
+            print(f"{device} N={n} {protocol}: θ={r['theta']} n={r['collisions']} 2q={r['two_qubit_gates']} "
+                  f"exact {r['exact']:.4f} noisy {r['noisy_prediction']:.4f} raw {r.get('raw', math.nan):.4f} "
+                  f"mit {r.get('mitigated', math.nan):.4f} ({r['run']['wall_s']:.0f} s)", file=sys.stderr, flush=True)
+    h = harvest_row(device, shots, instances, kinds, not args.no_plan_teff)
+    print(f"{device} harvest: gap exact {h['gap_exact']:.4f} raw {h['gap_raw']:.4f} (z {h['z_raw']:.1f}) "
+          f"mitigated {h['gap_mitigated']:.4f} (z {h['z_mitigated']:.1f})", file=sys.stderr, flush=True)
+    return {"charging": charging, "harvesting": [h], "seconds": _since(t0)}
+
+
+def harvest_gates(device: str, kind: str, seed: int, instances: int, sample: int = 10) -> dict | None:
+    """Two-qubit gates after transpiling of the first ``sample`` harvesting instances of a prepared kind.
+
+    ``run_harvest`` reports no resources: the instances are rebuilt here from the same plan (seed) with the
+    public builders and transpiled with :func:`qcharge.execute.resources` (level 1, transpiler seed 0,
+    free layout). Only for the prepared kinds (``None`` for others).
+    """
+    from qcharge.circuits.harvesting import harvesting_instances
+    from qcharge.execute import resources
+    from qcharge.protocol import harvesting_plan
+    from qcharge.reference.harvest import make_cluster
+
+    if kind not in ("charged", "dephased"):
+        return None
+    bath = Bath(TEMPERATURE)
+    streams = harvesting_plan(HARVEST, HARVEST_TIME, instances, seed)
+    circuits = harvesting_instances(streams, make_cluster(kind, bath, InitialState("ground")), omega=bath.omega)
+    gates = [resources(c, f"aer-noisy:{device}")["transpiled_two_qubit_gates"] for c in circuits[:sample]]
+    collisions = sum(len(c.metadata["collision_times"]) for c in circuits[:sample])
+    return {"instances": len(gates), "mean_per_instance": sum(gates) / len(gates),
+            "per_collision": sum(gates) / max(collisions, 1)}
+
+
 # ------------------------------------------------------------------------------------------ output
 def _ci(v: list) -> str:
     return f"[{v[0]:.3f}, {v[1]:.3f}]"
@@ -203,16 +243,18 @@ def markdown(data: dict) -> str:
         "(basic bootstrap of the counts); z = gap / sqrt(se_c² + se_d²); z (+inst) also counts the Poisson-instance "
         "sampling. Budget of T_eff (charged): collision = twin - Poisson ME (finite instances), gates, readout, shot.",
         "",
-        "| device | kind | layout | exact | twin | noisy | raw [95 % CI] | mitigated [95 % CI] | se raw / mit | "
-        "collision | gates | readout | shot | s (wall/cpu) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| device | kind | 2q per instance (per collision) | layout | exact | twin | noisy | raw [95 % CI] | "
+        "mitigated [95 % CI] | se raw / mit | collision | gates | readout | shot | s (wall/cpu) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in data["harvesting"]:
         for which in ("charged", "dephased"):
             h = r[which]
             b = h["error_budget"]["teff"]
+            g = h.get("two_qubit_gates")
+            gates = f"{g['mean_per_instance']:.0f} ({g['per_collision']:.1f})" if g else "-"
             lines.append(
-                f"| {r['device']} | {h['kind']} | {h['layout']} | {h['exact']:.4f} | {h['twin']:.4f} | "
+                f"| {r['device']} | {h['kind']} | {gates} | {h['layout']} | {h['exact']:.4f} | {h['twin']:.4f} | "
                 f"{h['noisy_prediction']:.4f} | {h['raw']:.4f} {_ci(h['raw_ci'])} | "
                 f"{h['mitigated']:.4f} {_ci(h['mitigated_ci'])} | {h['raw_se']:.4f} / {h['mitigated_se']:.4f} | "
                 f"{b['collision_model']:+.4f} | {b['gate_and_decoherence']:+.4f} | {b['readout']:+.4f} | "
@@ -233,35 +275,58 @@ def markdown(data: dict) -> str:
             f"{r['z_mitigated']:.1f} ({r['z_mitigated_with_instances']:.1f}) | {planned} |")
     m = data["machine"]
     lines += ["", f"Machine: {m['machine']}, python {m['python']}, {m['cores']} cores shared with other jobs, "
-                  f"{m['wall_s']:.0f} s wall / {m['cpu_s']:.0f} s CPU in all, load average {m['load_average_end']:.1f} "
+                  f"{m['wall_s']:.0f} s wall / {m['cpu_s']:.0f} s CPU summed over the devices (one process each, run in "
+                  f"parallel), load average {m['load_average_end']:.1f} "
                   "at the end"]
     return "\n".join(lines) + "\n"
 
 
 def figure(data: dict, path: Path) -> None:
-    """Kept fraction of the exact heat-exchange coherence per device and N: noisy, raw, mitigated."""
+    """Left: kept fraction of the exact heat-exchange coherence (noisy, raw, mitigated; bars 95 % CI).
+    Right: the probe's T_eff after charged and dephased pairs per device, against exact theory."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    colors = {"noisy_prediction": "#ff7f0e", "raw": "#d62728", "mitigated": "#9467bd"}
+    names = {"noisy_prediction": "exact-noisy prediction", "raw": "sampled raw", "mitigated": "sampled, mitigated"}
     rows = data["charging"]
-    labels = [f"{r['device'].removeprefix('fake_')}\nN={r['atoms']} {r['protocol'][:4]}" for r in rows]
-    x = range(len(rows))
-    fig, ax = plt.subplots(figsize=(8.0, 3.8))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11.0, 4.2), gridspec_kw={"width_ratios": [2.2, 1]})
     w = 0.27
-    for k, (key, color) in enumerate((("noisy_prediction", "#ff7f0e"), ("raw", "#d62728"), ("mitigated", "#9467bd"))):
+    for k, key in enumerate(colors):
+        xs = [i + (k - 1) * w for i in range(len(rows))]
         y = [r[key] / r["exact"] if key in r else float("nan") for r in rows]
-        ax.bar([i + (k - 1) * w for i in x], y, w, color=color,
-               label={"noisy_prediction": "exact-noisy prediction", "raw": "sampled raw",
-                      "mitigated": "sampled, readout-mitigated"}[key])
+        err = None
+        if key != "noisy_prediction":
+            err = [[max(r[key] - r[key + "_ci"][0], 0) / r["exact"] if key in r else 0 for r in rows],
+                   [max(r[key + "_ci"][1] - r[key], 0) / r["exact"] if key in r else 0 for r in rows]]
+        ax.bar(xs, y, w, color=colors[key], yerr=err, capsize=1.5, error_kw={"lw": 0.6}, label=names[key])
     ax.axhline(KEPT_TARGET, color="k", lw=0.8, ls="--", label="85 % target")
     ax.axhline(1.0, color="k", lw=0.6)
-    ax.set_xticks(list(x), labels, fontsize=7)
+    ax.set_xticks(range(len(rows)), [f"{r['device'].removeprefix('fake_')}\nN={r['atoms']} {r['protocol']}\n"
+                                     f"{r['two_qubit_gates']} 2q" for r in rows], fontsize=6.5)
     ax.set_ylabel("heat-exchange coherence / exact theory")
-    ax.set_title(f"T = 1, from ground, {data['settings']['shots']} shots per setting: default (θ = 0.3 × 120) vs planned",
-                 fontsize=9)
+    ax.set_title(f"charging, T = 1 from ground, {data['settings']['shots']} shots per setting", fontsize=9)
     ax.legend(fontsize=7, loc="upper left")
+    for i, h in enumerate(data["harvesting"]):
+        for j, which in enumerate(("charged", "dephased")):
+            est = h[which]
+            x0 = i + (j - 0.5) * 0.4
+            bx.hlines(est["exact"], x0 - 0.15, x0 + 0.15, color="k", lw=1.2,
+                      label="exact (Poisson ME)" if i == j == 0 else None)
+            bx.plot(x0 - 0.08, est["noisy_prediction"], "^", color=colors["noisy_prediction"],
+                    label=names["noisy_prediction"] if i == j == 0 else None)
+            for key, dx in (("raw", 0.0), ("mitigated", 0.08)):
+                bx.errorbar(x0 + dx, est[key], yerr=[[est[key] - est[key + "_ci"][0]], [est[key + "_ci"][1] - est[key]]],
+                            fmt="o" if key == "raw" else "D", ms=3.5, color=colors[key], capsize=2,
+                            label=names[key] if i == j == 0 else None)
+            bx.annotate(which[0], (x0, est["exact"]), textcoords="offset points", xytext=(0, -10), ha="center", fontsize=7)
+    bx.set_xticks(range(len(data["harvesting"])), [h["device"].removeprefix("fake_") for h in data["harvesting"]],
+                  fontsize=7)
+    bx.set_ylabel("probe T_eff")
+    bx.set_title("harvesting: c = charged, d = dephased pairs", fontsize=9)
+    bx.legend(fontsize=6.5, loc="upper right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
@@ -287,34 +352,45 @@ def main(argv=None) -> int:
     ap.add_argument("--kinds", default=f"{CHARGED_KIND},{DEPHASED_KIND}",
                     help=f"the two harvesting cluster kinds compared (default {CHARGED_KIND},{DEPHASED_KIND})")
     ap.add_argument("--no-plan-teff", action="store_true", help="skip plan(target='teff') on each device")
+    ap.add_argument("--devices", default=",".join(DEVICES), help=f"devices (default {','.join(DEVICES)})")
+    ap.add_argument("--parts", default=None,
+                    help="folder of per-device results: a device whose DEVICE.json is there is read, not rerun "
+                         "(devices can then run in parallel invocations and a last one assembles)")
     ap.add_argument("--no-readme", action="store_true", help="do not update benchmarks/README.md or the figure")
     args = ap.parse_args(argv)
     kinds = tuple(args.kinds.split(","))
     if len(kinds) != 2:
         ap.error(f"--kinds must be two kinds separated by a comma, but is {args.kinds!r}")
-    devices, atoms = (("fake_kingston",), (2,)) if args.quick else (DEVICES, ATOMS)
+    devices, atoms = (("fake_kingston",), (2,)) if args.quick else (tuple(args.devices.split(",")), ATOMS)
     shots, instances = (1000, 8) if args.quick else (SHOTS, HARVEST_INSTANCES)
     t0 = _clock()
-    charging, harvesting = [], []
+    charging, harvesting, seconds = [], [], {}
     for device in devices:
-        for n in atoms:
-            for protocol in ("default", "planned"):
-                r = charge_row(device, n, protocol, shots, exact_only=args.default_exact and protocol == "default")
-                charging.append(r)
-                print(f"{device} N={n} {protocol}: θ={r['theta']} n={r['collisions']} 2q={r['two_qubit_gates']} "
-                      f"exact {r['exact']:.4f} noisy {r['noisy_prediction']:.4f} raw {r.get('raw', math.nan):.4f} "
-                      f"mit {r.get('mitigated', math.nan):.4f} ({r['run']['wall_s']:.0f} s)", file=sys.stderr, flush=True)
-        h = harvest_row(device, shots, instances, kinds, not args.no_plan_teff)
-        harvesting.append(h)
-        print(f"{device} harvest: gap exact {h['gap_exact']:.4f} raw {h['gap_raw']:.4f} (z {h['z_raw']:.1f}) "
-              f"mitigated {h['gap_mitigated']:.4f} (z {h['z_mitigated']:.1f})", file=sys.stderr, flush=True)
+        part = Path(args.parts) / f"{device}.json" if args.parts else None
+        if part is not None and part.exists():  # computed by an earlier (or a parallel) invocation
+            done = json.loads(part.read_text())
+        else:
+            done = device_rows(device, atoms, shots, instances, kinds, args)
+            if part is not None:
+                part.parent.mkdir(parents=True, exist_ok=True)
+                part.write_text(json.dumps(done, indent=2))
+        charging += done["charging"]
+        for h in done["harvesting"]:  # cheap, and added afterwards: computed here when a part lacks it
+            for which in ("charged", "dephased"):
+                if "two_qubit_gates" not in h[which]:
+                    h[which]["two_qubit_gates"] = harvest_gates(device, h[which]["kind"], h[which]["seed"], instances)
+        harvesting += done["harvesting"]
+        seconds[device] = done["seconds"]
     targets = {
         "charging_kept_noisy": {f"{r['device']} N={r['atoms']}": {"kept": r["kept_noisy"], "met": r["kept_noisy"] >= KEPT_TARGET}
                                 for r in charging if r["protocol"] == "planned" and r["device"] in TARGET_DEVICES},
         "harvest_z_raw": {h["device"]: {"z": h["z_raw"], "met": h["z_raw"] >= Z_TARGET} for h in harvesting},
     }
+    # Per device: the wall and CPU time of its own invocation (devices may have run in parallel with --parts).
     machine = {"machine": platform.machine(), "python": platform.python_version(), "cores": os.cpu_count(),
-               "load_average_end": os.getloadavg()[0], **_since(t0)}
+               "load_average_end": os.getloadavg()[0], "per_device": seconds,
+               "wall_s": sum(v["wall_s"] for v in seconds.values()), "cpu_s": sum(v["cpu_s"] for v in seconds.values()),
+               "this_invocation": _since(t0)}
     data = {"settings": {"temperature": TEMPERATURE, "shots": shots, "instances": instances, "seed": SEED,
                          "quick": args.quick, "default_exact": args.default_exact, "kinds": list(kinds)},
             "charging": charging, "harvesting": harvesting, "targets": targets, "machine": machine}
