@@ -24,8 +24,9 @@ coherence in the noisy prediction on FakeKingston and FakeFez; planned harvestin
 from dephased T_eff by >= 5 standard errors at 10^4 shots per setting.
 
 Run:  nice python benchmarks/bench_hardware.py [--quick] [--out benchmarks/results] [--no-readme]
-      [--default-exact]   (full: ~25-35 min on 2 shared cores; --quick: FakeKingston, N = 2, 1000 shots,
-      8 instances, ~2 min; --default-exact: exact-noisy prediction only for the 120-collision points)
+      [--default-exact]   (full: ~640 s CPU, ~200 per device; wall time depends on the load:
+      ~37 min per device, one process each with --parts, at load 6-16 on 2 cores; --quick: FakeKingston, N = 2,
+      1000 shots, 8 instances, ~100 s CPU, 65 of them plan(target='teff'); --default-exact: exact-noisy prediction only for the 120-collision points)
 Writes ``hardware.json`` and ``hardware.md`` in ``--out``, the figure
 ``docs/figures/10_hardware_benchmark.png`` and this script's section of ``benchmarks/README.md``
 (not with --quick).
@@ -278,8 +279,8 @@ def markdown(data: dict) -> str:
             f"{r['z_mitigated']:.1f} ({r['z_mitigated_with_instances']:.1f}) | {planned} |")
     m = data["machine"]
     lines += ["", f"Machine: {m['machine']}, python {m['python']}, {m['cores']} cores shared with other jobs, "
-                  f"{m['wall_s']:.0f} s wall / {m['cpu_s']:.0f} s CPU summed over the devices (one process each, run in "
-                  f"parallel), load average {m['load_average_end']:.1f} "
+                  f"{m['wall_s']:.0f} s wall / {m['cpu_s']:.0f} s CPU summed over the devices (with --parts: one process "
+                  f"each, in parallel), load average {m['load_average_end']:.1f} "
                   "at the end"]
     return "\n".join(lines) + "\n"
 
