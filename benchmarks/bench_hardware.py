@@ -1,0 +1,467 @@
+r"""The hardware benchmark: default versus planned protocol on three fake IBM devices, sampled.
+
+On FakeFez, FakeKingston (Heron r2, CZ) and FakeBrisbane (Eagle r3, ECR), T = 1, on the fast path
+``aer-noisy:<fake>`` (Aer with the fake device's noise model and target), 10^4 shots per setting:
+
+* **Charging** N = 2 and 3 from ground. Default = the README's protocol (palindromic θ = 0.3,
+  120 collisions, purified ancilla: ``qcharge run charge`` defaults otherwise); planned = the top
+  protocol of :func:`qcharge.planner.plan` (``run charge --plan best``), run on its layout. Per row
+  the heat-exchange coherence from exact theory (master equation at t = n Δt), twin, exact-noisy
+  prediction, raw and readout-mitigated tomography (95 % basic-bootstrap intervals), the error budget
+  (signed parts that telescope to raw - exact), the two-qubit gates after transpiling and the layout.
+* **Harvesting** (``run harvest`` defaults: probe-pair θ = 0.5, rate 1, γt = 10, 40 Poisson
+  instances): the probe's T_eff after pairs of kind :data:`CHARGED_KIND` against pairs of kind
+  :data:`DEPHASED_KIND`, the gap and its z-score. Standard error of each T_eff: its run's own 95 %
+  interval (basic bootstrap of the counts, mapped from p_e) divided by 2 × 1.96; the "+ instances"
+  z adds the finite Poisson-instance sampling (``instances_std_error``, mapped by dT/dp) in quadrature.
+  The two kinds are run with different seeds (independent shots and instances, as on hardware).
+  Beside them the planner's ``target='teff'`` top protocol: its predicted and exact gap (in-circuit
+  charged pairs vs prepared dephased ones, exact-noisy prediction only: ``run_harvest`` takes no
+  charging protocol, see benchmarks/README.md).
+
+Targets (issue 7), reported, not tuned: planned charging keeps >= 85 % of the exact heat-exchange
+coherence in the noisy prediction on FakeKingston and FakeFez; planned harvesting separates charged
+from dephased T_eff by >= 5 standard errors at 10^4 shots per setting.
+
+Run:  nice python benchmarks/bench_hardware.py [--quick] [--out benchmarks/results] [--no-readme]
+      [--default-exact]   (full: ~640 s CPU, ~200 per device; wall time depends on the load:
+      ~37 min per device, one process each with --parts, at load 6-16 on 2 cores; --quick: FakeKingston, N = 2,
+      1000 shots, 8 instances, ~100 s CPU, 65 of them plan(target='teff'); --default-exact: exact-noisy prediction only for the 120-collision points)
+Writes ``hardware.json`` and ``hardware.md`` in ``--out``, the figure
+``docs/figures/10_hardware_benchmark.png`` and this script's section of ``benchmarks/README.md``
+(not with --quick).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+from _readme import replace_section  # benchmarks/ is the script's folder, first on sys.path
+from qcharge.experiments import run_charge, run_harvest
+from qcharge.params import Atoms, Bath, Collision, Harvest, InitialState
+from qcharge.planner import plan
+
+DEVICES = ("fake_fez", "fake_kingston", "fake_brisbane")
+TARGET_DEVICES = ("fake_fez", "fake_kingston")  # where issue 7 sets the 85 % target
+ATOMS = (2, 3)
+TEMPERATURE, SHOTS, SEED = 1.0, 10_000, 7
+DEFAULT_COLLISION, DEFAULT_COLLISIONS = Collision(0.3, "palindromic", "purify"), 120
+HARVEST, HARVEST_TIME, HARVEST_INSTANCES = Harvest(theta=0.5, rate=1.0), 10.0, 40
+# The harvesting comparison is one pair of cluster kinds: today both are prepared pair states
+# ('charged' = the Dicke long-time state, 'dephased' = its product-basis dephasing); with an in-circuit
+# dephased kind the fair pair is ('pipeline', 'pipeline-dephased'). --kinds sets it.
+CHARGED_KIND, DEPHASED_KIND = "charged", "dephased"
+KEPT_TARGET, Z_TARGET = 0.85, 5.0
+Z95 = 1.959963984540054  # two-sided 95 % normal quantile: interval width = 2 × 1.96 standard errors
+Q = "heat_exchange_coherence"
+FIGURE = Path(__file__).resolve().parents[1] / "docs" / "figures" / "10_hardware_benchmark.png"
+README_START = "<!-- bench_hardware:start -->"
+README_END = "<!-- bench_hardware:end -->"
+
+
+def _clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(t0: tuple[float, float]) -> dict:
+    return {"wall_s": time.perf_counter() - t0[0], "cpu_s": time.process_time() - t0[1]}
+
+
+def charge_row(device: str, n: int, protocol: str, shots: int, *, exact_only: bool = False) -> dict:
+    """One charging run (default or planned protocol) reduced to the heat-exchange coherence's chain."""
+    backend = f"aer-noisy:{device}"
+    atoms, bath, initial = Atoms(n), Bath(TEMPERATURE), InitialState("ground")
+    row: dict = {"device": device, "atoms": n, "protocol": protocol}
+    t0 = _clock()
+    if protocol == "default":
+        collision, n_coll, layout = DEFAULT_COLLISION, DEFAULT_COLLISIONS, None
+    else:
+        best = plan(backend, n, TEMPERATURE, top=1, seed=SEED)[0]
+        row["plan"] = {**best.to_dict(), **_since(t0)}
+        collision, n_coll, layout = best.collision(), best.collisions, list(best.layout)
+    t1 = _clock()
+    sampled = not exact_only
+    res = run_charge(atoms, bath, initial, collision, n_coll, backend=backend, shots=shots if sampled else None,
+                     mitigate=sampled, seed=SEED, layout=layout).to_dict()
+    row.update(theta=collision.theta, ordering=collision.ordering, ancilla=collision.ancilla, collisions=n_coll,
+               time=res["time"], layout=res["layout"], mode=res["mode"], shots=res["shots"],
+               exact=res["reference"][Q], twin=res["twin"][Q], noisy_prediction=res["noisy_prediction"][Q],
+               error_budget=res["error_budget"][Q], run=_since(t1))
+    # Two-qubit gates: the plan's count on its own layout (transpiler seed SEED) for planned rows, the
+    # run's resources (free layout, transpiler seed 0) for default ones.
+    row["two_qubit_gates"] = (row["plan"]["two_qubit_gates"] if protocol == "planned"
+                              else res["resources"]["total"]["transpiled_two_qubit_gates"])
+    if sampled:
+        mit = res["mitigated"]
+        row.update(raw=res["circuit"][Q], raw_ci=list(res["ci"][Q]), mitigated=mit[Q], mitigated_ci=mit[Q + "_ci"],
+                   assignment_fidelity=mit["readout_calibration"]["assignment_fidelity"])
+    row["kept_noisy"] = row["noisy_prediction"] / row["exact"]
+    return row
+
+
+def _teff_se(est: dict, instances_se_pe: float, omega: float = 1.0) -> tuple[float, float]:
+    """(shot SE of T_eff from the run's 95 % interval, the same plus the Poisson-instance SE).
+
+    T = ω / ln((1-p)/p), so dT/dp = ω / (p (1-p) ln²((1-p)/p)) maps the instances' p_e error.
+    """
+    lo, hi = est["teff_ci"]
+    se_shot = (hi - lo) / (2 * Z95)
+    p = est["probe_excited_population"]
+    slope = omega / (p * (1 - p) * math.log((1 - p) / p) ** 2)
+    return se_shot, math.hypot(se_shot, slope * instances_se_pe)
+
+
+def harvest_run(device: str, kind: str, seed: int, shots: int, instances: int) -> dict:
+    """One sampled, mitigated harvesting run of pairs of ``kind``: T_eff along the chain."""
+    t0 = _clock()
+    res = run_harvest(Bath(TEMPERATURE), InitialState("ground"), kind, HARVEST, HARVEST_TIME, instances=instances,
+                      backend=f"aer-noisy:{device}", shots=shots, mitigate=True, seed=seed).to_dict()
+    raw, mit = res["circuit"], res["mitigated"]
+    se_raw, se_raw_inst = _teff_se(raw, res["instances_std_error"])
+    se_mit, se_mit_inst = _teff_se(mit, res["instances_std_error"])
+    return {
+        "kind": kind, "seed": seed, "layout": res["layout"], "mean_collisions": res["mean_collisions"],
+        "exact": res["reference"]["teff"], "twin": res["twin"]["teff"], "noisy_prediction": res["noisy_prediction"]["teff"],
+        "raw": raw["teff"], "raw_ci": raw["teff_ci"], "raw_se": se_raw, "raw_se_with_instances": se_raw_inst,
+        "mitigated": mit["teff"], "mitigated_ci": mit["teff_ci"], "mitigated_se": se_mit,
+        "mitigated_se_with_instances": se_mit_inst, "instances_std_error_pe": res["instances_std_error"],
+        "probe_excited_population": {k: res[s]["probe_excited_population"] for k, s in
+                                     (("exact", "reference"), ("twin", "twin"), ("noisy_prediction", "noisy_prediction"),
+                                      ("raw", "circuit"), ("mitigated", "mitigated"))},
+        "error_budget": res["error_budget"], **_since(t0),
+    }
+
+
+def harvest_row(device: str, shots: int, instances: int, kinds: tuple[str, str], plan_teff: bool) -> dict:
+    """Charged vs dephased T_eff on one device, the gap's z-scores, and the planner's teff protocol."""
+    charged = harvest_run(device, kinds[0], SEED, shots, instances)
+    dephased = harvest_run(device, kinds[1], SEED + 1000, shots, instances)  # independent shots and instances
+    row: dict = {"device": device, "kinds": list(kinds), "charged": charged, "dephased": dephased}
+    for est in ("exact", "noisy_prediction", "raw", "mitigated"):
+        row[f"gap_{est}"] = charged[est] - dephased[est]
+    for est in ("raw", "mitigated"):
+        row[f"z_{est}"] = row[f"gap_{est}"] / math.hypot(charged[f"{est}_se"], dephased[f"{est}_se"])
+        row[f"z_{est}_with_instances"] = row[f"gap_{est}"] / math.hypot(charged[f"{est}_se_with_instances"],
+                                                                        dephased[f"{est}_se_with_instances"])
+    if plan_teff:
+        t0 = _clock()
+        best = plan(f"aer-noisy:{device}", 2, TEMPERATURE, target="teff", top=1, seed=SEED)[0]
+        row["plan_teff"] = {**best.to_dict(), **_since(t0)}
+    return row
+
+
+def device_rows(device: str, atoms, shots: int, instances: int, kinds, args) -> dict:
+    """All rows of one device: charging (each N, default and planned) and harvesting."""
+    t0 = _clock()
+    charging = []
+    for n in atoms:
+        for protocol in ("default", "planned"):
+            r = charge_row(device, n, protocol, shots, exact_only=args.default_exact and protocol == "default")
+            charging.append(r)
+            print(f"{device} N={n} {protocol}: θ={r['theta']} n={r['collisions']} 2q={r['two_qubit_gates']} "
+                  f"exact {r['exact']:.4f} noisy {r['noisy_prediction']:.4f} raw {r.get('raw', math.nan):.4f} "
+                  f"mit {r.get('mitigated', math.nan):.4f} ({r['run']['wall_s']:.0f} s)", file=sys.stderr, flush=True)
+    h = harvest_row(device, shots, instances, kinds, not args.no_plan_teff)
+    print(f"{device} harvest: gap exact {h['gap_exact']:.4f} raw {h['gap_raw']:.4f} (z {h['z_raw']:.1f}) "
+          f"mitigated {h['gap_mitigated']:.4f} (z {h['z_mitigated']:.1f})", file=sys.stderr, flush=True)
+    return {"charging": charging, "harvesting": [h], "seconds": _since(t0)}
+
+
+def harvest_gates(device: str, kind: str, seed: int, instances: int, sample: int = 10) -> dict | None:
+    """Two-qubit gates after transpiling of the first ``sample`` harvesting instances of a prepared kind.
+
+    ``run_harvest`` reports no resources: the instances are rebuilt here from the same plan (seed) with the
+    public builders and transpiled with :func:`qcharge.execute.resources` (level 1, transpiler seed 0,
+    free layout). Only for the prepared kinds (``None`` for others).
+    """
+    from qcharge.circuits.harvesting import harvesting_instances
+    from qcharge.execute import resources
+    from qcharge.protocol import harvesting_plan
+    from qcharge.reference.harvest import make_cluster
+
+    if kind not in ("charged", "dephased"):
+        return None
+    bath = Bath(TEMPERATURE)
+    streams = harvesting_plan(HARVEST, HARVEST_TIME, instances, seed)
+    circuits = harvesting_instances(streams, make_cluster(kind, bath, InitialState("ground")), omega=bath.omega)
+    gates = [resources(c, f"aer-noisy:{device}")["transpiled_two_qubit_gates"] for c in circuits[:sample]]
+    collisions = sum(len(c.metadata["collision_times"]) for c in circuits[:sample])
+    return {"instances": len(gates), "mean_per_instance": sum(gates) / len(gates),
+            "per_collision": sum(gates) / max(collisions, 1)}
+
+
+# ------------------------------------------------------------------------------------------ output
+def _ci(v: list) -> str:
+    return f"[{v[0]:.3f}, {v[1]:.3f}]"
+
+
+def markdown(data: dict) -> str:
+    meta = data["settings"]
+    lines = [
+        "### Charging: heat-exchange coherence, default vs planned",
+        "",
+        f"T = {TEMPERATURE}, from ground, `aer-noisy:<device>`, {meta['shots']} shots per tomography setting, "
+        "readout mitigation (full 2^N assignment matrix, same job, same qubits); seed 7. Default: palindromic "
+        f"θ = {DEFAULT_COLLISION.theta}, {DEFAULT_COLLISIONS} collisions; planned: `plan(..., top=1)`. kept = noisy "
+        "prediction / exact. Budget: collision = twin - exact, gates = noisy - twin, readout = raw - mitigated, "
+        "shot = mitigated - noisy (± bootstrap se); the parts add up to total = raw - exact.",
+        "",
+        "| device | N | protocol | θ × n | 2q | layout | exact | twin | noisy | kept | raw [95 % CI] | "
+        "mitigated [95 % CI] | collision | gates | readout | shot ± se | total | s (wall/cpu) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in data["charging"]:
+        b = r["error_budget"]
+        sampled = "raw" in r
+        secs = r["run"]["wall_s"] + r.get("plan", {}).get("wall_s", 0.0), r["run"]["cpu_s"] + r.get("plan", {}).get("cpu_s", 0.0)
+        lines.append(
+            f"| {r['device']} | {r['atoms']} | {r['protocol']} | {r['theta']} × {r['collisions']}"
+            f"{'' if r['ordering'] == 'palindromic' else ' ' + r['ordering']} | {r['two_qubit_gates']} | "
+            f"{r['layout']} | {r['exact']:.4f} | {r['twin']:.4f} | {r['noisy_prediction']:.4f} | "
+            f"{100 * r['kept_noisy']:.1f} % | "
+            + (f"{r['raw']:.4f} {_ci(r['raw_ci'])} | {r['mitigated']:.4f} {_ci(r['mitigated_ci'])} | "
+               f"{b['collision_model']:+.4f} | {b['gate_and_decoherence']:+.4f} | {b['readout']:+.4f} | "
+               f"{b['shot_noise']:+.4f} ± {b['shot_noise_std_error']:.4f} | {b['total']:+.4f} |"
+               if sampled else
+               f"- | - | {b['collision_model']:+.4f} | {b['gate_and_decoherence']:+.4f} | - | - | "
+               f"{b['total']:+.4f} (noisy - exact) |")
+            + f" {secs[0]:.0f}/{secs[1]:.0f} |")
+    kinds = data["harvesting"][0]["kinds"] if data["harvesting"] else [CHARGED_KIND, DEPHASED_KIND]
+    lines += [
+        "",
+        "### Harvesting: probe T_eff, charged vs dephased pairs",
+        "",
+        f"`run harvest` defaults (probe-pair θ = {HARVEST.theta}, rate {HARVEST.rate}, γt = {HARVEST_TIME}, "
+        f"{meta['instances']} Poisson instances), {meta['shots']} shots per setting and instance, readout-mitigated; "
+        f"kinds `{kinds[0]}` (seed 7) vs `{kinds[1]}` (seed 1007). se = the run's 95 % T_eff interval / (2 × 1.96) "
+        "(basic bootstrap of the counts); z = gap / sqrt(se_c² + se_d²); z (+inst) also counts the Poisson-instance "
+        "sampling. Budget of T_eff (charged): collision = twin - Poisson ME (finite instances), gates, readout, shot.",
+        "",
+        "| device | kind | 2q per instance (per collision) | layout | exact | twin | noisy | raw [95 % CI] | "
+        "mitigated [95 % CI] | se raw / mit | collision | gates | readout | shot | s (wall/cpu) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in data["harvesting"]:
+        for which in ("charged", "dephased"):
+            h = r[which]
+            b = h["error_budget"]["teff"]
+            g = h.get("two_qubit_gates")
+            gates = f"{g['mean_per_instance']:.0f} ({g['per_collision']:.1f})" if g else "-"
+            lines.append(
+                f"| {r['device']} | {h['kind']} | {gates} | {h['layout']} | {h['exact']:.4f} | {h['twin']:.4f} | "
+                f"{h['noisy_prediction']:.4f} | {h['raw']:.4f} {_ci(h['raw_ci'])} | "
+                f"{h['mitigated']:.4f} {_ci(h['mitigated_ci'])} | {h['raw_se']:.4f} / {h['mitigated_se']:.4f} | "
+                f"{b['collision_model']:+.4f} | {b['gate_and_decoherence']:+.4f} | {b['readout']:+.4f} | "
+                f"{b['shot_noise']:+.4f} | {h['wall_s']:.0f}/{h['cpu_s']:.0f} |")
+    lines += [
+        "",
+        "| device | gap exact | gap noisy | gap raw | z raw (+inst) | gap mitigated | z mitigated (+inst) | "
+        "planned teff: θ × n, 2q, layout | planned gap predicted / exact | planned z (estimate) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in data["harvesting"]:
+        p = r.get("plan_teff")
+        # Not sampled (run_harvest takes no charging protocol): z estimated with the raw shot se of this
+        # device's two sampled runs (same shots, instances and similar p_e, so a similar se).
+        se = math.hypot(r["charged"]["raw_se"], r["dephased"]["raw_se"])
+        planned = (f"{p['theta']} × {p['collisions']}, {p['two_qubit_gates']}, {p['layout']} | "
+                   f"{p['predicted']:.4f} / {p['exact']:.4f} | {p['predicted'] / se:.0f}" if p else "- | - | -")
+        lines.append(
+            f"| {r['device']} | {r['gap_exact']:.4f} | {r['gap_noisy_prediction']:.4f} | {r['gap_raw']:.4f} | "
+            f"{r['z_raw']:.1f} ({r['z_raw_with_instances']:.1f}) | {r['gap_mitigated']:.4f} | "
+            f"{r['z_mitigated']:.1f} ({r['z_mitigated_with_instances']:.1f}) | {planned} |")
+    m = data["machine"]
+    lines += ["", f"Machine: {m['machine']}, python {m['python']}, {m['cores']} cores shared with other jobs, "
+                  f"{m['wall_s']:.0f} s wall / {m['cpu_s']:.0f} s CPU summed over the devices (with --parts: one process "
+                  f"each, in parallel), load average {m['load_average_end']:.1f} "
+                  "at the end"]
+    return "\n".join(lines) + "\n"
+
+
+def figure(data: dict, path: Path) -> None:
+    """Left: kept fraction of the exact heat-exchange coherence (noisy, raw, mitigated; bars 95 % CI).
+    Right: the probe's T_eff after charged and dephased pairs per device, against exact theory."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colors = {"noisy_prediction": "#ff7f0e", "raw": "#d62728", "mitigated": "#9467bd"}
+    names = {"noisy_prediction": "exact-noisy prediction", "raw": "sampled raw", "mitigated": "sampled, mitigated"}
+    rows = data["charging"]
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12.0, 4.6), gridspec_kw={"width_ratios": [2.2, 1]})
+    w = 0.27
+    for k, key in enumerate(colors):
+        xs = [i + (k - 1) * w for i in range(len(rows))]
+        y = [r[key] / r["exact"] if key in r else float("nan") for r in rows]
+        err = None
+        if key != "noisy_prediction":
+            err = [[max(r[key] - r[key + "_ci"][0], 0) / r["exact"] if key in r else 0 for r in rows],
+                   [max(r[key + "_ci"][1] - r[key], 0) / r["exact"] if key in r else 0 for r in rows]]
+        ax.bar(xs, y, w, color=colors[key], yerr=err, capsize=1.5, error_kw={"lw": 0.6}, label=names[key])
+    ax.axhline(KEPT_TARGET, color="k", lw=0.8, ls="--", label="85 % target")
+    ax.axhline(1.0, color="k", lw=0.6)
+    ax.set_xticks(range(len(rows)), [f"{r['device'].removeprefix('fake_')}\nN={r['atoms']} {r['protocol'][:3]}.\n"
+                                     f"{r['two_qubit_gates']} 2q" for r in rows], fontsize=6.5)
+    ax.set_ylabel("heat-exchange coherence / exact theory")
+    ax.set_title(f"charging, T = 1 from ground, {data['settings']['shots']} shots per setting", fontsize=9)
+    ax.set_ylim(0, 1.25)
+    ax.legend(fontsize=7, loc="upper center", ncol=4)
+    for i, h in enumerate(data["harvesting"]):
+        for j, which in enumerate(("charged", "dephased")):
+            est = h[which]
+            x0 = i + (j - 0.5) * 0.4
+            bx.hlines(est["exact"], x0 - 0.15, x0 + 0.15, color="k", lw=1.2,
+                      label="exact (Poisson ME)" if i == j == 0 else None)
+            bx.plot(x0 - 0.08, est["noisy_prediction"], "^", color=colors["noisy_prediction"],
+                    label=names["noisy_prediction"] if i == j == 0 else None)
+            for key, dx in (("raw", 0.0), ("mitigated", 0.08)):
+                bx.errorbar(x0 + dx, est[key], yerr=[[est[key] - est[key + "_ci"][0]], [est[key + "_ci"][1] - est[key]]],
+                            fmt="o" if key == "raw" else "D", ms=3.5, color=colors[key], capsize=2,
+                            label=names[key] if i == j == 0 else None)
+            bx.annotate(which[0], (x0, est["exact"]), textcoords="offset points", xytext=(0, -10), ha="center", fontsize=7)
+    bx.set_xticks(range(len(data["harvesting"])), [h["device"].removeprefix("fake_") for h in data["harvesting"]],
+                  fontsize=7)
+    bx.set_ylabel("probe T_eff")
+    bx.set_title("harvesting: c = charged, d = dephased pairs", fontsize=9)
+    lo, hi = bx.get_ylim()
+    bx.set_ylim(lo, hi + 0.35 * (hi - lo))
+    bx.legend(fontsize=6.5, loc="upper left", ncol=2)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def update_readme(table: str) -> None:
+    path = Path(__file__).with_name("README.md")
+    text = path.read_text()
+    section = f"""{README_START}
+## Hardware benchmark: default vs planned on three fake devices, sampled
+
+`nice python benchmarks/bench_hardware.py [--quick] [--default-exact] [--kinds CHARGED,DEPHASED] [--devices A,B]
+[--parts DIR]` → `results/hardware.json`, `results/hardware.md`, `docs/figures/10_hardware_benchmark.png`.
+Everything goes through the public `run_charge` / `run_harvest` / `plan` on `aer-noisy:<fake>`, 10^4 shots per
+setting, readout-mitigated, seeded. The run below took 639 s CPU in all (~200 s per device, of which the
+harvesting runs ~45-55 s CPU per cluster kind and `plan(target='teff')` 66-82 s); one process per device
+(`--parts`), in parallel, on the 2 shared cores at load average 6-16: ~37 min wall each. The default
+120-collision points are cheap (6-20 s CPU), so all of them are sampled (`--default-exact` is not needed).
+
+![default vs planned on three fake devices](../docs/figures/10_hardware_benchmark.png)
+
+Left: measured / exact heat-exchange coherence per device, N and protocol (bars: 95 % intervals), the 85 %
+line the target. Right: the probe's T_eff after charged (c) and dephased (d) pairs, the exact values as
+black lines; every device point sits far above them, and the c - d gap is what the z-scores test.
+
+**Charging.** The default protocol (840 two-qubit gates at N = 2, 2037 at N = 3) keeps 3-16 % of the exact
+heat-exchange coherence; the planned one (θ = 1.05 × 3, 21 gates at N = 2; θ = 0.75 × 3, 48 gates at N = 3)
+keeps 91 % (FakeFez) and 95 % (FakeKingston) at N = 2 and 82 % / 88 % at N = 3, FakeBrisbane 83 % / 78 %.
+Target (>= 85 % on both Heron devices): met at N = 2, met at N = 3 on FakeKingston, **missed at N = 3 on
+FakeFez (82.3 %)**; at N = 3 a third (FakeFez) to a half (FakeKingston) of the planned loss is the collision
+model itself (twin 0.583 vs
+exact 0.617: three large-θ collisions). The sampled runs follow the prediction at N = 2: readout takes 0.01-0.02 (5-10 %)
+of the planned coherence there and mitigation recovers it (FakeKingston 0.212 → 0.235, FakeBrisbane 0.190 →
+0.208, predictions 0.231 and 0.202); the N = 2 shot parts lie within ~1.5 standard errors of zero except
+FakeKingston default (+0.018 ± 0.008: a coherence near zero, whose l1 estimator is biased up).
+**At N = 3 the mitigated numbers (and so the readout and shot parts) are not to be trusted: a qcharge bug.**
+Routing permutes the final layout, so one atom is measured on another physical qubit than the one its
+readout calibration measured (in all six N = 3 rows, rebuilding the transpile of `run_counts`: e.g.
+FakeKingston planned, layout [16, 1, 4, 3, 2], measures atom 1 on qubit 2 (readout error 0.008) but
+calibrates qubit 1 (0.168)); that row's shot part is −0.035 ± 0.006 (6 standard errors; seed 8: −0.044 ±
+0.006, mitigated energy 0.276 against a predicted 0.435), while on layout [21, 24, 16, 23, 22] the same
+protocol agrees (−0.006 ± 0.008; a separate run, not in the table). The raw values and the predictions are not affected.
+
+**Harvesting.** The comparison is the pair of cluster kinds `--kinds` (today `charged` vs `dephased`, both
+*prepared* pair states; `pipeline,pipeline-dephased` once the in-circuit dephased kind exists). Each
+instance is ~600 two-qubit gates (~57-65 per collision: the exact 8×8 collision unitary and the pair's
+preparation), and the gate noise heats the probe: T_eff after charged pairs 1.18-1.95 instead of 0.99,
+after dephased ones 1.04-1.42 instead of 0.75. The charged-vs-dephased separation is 20 (FakeFez), 22
+(FakeKingston) and 37 (FakeBrisbane) standard errors raw (17-32 with the Poisson-instance sampling), so the
+>= 5 target is met at 10^4 shots, but the gap is not the physics: 0.14-0.16 against an exact 0.24 on Heron,
+and 0.50 on FakeBrisbane: the two kinds run on different physical qubits on every device (`run_harvest`
+chooses a layout per run and takes none), and on FakeBrisbane the charged pairs' qubits heat the probe more. The planned row is a prediction
+only: `plan(target='teff')` (in-circuit charged pairs vs prepared dephased ones, 8 instances) predicts a
+gap of 0.228 / 0.218 / 0.298 against an exact 0.22, which would be ~29 / 33 / 22 standard errors at this
+shot count (estimated with the se of the sampled runs); `run_harvest` cannot run it (its `pipeline` kind
+charges with the fixed θ = 0.3 × 120). The same calibration bug touches the mitigated T_eff: in 1-2 of
+the first 5 instances of each run the probe ends on another physical qubit than the calibrated one (the
+counts of all instances are pooled), so only the raw z-scores count here.
+
+{table}
+{README_END}"""
+    path.write_text(replace_section(text, README_START, README_END, section))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    ap.add_argument("--quick", action="store_true", help="smoke run: FakeKingston, N = 2, 1000 shots, 8 instances")
+    ap.add_argument("--default-exact", action="store_true",
+                    help="exact-noisy prediction only (no shots) for the 120-collision default charging points")
+    ap.add_argument("--kinds", default=f"{CHARGED_KIND},{DEPHASED_KIND}",
+                    help=f"the two harvesting cluster kinds compared (default {CHARGED_KIND},{DEPHASED_KIND})")
+    ap.add_argument("--no-plan-teff", action="store_true", help="skip plan(target='teff') on each device")
+    ap.add_argument("--devices", default=",".join(DEVICES), help=f"devices (default {','.join(DEVICES)})")
+    ap.add_argument("--parts", default=None,
+                    help="folder of per-device results: a device whose DEVICE.json is there is read, not rerun "
+                         "(devices can then run in parallel invocations and a last one assembles)")
+    ap.add_argument("--no-readme", action="store_true", help="do not update benchmarks/README.md or the figure")
+    args = ap.parse_args(argv)
+    kinds = tuple(args.kinds.split(","))
+    if len(kinds) != 2:
+        ap.error(f"--kinds must be two kinds separated by a comma, but is {args.kinds!r}")
+    devices, atoms = (("fake_kingston",), (2,)) if args.quick else (tuple(args.devices.split(",")), ATOMS)
+    shots, instances = (1000, 8) if args.quick else (SHOTS, HARVEST_INSTANCES)
+    t0 = _clock()
+    charging, harvesting, seconds = [], [], {}
+    for device in devices:
+        part = Path(args.parts) / f"{device}.json" if args.parts else None
+        if part is not None and part.exists():  # computed by an earlier (or a parallel) invocation
+            done = json.loads(part.read_text())
+        else:
+            done = device_rows(device, atoms, shots, instances, kinds, args)
+            if part is not None:
+                part.parent.mkdir(parents=True, exist_ok=True)
+                part.write_text(json.dumps(done, indent=2))
+        charging += done["charging"]
+        for h in done["harvesting"]:  # cheap, and added afterwards: computed here when a part lacks it
+            for which in ("charged", "dephased"):
+                if "two_qubit_gates" not in h[which]:
+                    h[which]["two_qubit_gates"] = harvest_gates(device, h[which]["kind"], h[which]["seed"], instances)
+        harvesting += done["harvesting"]
+        seconds[device] = done["seconds"]
+    targets = {
+        "charging_kept_noisy": {f"{r['device']} N={r['atoms']}": {"kept": r["kept_noisy"], "met": r["kept_noisy"] >= KEPT_TARGET}
+                                for r in charging if r["protocol"] == "planned" and r["device"] in TARGET_DEVICES},
+        "harvest_z_raw": {h["device"]: {"z": h["z_raw"], "met": h["z_raw"] >= Z_TARGET} for h in harvesting},
+    }
+    # Per device: the wall and CPU time of its own invocation (devices may have run in parallel with --parts).
+    machine = {"machine": platform.machine(), "python": platform.python_version(), "cores": os.cpu_count(),
+               "load_average_end": os.getloadavg()[0], "per_device": seconds,
+               "wall_s": sum(v["wall_s"] for v in seconds.values()), "cpu_s": sum(v["cpu_s"] for v in seconds.values()),
+               "this_invocation": _since(t0)}
+    data = {"settings": {"temperature": TEMPERATURE, "shots": shots, "instances": instances, "seed": SEED,
+                         "quick": args.quick, "default_exact": args.default_exact, "kinds": list(kinds)},
+            "charging": charging, "harvesting": harvesting, "targets": targets, "machine": machine}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = "hardware.quick" if args.quick else "hardware"
+    (out / f"{stem}.json").write_text(json.dumps(data, indent=2))
+    table = markdown(data)
+    (out / f"{stem}.md").write_text(table)
+    if not (args.quick or args.no_readme):
+        figure(data, FIGURE)
+        update_readme(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
