@@ -780,6 +780,8 @@ def _make_sampler(backend, shots: int, seed: int | None):
         raise BackendError("Non-Aer backends need qiskit-ibm-runtime >= 0.50: pip install 'qcharge[ibm]'.") from err
     sampler = Sampler(mode=backend)
     sampler.options.default_shots = shots
+    if seed is not None and getattr(backend, "service", None) is None:  # local testing mode: seed its Aer run,
+        sampler.options.simulator.seed_simulator = seed  # so that fetch's rerun of a local job gives its counts
     return sampler
 
 
