@@ -123,6 +123,19 @@ def test_fake_backend_goes_through_the_runtime_executor_sampler():
     assert type(sampler).__module__.startswith("qiskit_ibm_runtime.executor_sampler")
 
 
+def test_local_testing_mode_is_seeded():
+    # The ledger's fetch reruns a local (fake:) job from its stored seed and promises the counts of the
+    # submitted run: the same seed must give the same counts, another seed other counts (seeded, so this
+    # is deterministic; unseeded, two runs of 400 shots almost never agree in all four outcomes).
+    qc = QuantumCircuit(2, 2)
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.measure([0, 1], [0, 1])
+    first, again, other = (ex.run_counts([qc], backend="fake:fake_manila", shots=400, seed=s)[0] for s in (3, 3, 4))
+    assert first == again
+    assert first != other
+
+
 def test_custom_readout_only_flips_bits():
     p = 0.1
     qc = QuantumCircuit(1, 1)

@@ -30,7 +30,8 @@ def _figure_names(nb) -> set[str]:
 
 def test_every_notebook_is_collected():
     names = {p.name for p in NOTEBOOKS}
-    assert {"01_charging.ipynb", "02_scaling.ipynb", "03_harvesting.ipynb", "04_circuits.ipynb"} <= names
+    assert {"01_charging.ipynb", "02_scaling.ipynb", "03_harvesting.ipynb", "04_circuits.ipynb",
+            "05_ibm_hardware.ipynb"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
