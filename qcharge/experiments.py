@@ -113,6 +113,17 @@ def _coin_split(shots: int) -> tuple[int, int]:
     return k, -(-shots // k)
 
 
+def _check_layout(layout, n_qubits: int) -> None:
+    """A pinned layout names one distinct physical qubit (a non-negative integer) per circuit qubit."""
+    if layout is None:
+        return
+    ok = (len(layout) == n_qubits and len(set(layout)) == len(layout)
+          and all(isinstance(q, (int, np.integer)) and not isinstance(q, bool) and q >= 0 for q in layout))
+    if not ok:
+        raise ParameterError(f"Argument `layout` must be {n_qubits} distinct physical qubits (one per circuit "
+                             f"qubit), but is {list(layout)}.")
+
+
 def _with_calibration(jobs: list, qubits, width: int, copies: int, mitigate: bool) -> list:
     """``jobs`` plus the readout calibration of ``qubits`` (same job, same ``initial_layout``) when ``mitigate``.
 
@@ -245,6 +256,7 @@ def run_charge(
         from .execute import choose_layout, run_density_matrix
 
         qc = charging_circuit(plan)
+        _check_layout(layout, qc.num_qubits)
         layout = (layout or choose_layout(qc, backend, seed=seed)) if noisy else None
         rho = run_density_matrix([qc], backend=backend, seed=seed, initial_layout=layout)[0][label]
         cmp = compare_exact(rho, twin_rho, me_rho)
@@ -260,6 +272,7 @@ def run_charge(
         # On a noisy backend the sampled circuits and the exact-noisy prediction use the same
         # physical qubits: the layout is chosen once, on the charging circuit, and pinned.
         probe = charging_circuit(plan)
+        _check_layout(layout, (probe[0] if isinstance(probe, list) else probe).num_qubits)
         if noisy and layout is None:
             layout = choose_layout(probe[0] if isinstance(probe, list) else probe, backend, seed=seed)
         layout = layout if noisy else None

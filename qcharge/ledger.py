@@ -146,6 +146,14 @@ class Run:
     def save_result(self, payload: dict) -> None:
         _write_json(self.path / "result.json", payload)
 
+    def pin(self, resolved: dict, given: dict) -> None:
+        """Store in ``run.json`` (``pinned``) the parameters the run resolved itself (``--plan best``'s
+        protocol and layout): they depend on the device's calibration at submission, so a fetch must
+        reuse them instead of resolving them anew."""
+        pinned = {k: v for k, v in resolved.items() if k in given and given[k] != v}
+        if pinned:
+            _write_json(self.path / "run.json", {**self.info, "pinned": pinned})
+
 
 def _runs_dir(runs_dir: str | os.PathLike | None) -> Path:
     return Path(DEFAULT_RUNS_DIR if runs_dir is None else runs_dir)
@@ -232,6 +240,7 @@ def _record_jobs(run: Run, circuits, *, backend, shots: int, seed: int | None, i
     for k, spec in enumerate(job_chunks(circuits, seed=seed)):
         record = {"first_circuit": spec["first_circuit"], "n_circuits": len(spec["circuits"]), "seed": spec["seed"],
                   "shots": shots, "digest": spec["digest"], "backend": str(backend),
+                  "initial_layout": None if initial_layout is None else [int(q) for q in initial_layout],
                   "circuits_file": run.save_circuits(f"job-{k}", spec["circuits"])}
         if remote:
             job, transpiled = submit_sampler_job(spec["circuits"], backend=device, shots=shots, seed=spec["seed"],
@@ -316,11 +325,21 @@ def execute_run(run: Run, args: argparse.Namespace, mode: str, service=None) -> 
     """
     verb = _verb(args.experiment)
     got: list[dict] = []
-    inner = argparse.Namespace(**{**vars(args), "counts_source": _source(run, mode, service),
+    params = dict(vars(args))
+    if mode == "fetch":
+        params.update(run.info.get("pinned", {}))
+        recorded = {tuple(r["initial_layout"]) for r in run.job_records() if r.get("initial_layout") is not None}
+        if "layout" in params and params["layout"] is None and len(recorded) == 1:
+            params["layout"] = list(recorded.pop())  # the qubits the jobs ran on, not today's best choice
+    inner = argparse.Namespace(**{**params, "counts_source": _source(run, mode, service),
                                   "record_sink": got.append, "runs_dir": None, "json": True})
     try:
         verb(inner)
     except _Submitted:
+        pass
+    if mode != "fetch":
+        run.pin(run_parameters(inner), vars(args))
+    if not got:
         return None
     run.save_result(got[0])
     return got[0]

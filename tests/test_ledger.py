@@ -295,3 +295,28 @@ def test_remote_jobs_are_retrieved_by_id_through_the_runtime_job_classes(tmp_pat
     assert fetched["noisy_prediction"]["probe_excited_population"] == pytest.approx(
         expected["twin"]["probe_excited_population"], abs=1e-10)  # a noiseless device predicts the twin
     assert ledger.status(run_id, runs_dir=tmp_path, service=service)["state"] == "done"
+
+
+def test_a_plan_and_layout_chosen_at_submit_are_pinned_for_fetch(tmp_path, capsys, monkeypatch):
+    """`--plan best` and the noise-aware layout depend on the device's calibration at submission: the
+    ledger stores what they chose, and a fetch reuses it instead of planning anew (a real device's
+    calibration changes between submit and fetch, and a new plan would rebuild other circuits)."""
+    runs = str(tmp_path / "runs")
+    argv = ["run", "charge", "--atoms", "2", "-T", "1", "--plan", "best", "--shots", "200",
+            "--backend", "aer-noisy:fake_manila"]
+    assert main(["submit", *argv, "--runs-dir", runs, "--json"]) == 0
+    run_id = json.loads(capsys.readouterr().out)["run"]
+    run = ledger.open_run(run_id, runs_dir=runs)
+    pinned = run.info["pinned"]
+    assert pinned["plan"] is None and pinned["theta"] > 0 and pinned["collisions"] >= 2
+    layouts = {tuple(r["initial_layout"]) for r in run.job_records()}
+    assert layouts == {tuple(pinned["layout"])}  # the jobs ran on the plan's qubits
+
+    def no_planning(*args, **kwargs):
+        raise AssertionError("fetch planned anew")
+
+    monkeypatch.setattr("qcharge.planner.plan", no_planning)
+    assert main(["fetch", run_id, "--runs-dir", runs, "--json"]) == 0
+    fetched = from_jsonable(json.loads(capsys.readouterr().out))
+    assert fetched["layout"] == pinned["layout"]
+    assert (fetched["theta"], fetched["collisions"]) == (pinned["theta"], pinned["collisions"])

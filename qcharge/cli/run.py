@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from ..exceptions import ParameterError
 from ..params import ANCILLA_METHODS, ORDERINGS, Atoms, Bath, Harvest
 from ..records import RecordStore
@@ -46,6 +48,9 @@ def add_parser(sub) -> None:
                    help=f"shots per tomography setting (default {DEFAULT_SHOTS}; not with --exact)")
     p.add_argument("--exact", action="store_true", help="exact density-matrix run (no shots)")
     add_circuit_args(p)
+    p.add_argument("--layout", type=layout_arg, default=None, metavar="Q0,Q1,...",
+                   help="physical qubit of each circuit qubit on a noisy backend (default: the noise-aware "
+                        "choice, or the plan's with --plan best)")
     add_suppression_args(p)
     add_runs_dir_arg(p)
     add_mitigate_arg(p)
@@ -72,6 +77,17 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run_harvest)
 
 
+def layout_arg(text: str) -> list[int]:
+    """``--layout 3,5,4``: physical qubits, comma separated."""
+    try:
+        qubits = [int(q) for q in text.split(",")]
+    except ValueError:
+        qubits = []
+    if not qubits or any(q < 0 for q in qubits):
+        raise argparse.ArgumentTypeError(f"must be physical qubits as Q0,Q1,... (non-negative integers), but is {text!r}")
+    return qubits
+
+
 def add_mitigate_arg(p) -> None:
     p.add_argument("--mitigate", action="store_true",
                    help="readout mitigation: calibrate the measured qubits in the same job and add `mitigated` "
@@ -94,7 +110,7 @@ def run_charge(args) -> int:
     shots = None if args.exact else (DEFAULT_SHOTS if args.shots is None else args.shots)
     backend = backend_from(args)
     theta, collisions, ordering, ancilla = args.theta, args.collisions, args.ordering, args.ancilla
-    layout = None
+    layout = getattr(args, "layout", None)  # pinned (--layout, or by the ledger: the qubits the submitted jobs ran on)
     if args.plan is not None:
         if theta is not None or collisions is not None:
             raise ParameterError("Argument `--plan` must not be given with --theta/--collisions (the plan sets them), "
@@ -103,7 +119,11 @@ def run_charge(args) -> int:
 
         best = best_protocol(backend, args.atoms, args.temperature, initial_from(args), args.seed)
         theta, collisions, ordering, ancilla = best.theta, best.collisions, best.ordering, best.ancilla
-        layout = None if best.layout is None else list(best.layout)
+        layout = layout or (None if best.layout is None else list(best.layout))
+        # The plan depends on the device's calibration of today: pin what it chose in the arguments,
+        # so that the ledger stores it and a later fetch rebuilds these circuits, not a new plan's.
+        args.plan, args.theta, args.collisions, args.ordering, args.ancilla = None, theta, collisions, ordering, ancilla
+        args.layout = layout
     elif theta is None or collisions is None:
         raise ParameterError("Argument `--theta` and `--collisions` must be given (or --plan best), but "
                              f"--theta = {theta}, --collisions = {collisions}.")
