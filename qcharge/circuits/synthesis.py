@@ -42,6 +42,7 @@ from qiskit.circuit import Qubit
 from qiskit.circuit.library import XXPlusYYGate
 
 from .._checks import check_real
+from ..exceptions import ParameterError
 
 __all__ = ["SHORT_EXACT_ATOMS", "pair_collision_angles", "append_pair_collision", "pair_collision_circuit"]
 
@@ -68,6 +69,9 @@ def pair_collision_angles(theta: float) -> tuple[float, float]:
 def append_pair_collision(qc: QuantumCircuit, atom_qubits: Sequence[int | Qubit], ancilla_qubit: int | Qubit,
                           theta: float) -> None:
     """Append the exact pair collision as three exchange gates (``XXPlusYYGate(2φ)`` = :math:`E(\\varphi)`)."""
+    atom_qubits = list(atom_qubits)
+    if len(atom_qubits) != 2:
+        raise ParameterError(f"Argument `atom_qubits` must hold 2 atoms (the pair circuit), but holds {len(atom_qubits)}.")
     a0, a1 = atom_qubits
     alpha, beta = pair_collision_angles(theta)
     for atom, phi in ((a0, alpha), (a1, beta), (a0, alpha)):
