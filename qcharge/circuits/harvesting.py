@@ -7,7 +7,8 @@ Each collision (docs/physics.md §4.1-4.2) uses a *fresh* cluster :math:`\rho_c`
     U = \exp[-i\theta(\sigma_+^pJ_- + \sigma_-^pJ_+)],
 
 applied exactly (``ordering='exact'``, the default: for K = 2 three exchange gates,
-:mod:`qcharge.circuits.synthesis`) or as a Trotter schedule of exchange gates (``ordering='palindromic'``: 2K-1 = 3 XX+YY gates for K = 2).
+:mod:`qcharge.circuits.synthesis`; for larger K one dense unitary) or as a Trotter schedule of
+exchange gates (``ordering='palindromic'``: 2K-1 = 3 XX+YY gates for K = 2).
 Between collisions the probe may relax to its own bath (rate :math:`\gamma_p`, temperature
 :math:`T_p`) by the exact generalized amplitude damping channel, realised as one exchange with a
 fresh thermal ancilla at :math:`p_e(T_p)`:
