@@ -23,13 +23,15 @@ A number-conserving Gaussian unitary is fixed by its single-particle matrix :mat
 (matching the entries (1,1), (a,1) and (0,1) of :math:`u`; the others follow from unitarity and the
 0 <-> 1 symmetry of h). It is the palindromic Trotter step (α = θ/2, β = θ) with corrected angles:
 the same three ``XXPlusYYGate`` (2 CZ each on a line atom 0 - ancilla - atom 1, 6 in all) instead of
-a generic 3-qubit synthesis (~20 CZ plus routing), and exact for every θ, global phase included.
+a generic 3-qubit synthesis (30-36 CZ on Heron, benchmarks/README.md), and exact for every θ, global phase included.
 
 N >= 3: the ancilla couples to three or more atoms, which no Jordan-Wigner order makes neighbours,
 and the collision is not Gaussian. The exchange gates still generate it (their Lie algebra holds
-:math:`i H`), but a numerical search over products of up to 18 exchange gates (benchmarks/README.md)
-reached no product closer than infidelity ~5e-10, short of the 1e-12 asked of an exact gate: the
-dense unitary (generic synthesis) stays the exact gate there.
+:math:`iH`; dimension 14 for N = 3), but a seeded numerical search over products of up to 14 exchange
+gates (``benchmarks/bench_collision_synthesis.py --search-n3``) stalled at infidelity 5e-10 (13 gates,
+a palindrome) and 4e-8 (14 free angles), short of the 1e-12 asked of an exact gate, and 14+ exchange
+gates (28+ CZ) would cost ~3x a palindromic step anyway: for N >= 3 the dense unitary (generic
+synthesis, ~150-200 CZ on Heron) stays the exact gate.
 """
 
 from __future__ import annotations
