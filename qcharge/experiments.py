@@ -424,9 +424,11 @@ def run_harvest(
     # One plan: the circuits and their exact twins read the same Poisson collision times.
     plan = harvesting_plan(harvest, time, instances, seed)
     circuits = harvesting_instances(plan, builder_cluster, omega=omega)
-    twin_states = np.array([probe_instance(rho_cluster, harvest, times, time, omega=omega)
-                            for times in plan.collision_times]) if cluster != "pipeline-dephased" else \
-        pipeline_dephased_twin(builder_cluster, plan, omega)
+    if getattr(builder_cluster, "dephase", False):  # pipeline-dephased: each collision meets its own Z-flipped pair
+        twin_states = pipeline_dephased_twin(builder_cluster, plan, omega)
+    else:
+        twin_states = np.array([probe_instance(rho_cluster, harvest, times, time, omega=omega)
+                                for times in plan.collision_times])
     p_twin = twin_states[:, 1, 1].real
     noisy = backend != "aer"
     layout = None

@@ -290,7 +290,6 @@ def harvesting_circuit(
         "probe_ordering": ordering,
         "probe_collision": ("unitary" if ordering == "exact" and k not in SHORT_EXACT_ATOMS
                             else "exact_exchange_gates" if ordering == "exact" else "exchange_gates"),
-        "dephasing_flips": None if flips is None else flips.astype(int).tolist(),
         "probe_gamma": harvest.probe_gamma,
         "probe_temperature": harvest.probe_temperature,
         "probe_ancilla_excited_probability": p_e_probe,
@@ -306,6 +305,8 @@ def harvesting_circuit(
         "counts_register": "meas" if measure else None,
         "measured_qubits": [probe] if measure else [],
     })
+    if flips is not None:  # only for dephased clusters: the other circuits' metadata (and exports) stay as they were
+        qc.metadata["dephasing_flips"] = flips.astype(int).tolist()
     return qc
 
 
