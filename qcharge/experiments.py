@@ -31,7 +31,7 @@ from .thermo import effective_temperature
 
 __all__ = ["run_charge", "run_harvest", "charge_reference_state", "HARVEST_CLUSTERS"]
 
-HARVEST_CLUSTERS = ("charged", "dephased", "pipeline")
+HARVEST_CLUSTERS = ("charged", "dephased", "pipeline", "pipeline-dephased")
 # Pipeline pairs are charged inside the circuit to gamma t ~ 5 (collision model, palindromic).
 PIPELINE_COLLISION = Collision(0.3, "palindromic")
 PIPELINE_TIME = 5.0
@@ -332,7 +332,11 @@ def _mitigated_charge(cal, counts, meta, n_resamples: int, seed: int, level: flo
 
 
 def _harvest_cluster(kind, bath: Bath, initial: InitialState, seed: int):
-    """(cluster for the builder, its exact density matrix for the reference); ``kind`` may be a pair state."""
+    """(cluster for the builder, its exact density matrix for the reference); ``kind`` may be a pair state.
+
+    ``pipeline-dephased``: the pipeline pair, dephased in the circuit by random Z gates; the reference is
+    its computational-basis diagonal (the mean over the Z draws).
+    """
     from .circuits.harvesting import ChargedCluster
     from .reference.harvest import make_cluster
 
@@ -340,19 +344,35 @@ def _harvest_cluster(kind, bath: Bath, initial: InitialState, seed: int):
         rho = check_density_matrix("cluster", kind, 2)
         return rho, rho
 
-    if kind == "pipeline":
+    if kind in ("pipeline", "pipeline-dephased"):
+        from .coherence import dephase
         from .protocol import charging_plan
         from .reference.twin import charging_trajectory
 
         pair = Atoms.dicke(2, omega=bath.omega)
         n = max(1, round(PIPELINE_TIME / PIPELINE_COLLISION.time_step(bath, pair.gamma)))
-        cluster = ChargedCluster(pair, bath, initial, PIPELINE_COLLISION, n, seed)
+        cluster = ChargedCluster(pair, bath, initial, PIPELINE_COLLISION, n, seed, dephase=kind != "pipeline")
         _, states = charging_trajectory(charging_plan(pair, bath, initial, PIPELINE_COLLISION, n, seed=seed))
-        return cluster, states[-1]
+        return cluster, (states[-1] if kind == "pipeline" else dephase(states[-1]))
     if kind not in HARVEST_CLUSTERS:
         raise ParameterError(f"Argument `cluster` must be one of {list(HARVEST_CLUSTERS)}, but is {kind!r}.")
     rho = make_cluster(kind, bath, initial)
     return rho, rho
+
+
+def pipeline_dephased_twin(cluster, plan, omega: float) -> np.ndarray:
+    """Exact probe state of every instance of ``plan`` with the dephased in-circuit ``cluster``
+    (a ChargedCluster with ``dephase=True``): each collision meets the Z-flipped charged pair."""
+    from .protocol import charging_plan, dephasing_flips
+    from .reference.pipeline import flipped_cluster_instance
+    from .reference.twin import charging_trajectory
+
+    _, states = charging_trajectory(charging_plan(cluster.atoms, cluster.bath, cluster.initial, cluster.collision,
+                                                  cluster.n_collisions, seed=cluster.seed))
+    k = cluster.atoms.n
+    return np.array([flipped_cluster_instance(states[-1], dephasing_flips(s, len(times), k), plan.harvest, times,
+                                              plan.time, omega=omega)
+                     for times, s in zip(plan.collision_times, plan.instance_seeds)])
 
 
 def _teff_interval(pe_ci: tuple[float, float], omega: float, pe_hat: float) -> list[float]:
@@ -387,7 +407,8 @@ def run_harvest(
 ) -> HarvestRun:
     """Probe harvesting on a backend beside the exact dynamics.
 
-    ``cluster``: 'charged', 'dephased', 'pipeline', or a pair density matrix (QuTiP order; recorded as 'matrix').
+    ``cluster``: 'charged', 'dephased', 'pipeline', 'pipeline-dephased', or a pair density matrix (QuTiP
+    order; recorded as 'matrix').
 
     ``instances`` circuits with Poisson collision times (rate ``harvest.rate``) on [0, time].
     ``reference`` is the Poisson-averaged exact dynamics (4.3); ``twin`` the exact probe
@@ -417,7 +438,10 @@ def run_harvest(
     # One plan: the circuits and their exact twins read the same Poisson collision times.
     plan = harvesting_plan(harvest, time, instances, seed)
     circuits = harvesting_instances(plan, builder_cluster, omega=omega)
-    twin_states = harvest_instance_states(plan, rho_cluster, omega=omega)[:, 0]
+    if getattr(builder_cluster, "dephase", False):  # pipeline-dephased: each collision meets its own Z-flipped pair
+        twin_states = pipeline_dephased_twin(builder_cluster, plan, omega)
+    else:
+        twin_states = harvest_instance_states(plan, rho_cluster, omega=omega)[:, 0]
     p_twin = twin_states[:, 1, 1].real
     noisy = backend != "aer"
     layout = None

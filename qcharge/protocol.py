@@ -39,6 +39,7 @@ __all__ = [
     "poisson_times",
     "check_collision_model",
     "coin_draws",
+    "dephasing_flips",
     "collective_unitary",
     "coupled_schedule",
     "coupled_unitary",
@@ -281,6 +282,23 @@ def coin_draws(seed: int, n_instances: int, n_collisions: int, p_e: float) -> np
     coins = np.random.default_rng([seed, 1]).random((n_instances, n_collisions)) < p_e
     coins.setflags(write=False)
     return coins
+
+
+def dephasing_flips(seed: int, n_collisions: int, n_atoms: int) -> np.ndarray:
+    r"""Virtual-Z draws of a dephased in-circuit cluster: row c = collision c, True = Z on that atom.
+
+    Drawn from ``np.random.default_rng([seed, 3])`` (independent of the ordering stream
+    ``default_rng(seed)`` and the coin streams ``[seed, 1]``, ``[seed, 2]``), each atom independently
+    with probability 1/2. Averaged over the draws, :math:`Z^{f}\rho Z^{f}` keeps
+    :math:`\rho_{ij}` times :math:`\mathbb E[(-1)^{f\cdot(i\oplus j)}] = \delta_{ij}`: the
+    computational-basis diagonal of ρ.
+    """
+    seed = check_int("seed", seed, minimum=0)
+    n_collisions = check_int("n_collisions", n_collisions, minimum=0)
+    n_atoms = check_int("n_atoms", n_atoms, minimum=1)
+    flips = np.random.default_rng([seed, 3]).random((n_collisions, n_atoms)) < 0.5
+    flips.setflags(write=False)
+    return flips
 
 
 def _check_inputs(atoms, bath, initial, collision) -> None:

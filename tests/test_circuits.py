@@ -469,3 +469,108 @@ def test_closed_form_pair_preparation_is_the_charged_pair():
     assert np.abs(sa["probe_0"] - sb["probe_0"]).max() < EXACT
     with pytest.raises(ParameterError, match="closed_form_pair"):
         harvesting_circuit(h, np.eye(4) / 4 + 0.1 * np.diag([1, 0, 0, -1]), [0.4], 1.0, closed_form_pair=True)
+
+
+# ------------------------------------------------------------------------ exact pair collision synthesis
+@pytest.mark.parametrize("theta", [0.05, 0.3, 0.9, 1.2, np.pi / 2, np.pi / np.sqrt(2), 2.9, -0.7])
+def test_pair_collision_circuit_is_the_collective_unitary(theta):
+    from qcharge.circuits.synthesis import pair_collision_circuit
+
+    # Equal including the global phase (Givens factorisation of a free-fermion unitary); theta = pi/sqrt(2)
+    # is where tan(alpha) is infinite. Three gates' cos/sin round-off: GATE.
+    assert np.abs(Operator(pair_collision_circuit(theta)).data - plan_unitary(2, theta)).max() < GATE
+
+
+def test_pair_collision_angles_tend_to_the_palindromic_step():
+    from qcharge.circuits.synthesis import pair_collision_angles
+
+    # Palindromic Strang step: (theta/2, theta); the exact angles differ at O(theta^3) (alpha = theta/2 + theta^3/24 + ...),
+    # so the relative difference shrinks as theta^2: from 0.1 to 0.01 it falls by ~100 (bound 50).
+    d = [abs(pair_collision_angles(t)[0] - t / 2) / t for t in (0.1, 0.01)]
+    assert 0 < d[1] < d[0] / 50
+    with pytest.raises(ParameterError, match="theta"):
+        pair_collision_angles("x")
+
+
+def test_exact_pair_collision_uses_three_exchange_gates_and_six_cz_on_heron():
+    from qiskit.transpiler import generate_preset_pass_manager
+    from qiskit_ibm_runtime.fake_provider import FakeFez
+
+    from qcharge.circuits.synthesis import append_pair_collision
+
+    qc = QuantumCircuit(3)
+    append_collision(qc, [1, 2], 0, 0.9, None)
+    assert [inst.operation.name for inst in qc.data] == ["xx_plus_yy"] * 3
+    tq = generate_preset_pass_manager(optimization_level=1, backend=FakeFez(), seed_transpiler=SEED).run(qc)
+    # Two cz per exchange gate on a line atom - ancilla - atom (no routing); the dense unitary took 30-36.
+    assert tq.count_ops().get("cz", 0) == 6
+    with pytest.raises(ParameterError, match="atom_qubits"):
+        append_pair_collision(QuantumCircuit(4), [1, 2, 3], 0, 0.9)
+
+
+def test_exact_charging_circuit_still_matches_its_twin():
+    atoms, bath, initial, coll = Atoms(2), Bath(1.0), InitialState.thermal(0.5), Collision(0.9, "exact")
+    plan_ = charging_plan(atoms, bath, initial, coll, 6, seed=SEED)
+    got = states_of(charging_circuit(plan_))["rho_6"]
+    assert np.abs(got - charging_trajectory(plan_)[1][-1]).max() < EXACT
+
+
+# ------------------------------------------------------------------ dephased in-circuit charged clusters
+def test_dephasing_flips_average_to_the_computational_basis_diagonal(rng):
+    from qcharge.coherence import dephase, heat_exchange_coherence
+    from qcharge.protocol import dephasing_flips
+    from qcharge.reference.pipeline import z_flipped
+
+    rho = random_density_matrix(4, rng)
+    # The four flip patterns, equally weighted, are exactly the dephasing channel (round-off: EXACT).
+    mean = np.mean([z_flipped(rho, f) for f in ((0, 0), (0, 1), (1, 0), (1, 1))], axis=0)
+    assert np.abs(mean - dephase(rho)).max() < EXACT and heat_exchange_coherence(mean) < EXACT
+    flips = dephasing_flips(3, 4000, 2)
+    assert flips.shape == (4000, 2) and np.array_equal(flips, dephasing_flips(3, 4000, 2))
+    # Each atom flipped with probability 1/2, independently: 5 sigma = 5 * 0.5 / sqrt(4000) = 0.04.
+    assert np.all(np.abs(flips.mean(axis=0) - 0.5) < 0.04)
+    assert abs(np.mean(flips[:, 0] & flips[:, 1]) - 0.25) < 5 * np.sqrt(0.25 * 0.75 / 4000)
+    with pytest.raises(ParameterError, match="flips"):
+        z_flipped(rho, [1])
+
+
+def test_dephased_pipeline_circuit_matches_its_twin():
+    from qcharge.experiments import pipeline_dephased_twin
+
+    atoms, bath, initial, coll = Atoms(2), Bath(1.0), InitialState(), Collision(0.9, "exact")
+    cluster = ChargedCluster(atoms, bath, initial, coll, 3, seed=SEED, dephase=True)
+    harvest = Harvest(0.5, rate=2.0, probe_gamma=0.2, probe_temperature=0.5)
+    streams = harvesting_plan(harvest, 2.0, 4, seed=SEED)
+    circuits = harvesting_instances(streams, cluster)
+    # The Z gates are where the plan's draws put them, after the charging of each collision's pair.
+    for qc in circuits:
+        flips = np.array(qc.metadata["dephasing_flips"]).reshape(-1, 2)
+        assert qc.count_ops().get("z", 0) == int(flips.sum()) and len(flips) == qc.metadata["n_collisions"]
+        assert qc.metadata["cluster"]["kind"] == "charged-dephased"
+    assert sum(qc.count_ops().get("z", 0) for qc in circuits) > 0  # the draws are not all empty
+    got = np.array([d["probe_0"] for d in run_density_matrix(circuits)])
+    assert np.abs(got - pipeline_dephased_twin(cluster, streams, 1.0)).max() < EXACT
+    # Without the Z gates the same circuits are the charged pipeline (its twin: the fixed pair).
+    charged = harvesting_instances(streams, ChargedCluster(atoms, bath, initial, coll, 3, seed=SEED))
+    assert sum(qc.count_ops().get("z", 0) for qc in charged) == 0
+    with pytest.raises(ParameterError, match="dephase"):
+        ChargedCluster(atoms, bath, initial, coll, 3, dephase="yes")
+
+
+def test_dephased_twin_averages_to_the_dephased_pair():
+    from qcharge.coherence import dephase
+    from qcharge.reference.pipeline import flipped_cluster_instance
+
+    rho = _traj(Atoms(2), Bath(1.0), InitialState(), Collision(0.9, "exact"), 3)[1][-1]
+    harvest = Harvest(0.5, probe_gamma=0.3, probe_temperature=0.5)
+    times, total = [0.4, 1.3], 2.0
+    # Multilinear in the fresh pairs: the mean over all 4^2 flip sequences is the dephased pair each time.
+    patterns = [(a, b) for a in ((0, 0), (0, 1), (1, 0), (1, 1)) for b in ((0, 0), (0, 1), (1, 0), (1, 1))]
+    mean = np.mean([flipped_cluster_instance(rho, p, harvest, times, total) for p in patterns], axis=0)
+    want = probe.probe_instance(dephase(rho), harvest, times, total)
+    assert np.abs(mean - want).max() < EXACT
+    # One flip pattern alone is not the dephased pair (the pair has heat-exchange coherence).
+    one = flipped_cluster_instance(rho, patterns[0], harvest, times, total)
+    assert np.abs(one - want).max() > 1e-4
+    with pytest.raises(ParameterError, match="flips"):
+        flipped_cluster_instance(rho, [(0, 1)], harvest, times, total)

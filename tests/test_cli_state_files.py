@@ -141,7 +141,7 @@ def test_bad_cluster_files_are_one_line_errors(tmp_path, capsys):
         capsys, ["harvest", "-T", "1", "--cluster", three, "--cluster-size", "2"])
     assert "`--cluster` must hold a 2-atom state (K = 2), but" in one_line_error(
         capsys, ["run", "harvest", "-T", "1", "--cluster", three])
-    assert "`--cluster` must be charged, dephased, pipeline or a FILE.npy, but is 'pairs'" in one_line_error(
+    assert "`--cluster` must be charged, dephased, pipeline, pipeline-dephased or a FILE.npy, but is 'pairs'" in one_line_error(
         capsys, ["run", "harvest", "-T", "1", "--cluster", "pairs"])
     assert "`--cluster` must be a readable .npy file" in one_line_error(
         capsys, ["run", "harvest", "-T", "1", "--cluster", str(tmp_path / "missing.npy")])

@@ -30,6 +30,7 @@ from ..params import InitialState
 from ..protocol import ChargingPlan
 from ..records import to_jsonable
 from .collisions import append_collision, append_save_marker, collective_collision_gate
+from .synthesis import SHORT_EXACT_ATOMS
 from .thermal import append_initial_state, append_thermal_ancilla, initial_aux_qubits_needed
 
 __all__ = ["charging_circuit", "charging_layout"]
@@ -82,8 +83,10 @@ def charging_circuit(plan: ChargingPlan, *, measure: bool = False) -> QuantumCir
     method = collision.ancilla
     layout = charging_layout(n, initial, atoms.omega)
     schedule, coins, n_inst = plan.schedule, plan.coins, plan.n_instances
-    # One gate object for every exact collision of the circuit (the matrix is the plan's one cache).
-    exact_gate = collective_collision_gate(n, collision.theta) if schedule is None and n_collisions else None
+    # One gate object for every exact collision of the circuit (the matrix is the plan's one cache);
+    # N = 2 needs none (three exchange gates, qcharge.circuits.synthesis).
+    exact_gate = (collective_collision_gate(n, collision.theta)
+                  if schedule is None and n_collisions and n not in SHORT_EXACT_ATOMS else None)
 
     base_meta = to_jsonable({
         "experiment": "charging",

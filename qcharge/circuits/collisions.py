@@ -5,7 +5,8 @@ One collision of an ancilla :math:`a` with N atoms is
 .. math::
     U_\mathrm{exact} = \exp[-i\theta(\sigma_+^a J_- + \sigma_-^a J_+)],
 
-either as one :class:`~qiskit.circuit.library.UnitaryGate` (``ordering='exact'``, small N only)
+either exactly (``ordering='exact'``: for N = 2 the three exchange gates of
+:mod:`qcharge.circuits.synthesis`, for other small N one :class:`~qiskit.circuit.library.UnitaryGate`)
 or as a product of two-qubit exchange gates
 :math:`U_i(f\theta) = \exp[-i f\theta(\sigma_+^a\sigma_-^i + \mathrm{h.c.})]
 = \mathtt{XXPlusYYGate}(2f\theta, \beta=0)` in the order given by
@@ -37,6 +38,7 @@ from qiskit.circuit.library import UnitaryGate, XXPlusYYGate
 from .._checks import check_int, check_real
 from ..exceptions import ParameterError
 from ..protocol import collective_unitary as _plan_unitary
+from .synthesis import SHORT_EXACT_ATOMS, append_pair_collision
 
 __all__ = [
     "MAX_EXACT_ATOMS",
@@ -134,8 +136,10 @@ def append_collision(
         gates: one entry of :func:`qcharge.protocol.trotter_schedule`: ``((atom, fraction), ...)`` applied in
             list order as ``XXPlusYYGate(2*fraction*theta)`` on (ancilla, atom); ``None`` for
             the exact collective unitary :math:`\exp[-i\theta(\sigma_+^a J_- + \sigma_-^a J_+)]`
-            (N <= :data:`MAX_EXACT_ATOMS`).
-        gate: for ``gates=None``, the :func:`collective_collision_gate` of (N, θ) to reuse (built here if omitted).
+            (N <= :data:`MAX_EXACT_ATOMS`): for N = 2 its exact three-gate circuit
+            (:func:`~qcharge.circuits.synthesis.append_pair_collision`), else one dense unitary.
+        gate: for ``gates=None`` and N != 2, the :func:`collective_collision_gate` of (N, θ) to reuse
+            (built here if omitted; unused for N = 2).
     """
     atom_qubits = list(atom_qubits)
     n = len(atom_qubits)
@@ -145,6 +149,9 @@ def append_collision(
                 f"Argument `atom_qubits` must hold <= {MAX_EXACT_ATOMS} atoms for the exact collective "
                 f"collision, but holds {n}; use ordering='palindromic' instead."
             )
+        if n in SHORT_EXACT_ATOMS:
+            append_pair_collision(qc, atom_qubits, ancilla_qubit, theta)
+            return
         append_qutip_unitary(qc, gate if gate is not None else collective_collision_gate(n, theta),
                              [ancilla_qubit, *atom_qubits])
         return

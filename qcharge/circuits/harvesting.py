@@ -6,11 +6,11 @@ Each collision (docs/physics.md §4.1-4.2) uses a *fresh* cluster :math:`\rho_c`
     \rho_p \mapsto M(\rho_p) = \mathrm{Tr}_c[U(\rho_p\otimes\rho_c)U^\dagger],\qquad
     U = \exp[-i\theta(\sigma_+^pJ_-^{(g)} + \sigma_-^pJ_+^{(g)})],\qquad J_-^{(g)} = \sum_i g_i\sigma_-^i,
 
-(``harvest.coupling`` = g, default all ones: the collective :math:`J_\pm`) applied as one
-:class:`~qiskit.circuit.library.UnitaryGate` (``ordering='exact'``, the default: for K = 2 it is an 8x8
-matrix, cheap in simulation and ~20 CX on hardware) on the probe and the atoms with :math:`g_i \neq 0`,
-or as a Trotter schedule of exchange gates ``XXPlusYYGate(2 f θ g_i)`` (``ordering='palindromic'``:
-2K-1 = 3 gates for K = 2), both from :mod:`qcharge.protocol` (:func:`~qcharge.protocol.coupled_unitary`,
+(``harvest.coupling`` = g, default all ones: the collective :math:`J_\pm`) applied exactly
+(``ordering='exact'``, the default: for the collective K = 2 collision three exchange gates,
+:mod:`qcharge.circuits.synthesis`; otherwise one dense unitary on the probe and the atoms with
+:math:`g_i \neq 0`, :func:`~qcharge.protocol.coupled_unitary`) or as a Trotter schedule of exchange
+gates ``XXPlusYYGate(2 f θ g_i)`` (``ordering='palindromic'``: 2K-1 = 3 gates for K = 2,
 :func:`~qcharge.protocol.probe_schedule`), which the twin
 :func:`qcharge.reference.twin.harvest_instance_states` reads too. An uncoupled atom gets no gate:
 a one-atom coupling is one two-qubit gate (the exchange) in every ordering.
@@ -27,7 +27,12 @@ master-equation solution over an interval Δ.
 The cluster is prepared either directly in a given :math:`2^K\times 2^K` density matrix
 (purification on cluster + :math:`\lceil\log_2\mathrm{rank}\rceil` purifiers, then reset) or by the
 charging sub-circuit (:class:`ChargedCluster`: reset the cluster, prepare its initial state,
-run n charging collisions), reusing the same qubits for every collision.
+run n charging collisions), reusing the same qubits for every collision. A dephased charged cluster
+(``ChargedCluster(..., dephase=True)``) then gets a Z on each atom with probability 1/2, drawn
+independently per collision from the instance's seed (:func:`qcharge.protocol.dephasing_flips`):
+averaged over the draws, the probe meets :math:`\mathrm{diag}(\rho_c)`, the computational-basis
+dephased twin of the very pair the circuit charged (docs/physics.md §4.1), through the same charging
+gates; Z is a virtual (frame-change) gate on IBM devices, so both clusters carry the same gate noise.
 
 Qubit layout::
 
@@ -50,8 +55,10 @@ from ..exceptions import ParameterError
 from ..params import ANCILLA_METHODS, ORDERINGS, Atoms, Bath, Collision, Harvest, InitialState
 from ..states import excited_probability, mean_occupation
 from ..records import to_jsonable
-from ..protocol import HarvestPlan, _check_inputs, coupled_unitary, probe_schedule, resolve_seed, trotter_schedule
+from ..protocol import (HarvestPlan, _check_inputs, coupled_unitary, dephasing_flips, probe_schedule, resolve_seed,
+                        trotter_schedule)
 from .collisions import MAX_EXACT_ATOMS, append_collision, append_qutip_unitary, append_save_marker, exchange_gate
+from .synthesis import SHORT_EXACT_ATOMS
 from .thermal import (
     append_density_matrix,
     append_initial_state,
@@ -68,7 +75,8 @@ __all__ = ["ChargedCluster", "harvesting_circuit", "harvesting_instances", "damp
 @dataclass(frozen=True)
 class ChargedCluster:
     """Recipe for a cluster charged in the circuit itself: the charging pipeline of
-    :func:`qcharge.circuits.charging.charging_circuit` run on the cluster qubits before each collision."""
+    :func:`qcharge.circuits.charging.charging_circuit` run on the cluster qubits before each collision;
+    ``dephase=True`` adds the random virtual Z gates that dephase it (module docstring)."""
 
     atoms: Atoms
     bath: Bath
@@ -76,17 +84,20 @@ class ChargedCluster:
     collision: Collision
     n_collisions: int
     seed: int | None = None
+    dephase: bool = False
 
     def __post_init__(self) -> None:
         _check_inputs(self.atoms, self.bath, self.initial, self.collision)
         check_int("n_collisions", self.n_collisions, minimum=0)
         if self.seed is not None:
             check_int("seed", self.seed, minimum=0)
+        if not isinstance(self.dephase, bool):
+            raise ParameterError(f"Argument `dephase` must be True or False, but is {self.dephase!r}.")
 
     def to_dict(self) -> dict:
         dt = self.collision.time_step(self.bath, self.atoms.gamma)
         return {
-            "kind": "charged",
+            "kind": "charged-dephased" if self.dephase else "charged",
             "atoms": self.atoms.to_dict(),
             "bath": self.bath.to_dict(),
             "initial_state": self.initial.to_dict(),
@@ -246,12 +257,16 @@ def harvesting_circuit(
     qc = QuantumCircuit(*regs, name=f"harvesting_K{k}_{ordering}_{len(times)}coll")
 
     probe_gates = probe_schedule(harvest, ordering, len(times), seed)
+    collective = all(x == 1.0 for x in harvest.coupling)
     collide = _probe_collision(qc, harvest, probe, cl_q)
+    flips = None
     if kind == "charged":
         charge_schedule = trotter_schedule(k, payload.collision.ordering, payload.n_collisions, payload.seed)
         p_e_charge = payload.bath.excited_probability
+        if payload.dephase:
+            flips = dephasing_flips(seed, len(times), k)
 
-    def prepare_cluster() -> None:
+    def prepare_cluster(i: int) -> None:
         if pair_pops is not None:
             for q in [*cl_q, aux[0]]:  # aux[0] may hold the damping ancilla of the last interval
                 qc.reset(q)
@@ -270,6 +285,10 @@ def harvesting_circuit(
             )
             append_collision(qc, cl_q, aux[0], payload.collision.theta,
                              None if charge_schedule is None else charge_schedule[c])
+        if flips is not None:
+            for q, flip in zip(cl_q, flips[i]):
+                if flip:
+                    qc.z(q)
 
     def damp(interval: float) -> None:
         theta_d = damping_angle(harvest.probe_gamma, harvest.probe_temperature, interval, omega) if damping else 0.0
@@ -288,7 +307,7 @@ def harvesting_circuit(
         damp(t - now)
         now = t
         if what == 0:
-            prepare_cluster()
+            prepare_cluster(i)
             collide(None if probe_gates is None else probe_gates[i])
         else:
             append_save_marker(qc, f"probe_{i}", [probe])
@@ -309,7 +328,8 @@ def harvesting_circuit(
         "theta": harvest.theta,
         "rate": harvest.rate,
         "probe_ordering": ordering,
-        "probe_collision": "unitary" if ordering == "exact" else "exchange_gates",
+        "probe_collision": ("exchange_gates" if ordering != "exact"
+                            else "exact_exchange_gates" if collective and k in SHORT_EXACT_ATOMS else "unitary"),
         "coupling": list(harvest.coupling),
         "probe_gamma": harvest.probe_gamma,
         "probe_temperature": harvest.probe_temperature,
@@ -326,6 +346,8 @@ def harvesting_circuit(
         "counts_register": "meas" if measure else None,
         "measured_qubits": [probe] if measure else [],
     })
+    if flips is not None:  # only for dephased clusters: the other circuits' metadata (and exports) stay as they were
+        qc.metadata["dephasing_flips"] = flips.astype(int).tolist()
     return qc
 
 

@@ -40,7 +40,8 @@ def run(args) -> int:
     else:
         print(f"charging protocols on {backend}, N = {args.atoms}, T = {args.temperature}, target "
               f"{args.target} (predicted: exact noisy density matrix; exact: master equation at t = n dt)")
-        print(table(list(_COLUMNS), [[r[k] for k in _COLUMNS] for r in rows]))
+        cols = list(_COLUMNS) + (["std_error"] if args.target == "teff" else [])
+        print(table(cols, [[r[k] for k in cols] for r in rows]))
     return 0
 
 

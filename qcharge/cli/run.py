@@ -60,7 +60,8 @@ def add_parser(sub) -> None:
     add_bath_args(p, inf_allowed=False)
     add_initial_args(p, with_eg=False)
     p.add_argument("--cluster", required=True,
-                   help="pairs prepared charged, dephased, charged inside the circuit (pipeline), or the "
+                   help="pairs prepared charged, dephased, charged inside the circuit (pipeline), charged "
+                        "inside the circuit then dephased by random virtual Z gates (pipeline-dephased), or the "
                         "pair state in FILE.npy (e.g. from `charge --save-state`) (required)")
     p.add_argument("--theta", type=float, default=0.5, help="probe-pair exchange angle (default 0.5)")
     p.add_argument("--rate", type=float, default=1.0, help="Poisson collision rate r, units of gamma (default 1)")
@@ -159,9 +160,11 @@ def run_harvest(args) -> int:
 
     from .harvest import cluster_state
 
-    if not args.cluster.endswith(".npy") and args.cluster not in ("charged", "dephased", "pipeline"):
+    from ..experiments import HARVEST_CLUSTERS
+
+    if not args.cluster.endswith(".npy") and args.cluster not in HARVEST_CLUSTERS:
         raise ParameterError(
-            f"Argument `--cluster` must be charged, dephased, pipeline or a FILE.npy, but is {args.cluster!r}."
+            f"Argument `--cluster` must be {', '.join(HARVEST_CLUSTERS)} or a FILE.npy, but is {args.cluster!r}."
         )
     rho = cluster_state(args, 2)  # the file's pair state, validated before any circuit is built
     job_store = RecordStore(args.job_store, argument="--job-store") if args.job_store else None
