@@ -163,6 +163,8 @@ def _inverse_iteration(length: int, nbar_mp, mu: np.ndarray, u0: np.ndarray, log
             x[length - 1] = dp[length - 1]
             for k in range(length - 2, -1, -1):
                 x[k] = dp[k] - cp[k] * x[k + 1]
+            if not all(gmpy2.is_finite(v) for v in x.ravel()):
+                return None  # a breakdown of the unpivoted solve: the caller takes another route
             # Orthonormalise within clusters (modified Gram-Schmidt), normalise the rest.
             for cl in clusters:
                 for pos, i in enumerate(cl):

@@ -46,11 +46,14 @@ import numpy as np
 from .certified_l1 import _ArbPrecision, _certified_l1_generic, _flint, _log_beta, _logsumexp, _scaled_floor
 from .combinatorics import _log_degeneracies
 
-__all__ = ["thermal_l1_certified", "UNIFORMISATION_MAX_WORK"]
+__all__ = ["thermal_l1_certified", "UNIFORMISATION_MAX_WORK", "SLOW_MODE_MAX_WORK"]
 
 # Most (Poisson terms) x (chain entries) big-integer steps spent per time (~3 us each on numpy object
 # arrays at N = 200): 1e7 is ~30 s at worst; N = 200 at gamma t = 1/N needs ~2e6.
 UNIFORMISATION_MAX_WORK = 1e7
+# The same for the slow-mode enclosures of one time (units as above: ~3 us): 5e7 is ~150 s at worst; N = 1000
+# at gamma t = 0.1 needs ~3e7.
+SLOW_MODE_MAX_WORK = 5e7
 # The relaxation bound is used once it is below this fraction of the requested bound (it then costs
 # nothing in accuracy); the uniformisation otherwise.
 _RELAX_SHARE = 0.25
@@ -264,6 +267,11 @@ def _uniformisation_work(length: int, nbar: float, gamma_t: float, log_target: f
     return _terms_estimate(mu, int(length), log_target) * float(length)
 
 
+def _slow_mode_work(length: int, modes: int) -> float:
+    """Cost of one slow-mode enclosure in uniformisation-step units (fitted: L = 401, r = 13: 0.2 s; L = 501, r = 151: 14 s)."""
+    return 8.0 * modes * length + 0.36 * modes**2 * length
+
+
 def _enclosure(n, x, nbar, pe0, gamma_t, log_allowed, gaps, q0, lbeta_chain):
     """q(gamma t) as an object array of arb balls, each chain by its cheapest route, or None (over budget).
 
@@ -283,24 +291,27 @@ def _enclosure(n, x, nbar, pe0, gamma_t, log_allowed, gaps, q0, lbeta_chain):
     q = np.empty((n // 2 + 1, n + 1), dtype=object)
     q[:] = flint.arb(0)
     routes: list = []
-    planned = 0.0
     for j, length in enumerate(lengths):
         if lengths[j] == 1 or relax[j] < log_share + math.log(_RELAX_SHARE):
             routes.append(("relax",))
             continue
         work_u = _uniformisation_work(length, nbar, gamma_t, log_share - lbeta_chain[j])
-        plan = None
+        slow = None
         if work_u > _SLOW_MODE_BREAK_EVEN * length:
             log_h0, log_sum = _slow_mode_logs(n, x, pe0, j, lbeta)
             log_e = log_share - log_sum  # pi-norm error of this chain
             plan = slow_mode_count(int(length), nbar, gamma_t, log_h0 - log_e + math.log(8.0))
-        if plan is not None and plan[0] <= MAX_MODES:
-            routes.append(("slow", plan, log_e))
-        else:
-            routes.append(("uniform",))
-            planned += work_u
-    # Refuse before any work when the chains to uniformise exceed the budget together.
+            if plan is not None and plan[0] <= MAX_MODES:
+                slow = ("slow", plan, log_e, _slow_mode_work(int(length), plan[0]))
+        routes.append(("uniform", work_u, slow))
+    # Each chain the cheaper of the two; if the uniformised ones exceed the budget together, those with a
+    # slow-mode plan take it instead; refuse before any work when either budget is still exceeded.
+    routes = [r[2] if r[0] == "uniform" and r[2] is not None and r[2][3] < r[1] else r for r in routes]
+    planned = sum(r[1] for r in routes if r[0] == "uniform")
     if planned > UNIFORMISATION_MAX_WORK:
+        routes = [r[2] if r[0] == "uniform" and r[2] is not None else r for r in routes]
+        planned = sum(r[1] for r in routes if r[0] == "uniform")
+    if planned > UNIFORMISATION_MAX_WORK or sum(r[3] for r in routes if r[0] == "slow") > SLOW_MODE_MAX_WORK:
         return None
     work = 0.0
     with _ArbPrecision(int((lbeta_chain.max() - log_allowed) / math.log(2.0)) + 160):
