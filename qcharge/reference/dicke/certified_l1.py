@@ -92,7 +92,7 @@ def _log_beta(n: int, ks: np.ndarray) -> np.ndarray:
     r"""Natural log of :math:`\beta_{j,k} = \sqrt{(\binom Nk - 1)(\binom Nk/d_J - 1)}`, shape (J, len(ks))."""
     lc = _log_binom(n, np.asarray(ks))[None, :]
     ld = _log_degeneracies(n)[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # j > k: d_J > C(N,k), -inf below
         c_minus_1 = lc + np.log1p(-np.exp(-lc))
         ratio_minus_1 = (lc - ld) + np.log1p(-np.exp(ld - lc))
     out = 0.5 * (c_minus_1 + ratio_minus_1)
