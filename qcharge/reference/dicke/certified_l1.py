@@ -99,19 +99,6 @@ def _log_beta(n: int, ks: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(out), -np.inf, out)
 
 
-class _Factorials:
-    """Exact factorials 0..n as gmpy2 integers."""
-
-    def __init__(self, n: int) -> None:
-        gmpy2 = _gmpy()
-        self.f = [gmpy2.mpz(1)] * (n + 2)
-        for i in range(1, n + 2):
-            self.f[i] = self.f[i - 1] * i
-
-    def __getitem__(self, i: int):
-        return self.f[i]
-
-
 def _sector_abs_sum(n: int, kk: int, moments: list, p: int, row_sum, binom_n1: int):
     r"""Fixed-point :math:`2^p \sum_{i=1}^{kk} |g(i)|` of one sector from its Hahn moments :math:`M_0..M_{kk}`.
 
