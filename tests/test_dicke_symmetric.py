@@ -182,3 +182,49 @@ def test_long_time_from_ground_at_any_n():
     expected = (math.log1p(-x) + 100_000 * math.log1p(x)) / math.log(10.0)  # x^{N+1} and the -1 are < 1e-300
     assert res.log10_coherence_l1[-1] == pytest.approx(expected, rel=1e-12)
     assert res.coherence_l1_status[-1] == "certified" and res.coherence_l1_relative_error_bound[-1] < 1e-9
+
+
+# ----------------------------------------------------------------------------------------- small N (doubling)
+@pytest.mark.parametrize("n, excited", [(10, False), (10, True), (40, False), (40, True)])
+def test_doubling_l1_agrees_with_the_stepwise_uniformisation(n, excited):
+    # Two certified evaluations of the same uniformisation series (dense doubling vs the tridiagonal step
+    # loop): each value must lie within the other's bound; both bounds are < 1e-10 relative here.
+    from qcharge.reference.dicke.symmetric_l1 import symmetric_l1_uniformised, symmetric_populations_doubling
+
+    times = np.array([1e-3, 0.01, 0.05, 0.1])
+    fast, _ = symmetric_populations_doubling(n, BATH.nbar, excited, times)
+    slow = symmetric_l1_uniformised(n, BATH.nbar, excited, times)
+    for (v1, b1), (v2, b2) in zip(fast, slow):
+        assert abs(math.exp(v1) - math.exp(v2)) <= math.exp(b1) + math.exp(b2)
+        assert math.exp(b1 - v1) < 1e-10 and math.exp(b2 - v2) < 1e-10
+
+
+def test_doubling_certifies_late_times_at_n10():
+    # The stepwise series stopped at 600 terms (gamma t <= ~4 at N = 10; later times were estimates); the
+    # doubling reaches gamma t = 20 with 2048 terms. Checked against a 4096-bit arb propagator.
+    res = solve_dicke(Atoms.dicke(10), BATH, InitialState("ground"), np.linspace(0.0, 20.0, 21))
+    assert res.coherence_l1_status == ("certified",) * 21
+    for t in (7.0, 20.0):
+        ref = _arb_ground_l1(10, BATH.nbar, t, prec=4096)
+        rel = abs(10.0 ** (res.log10_coherence_l1[int(t)] - ref) - 1.0)
+        assert rel <= res.coherence_l1_relative_error_bound[int(t)] + 1e-15  # the bound is a bound
+        assert res.coherence_l1_relative_error_bound[int(t)] < 1e-10
+
+
+@pytest.mark.parametrize("n, kind", [(10, "ground"), (10, "excited"), (40, "ground"), (40, "excited")])
+def test_doubling_populations_match_the_chain_solver(n, kind):
+    # The previous path (contour rule on the symmetrised chain, LSODA from the excited state) and the
+    # doubling must give the same W_k, energy and C_re: 1e-10 (contour ~1e-14, doubling ~K m u = 1e-12
+    # before renormalisation, LSODA rtol 1e-11 with its 100x error allowance).
+    from qcharge.reference.dicke.combinatorics import _log_tables
+    from qcharge.reference.dicke.dynamics import _dynamics_observables
+    from qcharge.reference.dicke.solve import _mean_and_cre
+
+    times = np.array([0.001, 0.1, 1.0, 3.0])
+    pe0 = 1.0 if kind == "excited" else 0.0
+    res = solve_dicke(Atoms.dicke(n), BATH, InitialState(kind), times)
+    w, s_rho, _, _ = _dynamics_observables(n, BATH.x, pe0, times, BATH.nbar)
+    mean, cre = _mean_and_cre(n, w, s_rho, _log_tables(n, pe0))
+    assert np.max(np.abs(res.excitation_probabilities - w)) < 1e-10
+    assert np.max(np.abs(res.energy - mean)) < 1e-10 * n
+    assert np.max(np.abs(res.coherence_re - cre)) < 1e-9  # entropies of size ln C(N, N/2) <= 27

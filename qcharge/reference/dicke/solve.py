@@ -15,7 +15,12 @@ from ...states import excited_probability
 from .certified_l1 import _certified_l1_generic, _certified_l1_long_time, _l1_fields, _log_beta
 from .combinatorics import _log_tables, _LogTables, _logsumexp
 from .dynamics import _dynamics, _dynamics_observables
-from .symmetric_l1 import symmetric_l1_backward, symmetric_l1_estimate, symmetric_l1_uniformised
+from .symmetric_l1 import (
+    symmetric_l1_backward,
+    symmetric_l1_estimate,
+    symmetric_l1_uniformised,
+    symmetric_populations_doubling,
+)
 from .thermal_l1 import thermal_l1_certified
 from .long_time import _long_time_summary, _symmetric_long_time_log_l1, _u_of_x
 
@@ -277,12 +282,29 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
     if idx_dyn.size:
         gts = atoms.gamma * ts[idx_dyn]
         tables = _log_tables(n, pe0)
+        # Small N from ground / excited: populations and certified C_l1 at every time from one doubling
+        # uniformisation (a few dense products; no contour solves, no per-term Python loop).
+        small_l1: list = [None] * gts.size
+        if pure and not static:
+            small_l1, small_p = symmetric_populations_doubling(n, nbar, pe0 == 1.0, gts)
+        rest = np.array([r is None for r in small_l1], dtype=bool)  # times left to the general path
         if full_q:
             q, err = _dynamics(n, x, pe0, gts, nbar, progress)
             w, mean, cre = _observables_from_q(n, q, tables)
         else:
-            # Without C_l1(t), multiplets of weight < 1e-30 cannot change any reported digit: skip them.
-            w, s_rho, q_sym, err_sym = _dynamics_observables(n, x, pe0, gts, nbar, progress, 0.0 if pure else 1e-30)
+            w, s_rho = np.zeros((gts.size, n + 1)), np.zeros(gts.size)
+            q_sym, err_sym = np.zeros_like(w), np.zeros_like(w)
+            if np.any(rest):
+                # Without C_l1(t), multiplets of weight < 1e-30 cannot change any reported digit: skip them.
+                w[rest], s_rho[rest], q_sym[rest], err_sym[rest] = _dynamics_observables(
+                    n, x, pe0, gts[rest], nbar, progress, 0.0 if pure else 1e-30)
+            if not np.all(rest):
+                # Renormalised for the populations: the rounding of P's columns drifts the sum by ~K m u (the
+                # certified C_l1 above used the unnormalised vectors its bound is for).
+                p = small_p[~rest] / small_p[~rest].sum(axis=1, keepdims=True)
+                w[~rest] = q_sym[~rest] = p
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    s_rho[~rest] = -np.sum(np.where(p > 0, p * (np.log(p) - tables.ld[0]), 0.0), axis=1)
             mean, cre = _mean_and_cre(n, w, s_rho, tables)
         wk[idx_dyn], energy[idx_dyn], c_re[idx_dyn] = w, omega * mean, cre
         if static:
@@ -314,10 +336,15 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
                 else:
                     skip([it])
         elif pure:
-            certified = symmetric_l1_uniformised(n, nbar, pe0 == 1.0, gts)
+            certified = list(small_l1)
+            todo = np.nonzero(rest)[0]
+            for pos, res in zip(todo, symmetric_l1_uniformised(n, nbar, pe0 == 1.0, gts[todo]) if todo.size else []):
+                certified[pos] = res
             backward = [None] * gts.size
-            if pe0 == 0.0 and any(c is None for c in certified):
-                backward = symmetric_l1_backward(n, nbar, gts)
+            todo = [pos for pos, res in enumerate(certified) if res is None]
+            if pe0 == 0.0 and todo:
+                for pos, res in zip(todo, symmetric_l1_backward(n, nbar, gts[todo])):
+                    backward[pos] = res
             with np.errstate(divide="ignore"):
                 log_q, log_err = np.log(q_sym), np.log(err_sym)
             if pe0 == 0.0 and np.isfinite(nbar) and nbar > 0:
