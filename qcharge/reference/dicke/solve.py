@@ -18,6 +18,7 @@ from .dynamics import _dynamics, _dynamics_observables
 from .symmetric_l1 import (
     symmetric_l1_backward,
     symmetric_l1_estimate,
+    symmetric_l1_relaxed,
     symmetric_l1_uniformised,
     symmetric_populations_doubling,
 )
@@ -101,6 +102,9 @@ _FINITE_L1_MAX_ATOMS = 200
 # Up to this N the finite-time C_l1 from thermal states is certified (q(t) enclosed in ball arithmetic, see
 # .thermal_l1) wherever its cost fits the budget there; elsewhere the float64 estimate above (N <= 200).
 _CERTIFIED_THERMAL_MAX_ATOMS = 1000
+# The late-time relaxation bound (ground / excited) is taken where it is at most this relative to the value
+# (looser, the backward estimate is usually tighter, though not rigorous).
+_RELAXED_ACCEPT = 1e-9
 # float64 arrays of length N+1 the solver holds at once besides the per-time ones (log tables, chain
 # work arrays, long-time reductions); measured peak / (8 (N+1)) at N = 10^5-10^6 is ~40, 64 leaves a margin.
 _WORK_VECTORS = 64
@@ -217,8 +221,9 @@ def solve_dicke(
 
     Returns:
         :class:`DickeResult`. :math:`C_{l1}` at finite t > 0: from ground / excited states, certified by
-        non-negative uniformisation where :math:`\lambda\gamma t` is moderate (early times, small N), else an
-        estimate from the float64 chain (the positive sum (2.3), any N); from thermal states, for
+        non-negative uniformisation where :math:`\lambda\gamma t` is moderate (every time of t = 0..20 at
+        N <= 20 by doubling, early times up to N ~ 100) and by the relaxation bound at late times
+        (:math:`\gamma t \gtrsim 1`, any N), else an estimate from the float64 chain (the positive sum (2.3)); from thermal states, for
         N <= 1000, certified with q(t) enclosed in ball arithmetic (:mod:`.thermal_l1`: integer
         uniformisation at early times, the spectral relaxation bound at late times) where that fits its
         budget; otherwise, for N <= 200, the evaluation for the float64 q(t) plus an a-priori estimate
@@ -340,6 +345,12 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
             todo = np.nonzero(rest)[0]
             for pos, res in zip(todo, symmetric_l1_uniformised(n, nbar, pe0 == 1.0, gts[todo]) if todo.size else []):
                 certified[pos] = res
+            todo = [pos for pos, res in enumerate(certified) if res is None]
+            if todo:
+                # late times: the relaxation bound around the closed-form long-time value, where it is tight
+                for pos, res in zip(todo, symmetric_l1_relaxed(n, nbar, x, pe0 == 1.0, gts[todo])):
+                    if res is not None and res[1] - res[0] <= math.log(_RELAXED_ACCEPT):
+                        certified[pos] = res
             backward = [None] * gts.size
             todo = [pos for pos, res in enumerate(certified) if res is None]
             if pe0 == 0.0 and todo:
