@@ -269,3 +269,31 @@ def test_relaxed_bound_from_the_excited_state_holds():
     exact = l1_coherence(states[0])
     assert abs(math.exp(value) - exact) <= math.exp(bound) + 1e-9 * exact  # evolve's tol on each entry
     assert bound < value + math.log(1e-3)  # and it is a bound worth having (measured ~1e-5 relative)
+
+
+def test_doubling_from_excited_at_zero_temperature_is_exact():
+    # T = 0 from |e...e>: a pure death chain whose late populations are tiny (C_l1 ~ 1e-39 at N = 40,
+    # gamma t = 3; the float64 estimate printed 1e-10 there). The doubling certifies it; checked against
+    # the chain propagator in arb (1.5 lambda t / ln 2 + 256 bits), here at N = 20.
+    import flint
+
+    n, gamma_t, bath = 20, 3.0, Bath(0.0)
+    res = solve_dicke(Atoms.dicke(n), bath, InitialState("excited"), [gamma_t])
+    assert res.coherence_l1_status[0] == "certified"
+    up, down = _chain_rates(n + 1, 0.0)
+    old = flint.ctx.prec
+    flint.ctx.prec = 256 + int(1.5 * float(np.max(up + down)) * gamma_t / math.log(2.0))
+    try:
+        gen = flint.arb_mat(n + 1, n + 1)
+        for m in range(n + 1):
+            gen[m, m] = -flint.arb(float(up[m] + down[m])) * gamma_t
+            if m < n:
+                gen[m, m + 1] = flint.arb(float(down[m + 1])) * gamma_t
+        col = gen.exp()
+        total = sum((col[k, n] * (math.comb(n, k) - 1) for k in range(1, n)), flint.arb(0))
+        ref = float(total.log() / flint.arb(10).log())
+    finally:
+        flint.ctx.prec = old
+    rel = abs(10.0 ** (res.log10_coherence_l1[0] - ref) - 1.0)
+    assert rel <= res.coherence_l1_relative_error_bound[0] + 1e-12  # ref to ~1e-13 (float of a tight ball)
+    assert res.coherence_l1_relative_error_bound[0] < 1e-10
