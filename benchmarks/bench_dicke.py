@@ -537,6 +537,18 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _flags(settings: dict) -> str:
+    """The command-line flags of a run that differ from the defaults (for the README line)."""
+    out = []
+    if settings.get("quick"):
+        out.append("--quick")
+    if settings.get("no_baseline"):
+        out.append("--no-baseline")
+    if settings.get("piqs_me_max", 20) != 20:
+        out.append(f"--piqs-me-max {settings['piqs_me_max']}")
+    return " ".join(out)
+
+
 def write_readme(results: dict, table: str, total_s: float) -> None:
     from _readme import replace_section
 
@@ -544,7 +556,7 @@ def write_readme(results: dict, table: str, total_s: float) -> None:
     cc = results["convention_check_n4"]
     section = f"""{README_START}
 `nice python benchmarks/bench_dicke.py [--quick]` → `results/dicke.json`, `results/dicke.md`, this table
-(this run: {"--quick, " if results["quick"] else ""}{total_s / 60:.1f} min on the shared 2-core machine, loaded;
+(this run: {_flags(results["settings"]) or "defaults"}, {total_s / 60:.1f} min on the shared 2-core machine, loaded;
 wall times ±50 %, so read the CPU times). Dicke limit,
 T = 1, t = 0..20 (21 times), from ground and from a product thermal state at T0 = 0.5. Each cell: wall
 time (CPU), traced peak memory (tracemalloc: numpy buffers and Python objects; not traced for slow Python-bound points), and accuracy: for qcharge the
