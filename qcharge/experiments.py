@@ -408,6 +408,7 @@ def run_harvest(
     n_resamples: int = 200,
     level: float = 0.95,
     job_store: str | RecordStore | None = None,
+    layout: list[int] | None = None,
     mitigate: bool = False,
     progress: bool = False,
     counts_source=None,
@@ -426,7 +427,9 @@ def run_harvest(
     distribution it would have if each instance were its twin; ``*_ci``: see ``ci_method``).
     The gap between ``twin`` and ``reference`` is the finite-instance sampling of the
     Poisson process, reported with ``instances_std_error``. ``job_store``, ``counts_source``, ``mitigate``
-    (the probe population) and the noisy backends' ``error_budget`` as in :func:`run_charge`.
+    (the probe population), ``layout`` (physical qubits of every instance on a noisy backend; default
+    :func:`~qcharge.execute.choose_layout` of instance 0, so pin it to compare clusters on the same qubits)
+    and the noisy backends' ``error_budget`` as in :func:`run_charge`.
     """
     from .circuits.harvesting import harvesting_instances
     from .compare import EXACT_ATOL
@@ -447,17 +450,19 @@ def run_harvest(
     twin_states = harvest_instance_states(plan, rho_cluster, omega=omega)[:, 0]
     p_twin = twin_states[:, 1, 1].real
     noisy = backend != "aer"
-    layout = None
-    if noisy:  # sampled: one layout for every instance, the sampled circuits and the prediction
+    pinned = noisy and layout is not None
+    if noisy and layout is None:  # one layout for every instance, the sampled circuits and the prediction
         from .execute import choose_layout
 
         layout = choose_layout(circuits[0], backend, seed=seed)
+    layout = list(layout) if noisy else None
     noisy_prediction = None
     if shots is None:
         from .execute import run_density_matrix
 
-        # Each instance keeps the preset's own layout (the one of instance 0 is reported).
-        states = run_density_matrix(circuits, backend=backend, seed=seed, progress=progress)
+        # Each instance keeps the preset's own layout (the one of instance 0 is reported), unless pinned.
+        states = run_density_matrix(circuits, backend=backend, seed=seed, progress=progress,
+                                    initial_layout=layout if pinned else None)
         pe = np.array([float(np.real(s["probe_0"][1, 1])) for s in states])
         pe_hat, pe_ci, accept = float(pe.mean()), None, None
         agree = bool(np.max(np.abs(pe - p_twin)) <= EXACT_ATOL)
@@ -477,7 +482,8 @@ def run_harvest(
                                                job_store=store, initial_layout=layout, progress=progress)
         # With mitigation a setting's instances come as sub-ensembles of equal measured qubits (their
         # counts pool back in the fit): the metadata are the jobs' own.
-        counts, meta, cal = _split_readout(counts, [j[0].metadata for j in jobs], mitigate)
+        counts, meta, cal = _split_readout(counts, [(j[0] if isinstance(j, list) else j).metadata for j in jobs],
+                                           mitigate)
         if noisy:
             states = run_density_matrix(circuits, backend=backend, seed=seed, initial_layout=layout)
             noisy_prediction = float(np.mean([np.real(s["probe_0"][1, 1]) for s in states]))
