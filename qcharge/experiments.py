@@ -455,7 +455,7 @@ def run_harvest(
         from .execute import choose_layout
 
         layout = choose_layout(circuits[0], backend, seed=seed)
-    layout = list(layout) if noisy else None
+    layout = list(layout) if noisy and layout is not None else None
     noisy_prediction = None
     if shots is None:
         from .execute import run_density_matrix
