@@ -295,3 +295,20 @@ def test_remote_jobs_are_retrieved_by_id_through_the_runtime_job_classes(tmp_pat
     assert fetched["noisy_prediction"]["probe_excited_population"] == pytest.approx(
         expected["twin"]["probe_excited_population"], abs=1e-10)  # a noiseless device predicts the twin
     assert ledger.status(run_id, runs_dir=tmp_path, service=service)["state"] == "done"
+
+
+def test_mitigated_run_fetches_with_the_calibration_of_each_instance_s_measured_qubits(tmp_path, capsys):
+    # On FakeKingston's chosen layout [0, 1, 2, 3, 4] routing measures the probe of instances 0 and 3 on
+    # qubit 0 and of the others on qubit 2: two calibrations, each data circuit tagged with its qubits.
+    argv = [*HARVEST[:-1], "300", "--seed", "3", "--backend", "aer-noisy:fake_kingston", "--mitigate"]
+    run_id = in_process(capsys, ["submit", *argv, "--runs-dir", str(tmp_path)])["run"]
+    run = ledger.open_run(run_id, runs_dir=tmp_path)
+    (job,) = run.job_records()
+    meta = [c.metadata for c in run.load_circuits(job["circuits_file"])]  # QPY keeps the metadata
+    cal = {tuple(m["mitigation_physical_qubits"]) for m in meta if "mitigation_prepared" in m}
+    data = [tuple(m["measured_physical_qubits"]) for m in meta if "tomography_basis" in m]
+    assert cal == {(0,), (2,)} and set(data) == cal and len(data) == 6 * 3
+    fetched = in_process(capsys, ["fetch", run_id, "--runs-dir", str(tmp_path)])
+    direct = in_process(capsys, argv)  # what `run` gives, in one process
+    assert fetched["mitigated"] == direct["mitigated"] and fetched["circuit"] == direct["circuit"]
+    assert fetched["mitigated"]["readout_calibration"]["qubits"] == [[0], [2]]
