@@ -429,7 +429,8 @@ def run_harvest(
     Poisson process, reported with ``instances_std_error``. ``job_store``, ``counts_source``, ``mitigate``
     (the probe population), ``layout`` (physical qubits of every instance on a noisy backend; default
     :func:`~qcharge.execute.choose_layout` of instance 0, so pin it to compare clusters on the same qubits)
-    and the noisy backends' ``error_budget`` as in :func:`run_charge`.
+    and the noisy backends' ``error_budget`` as in :func:`run_charge`; noisy backends also report
+    ``two_qubit_gates`` after transpiling (mean and max per instance, and per collision).
     """
     from .circuits.harvesting import harvesting_instances
     from .compare import EXACT_ATOL
@@ -541,9 +542,16 @@ def run_harvest(
         "agree": agree,
     }
     if noisy:
+        from .execute import transpiled_two_qubit_gates
+
         out["noisy_prediction"] = {"teff": effective_temperature(noisy_prediction, omega),
                                    "probe_excited_population": noisy_prediction}
         out["layout"] = layout
+        # As sampled (the transpile of run_counts on this layout; exact runs with a free layout: the preset's).
+        gates = transpiled_two_qubit_gates(circuits, backend=backend, seed=seed,
+                                           initial_layout=layout if shots is not None or pinned else None)
+        out["two_qubit_gates"] = {"mean_per_instance": float(np.mean(gates)), "max_per_instance": int(max(gates)),
+                                  "per_collision": float(sum(gates) / max(1, sum(n_coll)))}
     if mitigate:
         out["mitigated"] = mitigated
     # T_eff has no bootstrap standard error here (it is infinite on part of the resamples near p_e = 1/2).

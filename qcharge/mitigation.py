@@ -4,8 +4,13 @@ Building and analysing are separate, as in :mod:`qcharge.tomography`:
 :func:`calibration_circuits` prepares each computational basis state of the measured qubits and
 measures it, tagging ``circuit.metadata`` with JSON-serialisable entries only (hardware jobs
 reject anything else), so the calibration runs in the *same job on the same physical qubits* as
-the experiment (transpile both with the same ``initial_layout``). Everything else reads counts
-dictionaries and metadata only.
+the experiment. Same ``initial_layout`` is not enough: routing (SWAPs) can move a measured logical
+qubit to another physical qubit before its measurement, differently per circuit, while calibration
+circuits (no two-qubit gates) are not routed. So :mod:`qcharge.experiments` tags each data circuit
+with the physical qubits it is measured on (``measured_physical_qubits``, from
+:func:`qcharge.execute.measured_physical_qubits`), builds one calibration per measured set on the
+logical qubits the layout puts there (``physical_qubits=``), and every function here mitigates each
+circuit with the calibration of its own set. Everything else reads counts dictionaries and metadata only.
 
 Model
     The measured outcome distribution is :math:`f = A\,q`, with the assignment matrix

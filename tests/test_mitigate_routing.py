@@ -101,6 +101,19 @@ def test_harvest_instances_measured_on_different_qubits_use_their_own_calibratio
     assert 0 < se < 0.01
     assert abs(res["mitigated"][q] - res["noisy_prediction"][q]) <= 4 * se
     assert res["circuit"][q] - res["noisy_prediction"][q] > 4 * se  # the raw readout shift is resolved
+    # Two-qubit gates as sampled: an independent preset transpile of the same instances on the same layout.
+    from qcharge.circuits.harvesting import harvesting_instances
+    from qcharge.experiments import _harvest_cluster
+    from qcharge.protocol import harvesting_plan
+
+    cluster, _ = _harvest_cluster("charged", Bath(1.0), InitialState("ground"), 3)
+    circuits = harvesting_instances(harvesting_plan(Harvest(), 2.0, 6, 3), cluster, omega=1.0)
+    pm = generate_preset_pass_manager(optimization_level=1, backend=fake_backend("fake_kingston"), seed_transpiler=3,
+                                      initial_layout=[1, 0, 2, 3, 4])
+    gates = [sum(len(i.qubits) == 2 for i in t.data if i.operation.name not in ("barrier", "measure"))
+             for t in pm.run(circuits)]
+    assert res["two_qubit_gates"]["mean_per_instance"] == pytest.approx(np.mean(gates), abs=1e-12)
+    assert res["two_qubit_gates"]["max_per_instance"] == max(gates) > 0
 
 
 def _cal(qubits, flip):

@@ -51,7 +51,8 @@ from .noise import restricted_noise_model
 from .remote import (is_remote_backend, job_state, retrieve_counts, retrieve_job, runtime_service,
                      submit_sampler_job)
 from .samplers import ErrorSuppression, current_suppression, error_suppression
-from .sampling import MEASURED_PHYSICAL, job_chunks, job_store_for, measured_physical_qubits, pool_counts, run_counts
+from .sampling import (MEASURED_PHYSICAL, job_chunks, job_store_for, measured_physical_qubits, pool_counts, run_counts,
+                       transpiled_two_qubit_gates)
 from .transpile_stats import resources
 
 __all__ = [
@@ -72,6 +73,7 @@ __all__ = [
     "density_matrix_bytes",
     "run_counts",
     "measured_physical_qubits",
+    "transpiled_two_qubit_gates",
     "MEASURED_PHYSICAL",
     "job_store_for",
     "resources",

@@ -89,6 +89,24 @@ def measured_physical_qubits(
     return [_measured_qubits(t, c.metadata) for t, c in zip(pm.run(flat), flat)]
 
 
+def transpiled_two_qubit_gates(
+    circuits: Sequence[QuantumCircuit],
+    *,
+    backend: str | Any = "aer",
+    seed: int | None = 1234,
+    optimization_level: int = 1,
+    initial_layout: Sequence[int] | None = None,
+) -> list[int]:
+    """Two-qubit gates of each circuit after the transpile :func:`run_counts` gives it (routing SWAPs included)."""
+    from .transpile_stats import _stats
+
+    flat, _ = _flatten(list(circuits))
+    optimization_level = check_int("optimization_level", optimization_level, minimum=0, maximum=3)
+    be, _ = _sampling_backend(backend)
+    pm = _pass_manager(be, optimization_level=optimization_level, seed=seed, initial_layout=initial_layout)
+    return [_stats(t)["two_qubit_gates"] for t in pm.run(flat)]
+
+
 def _check_measured(transpiled: Sequence[QuantumCircuit], chunk: Sequence[QuantumCircuit]) -> None:
     """Circuits that carry ``metadata[MEASURED_PHYSICAL]`` (their readout calibration's qubits) must be
     measured there after this transpile; else the calibration would correct the wrong qubits."""
