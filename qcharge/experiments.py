@@ -127,7 +127,7 @@ def _with_calibration(jobs: list, width: int, mitigate: bool, *, backend, seed: 
     stays on ``layout[q]``, which is checked by transpiling them too), with ``copies`` = the most instances
     pooled on P in one setting, so a calibration has as many shots as the data it corrects. A set that
     routing reaches outside the layout cannot be calibrated by these circuits: its circuits stay raw and
-    ``note`` says so.
+    ``note`` says so (a ``ParameterError`` when no set can be calibrated).
     """
     if not mitigate:
         return list(jobs), None
@@ -158,6 +158,10 @@ def _with_calibration(jobs: list, width: int, mitigate: bool, *, backend, seed: 
             continue
         cal += [c if k == 1 else [c] * k for c in circuits]
     note = None
+    if outside and not cal:
+        raise ParameterError(f"Argument `mitigate` needs the measured qubits inside the layout {layout} (calibration "
+                             f"circuits are not routed), but routing measures them on physical qubits {outside}: "
+                             "choose a connected layout.")
     if outside:
         note = (f"routing measures qubits on physical qubits {outside} outside the layout {layout}: "
                 "those circuits are not readout-mitigated")

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from qiskit.transpiler import generate_preset_pass_manager
 
-from qcharge.exceptions import AnalysisError, QchargeError
+from qcharge.exceptions import AnalysisError, ParameterError, QchargeError
 from qcharge.execute import MEASURED_PHYSICAL, fake_backend, measured_physical_qubits, run_counts
 from qcharge.experiments import run_charge, run_harvest
 from qcharge.mitigation import (ReadoutCalibration, bootstrap_mitigated_states, calibration_circuits,
@@ -82,6 +82,14 @@ def test_charge_mitigation_calibrates_the_routed_qubits():
         se = res["error_budget"][q]["shot_noise_std_error"]
         assert 0 < se < 0.01
         assert abs(res["mitigated"][q] - res["noisy_prediction"][q]) <= 4 * se, q
+
+
+def test_mitigation_refuses_a_layout_routed_through_qubits_it_cannot_calibrate():
+    # A disconnected layout: Sabre routes atom 0 onto physical qubit 1, outside the layout. Refused before any
+    # sampling (calibration circuits on the layout's qubits cannot measure qubit 1).
+    with pytest.raises(ParameterError, match=r"routing measures them on physical qubits \[\[1, 3\]\]"):
+        run_charge(Atoms(2), Bath(1.0), InitialState("ground"), Collision(0.9, "palindromic"), 6, backend=BACKEND,
+                   shots=100, mitigate=True, seed=SEED, layout=[0, 2, 3, 4])
 
 
 def test_harvest_instances_measured_on_different_qubits_use_their_own_calibration():
