@@ -375,8 +375,10 @@ def _mitigated_charge(cal, counts, meta, n_resamples: int, seed: int, level: flo
     return out, dict(zip(QUANTITIES, np.std(boot, axis=0, ddof=1)))
 
 
-def _harvest_cluster(kind, bath: Bath, initial: InitialState, seed: int):
+def _harvest_cluster(kind, bath: Bath, initial: InitialState, seed: int, charging=None):
     """(cluster for the builder, its exact density matrix for the reference); ``kind`` may be a pair state.
+    ``charging``: ``(collision, n)`` of the pipeline clusters (default: :data:`PIPELINE_COLLISION` for
+    :data:`PIPELINE_TIME`).
 
     ``pipeline-dephased``: the pipeline pair, dephased in the circuit by random Z gates; the reference is
     its computational-basis diagonal (the mean over the Z draws).
@@ -384,6 +386,9 @@ def _harvest_cluster(kind, bath: Bath, initial: InitialState, seed: int):
     from .circuits.harvesting import ChargedCluster
     from .reference.harvest import make_cluster
 
+    if charging is not None and kind not in ("pipeline", "pipeline-dephased"):
+        raise ParameterError(f"Argument `charging` needs cluster 'pipeline' or 'pipeline-dephased' (the pairs "
+                             f"charged in the circuit), but cluster is {kind if isinstance(kind, str) else 'a matrix'!r}.")
     if not isinstance(kind, str):
         rho = check_density_matrix("cluster", kind, 2)
         return rho, rho
@@ -394,9 +399,16 @@ def _harvest_cluster(kind, bath: Bath, initial: InitialState, seed: int):
         from .reference.twin import charging_trajectory
 
         pair = Atoms.dicke(2, omega=bath.omega)
-        n = max(1, round(PIPELINE_TIME / PIPELINE_COLLISION.time_step(bath, pair.gamma)))
-        cluster = ChargedCluster(pair, bath, initial, PIPELINE_COLLISION, n, seed, dephase=kind != "pipeline")
-        _, states = charging_trajectory(charging_plan(pair, bath, initial, PIPELINE_COLLISION, n, seed=seed))
+        if charging is None:
+            collision = PIPELINE_COLLISION
+            n = max(1, round(PIPELINE_TIME / collision.time_step(bath, pair.gamma)))
+        else:
+            collision, n = charging
+            if not isinstance(collision, Collision):
+                raise ParameterError(f"Argument `charging` must be (Collision, n), but its first entry is {collision!r}.")
+            n = check_int("charging", n, minimum=1)
+        cluster = ChargedCluster(pair, bath, initial, collision, n, seed, dephase=kind != "pipeline")
+        _, states = charging_trajectory(charging_plan(pair, bath, initial, collision, n, seed=seed))
         return cluster, (states[-1] if kind == "pipeline" else dephase(states[-1]))
     if kind not in HARVEST_CLUSTERS:
         raise ParameterError(f"Argument `cluster` must be one of {list(HARVEST_CLUSTERS)}, but is {kind!r}.")
@@ -446,6 +458,7 @@ def run_harvest(
     level: float = 0.95,
     job_store: str | RecordStore | None = None,
     layout: list[int] | None = None,
+    charging: tuple[Collision, int] | None = None,
     mitigate: bool = False,
     progress: bool = False,
     counts_source=None,
@@ -453,7 +466,9 @@ def run_harvest(
     """Probe harvesting on a backend beside the exact dynamics.
 
     ``cluster``: 'charged', 'dephased', 'pipeline', 'pipeline-dephased', or a pair density matrix (QuTiP
-    order; recorded as 'matrix').
+    order; recorded as 'matrix'). ``charging``: ``(collision, n)``, the in-circuit charging of the pipeline
+    clusters (default :data:`PIPELINE_COLLISION`, n from :data:`PIPELINE_TIME`; a ``plan(target='teff')``
+    protocol), recorded as ``pipeline_protocol``.
 
     ``instances`` circuits with Poisson collision times (rate ``harvest.rate``) on [0, time].
     ``reference`` is the Poisson-averaged exact dynamics (4.3); ``twin`` the exact probe
@@ -481,7 +496,7 @@ def run_harvest(
     mitigate = _check_mitigate(mitigate, shots is not None)
     store = _store(job_store)
     omega = bath.omega
-    builder_cluster, rho_cluster = _harvest_cluster(cluster, bath, initial, seed)
+    builder_cluster, rho_cluster = _harvest_cluster(cluster, bath, initial, seed, charging)
     p_ref = float(np.real(probe_dynamics(rho_cluster, harvest, [time], omega=omega)[0][1, 1]))
     # One plan: the circuits and their exact twins read the same Poisson collision times.
     plan = harvesting_plan(harvest, time, instances, seed)
@@ -570,6 +585,9 @@ def run_harvest(
         "theta": harvest.theta,
         "rate": harvest.rate,
         "coupling": list(harvest.coupling),
+        "pipeline_protocol": ({"theta": builder_cluster.collision.theta, "ordering": builder_cluster.collision.ordering,
+                               "ancilla": builder_cluster.collision.ancilla, "collisions": builder_cluster.n_collisions}
+                              if hasattr(builder_cluster, "n_collisions") else None),
         "time": time,
         "instances": instances,
         "mean_collisions": float(np.mean(n_coll)),

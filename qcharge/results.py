@@ -530,9 +530,11 @@ class HarvestRun(_Record):
     coupling: tuple[float, ...] | None = None  # the probe's g_i (Harvest.coupling); None in records made before it
     # noisy backends: transpiled two-qubit gates, `mean_per_instance`, `max_per_instance`, `per_collision`
     two_qubit_gates: Mapping[str, float] | None = None
+    # pipeline clusters: the in-circuit charging protocol (`theta`, `ordering`, `ancilla`, `collisions`)
+    pipeline_protocol: Mapping[str, Any] | None = None
 
     _OMIT_NONE: ClassVar[frozenset[str]] = frozenset(
-        {"noisy_prediction", "layout", "mitigated", "error_budget", "coupling", "two_qubit_gates"})
+        {"noisy_prediction", "layout", "mitigated", "error_budget", "coupling", "two_qubit_gates", "pipeline_protocol"})
 
     @classmethod
     def from_dict(cls, data: Mapping) -> HarvestRun:
@@ -544,7 +546,7 @@ class HarvestRun(_Record):
                    noisy_prediction=None if noisy is None else ProbeEstimate.from_dict(noisy),
                    layout=_tuple(data.get("layout")), mitigated=data.get("mitigated"),
                    error_budget=data.get("error_budget"), coupling=_tuple(data.get("coupling")),
-                   two_qubit_gates=data.get("two_qubit_gates"))
+                   two_qubit_gates=data.get("two_qubit_gates"), pipeline_protocol=data.get("pipeline_protocol"))
 
     def rows(self) -> list[list]:
         return [

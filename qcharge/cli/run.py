@@ -69,6 +69,17 @@ def add_parser(sub) -> None:
     p.add_argument("--coupling", default=None, metavar="FILE.json",
                    help="JSON list [g_1, g_2] of the probe's relative coupling to each pair atom (default [1, 1]: "
                         "collective; [1, 0] couples one atom only, one exchange gate per collision)")
+    p.add_argument("--plan", choices=["best"], default=None,
+                   help="pipeline clusters: charge the pairs with the top `qcharge plan --target teff` protocol on "
+                        "--backend (it pins --pipeline-* and --layout; planned for the default theta, rate, time) "
+                        "(default: none)")
+    p.add_argument("--pipeline-theta", type=float, default=None,
+                   help="pipeline clusters: atom-ancilla angle of the in-circuit charging (default 0.3, with "
+                        "collisions for gamma t = 5)")
+    p.add_argument("--pipeline-collisions", type=int, default=None,
+                   help="pipeline clusters: number of charging collisions (with --pipeline-theta)")
+    p.add_argument("--pipeline-ordering", choices=list(ORDERINGS), default="palindromic",
+                   help="pipeline clusters: ordering of the charging collisions (default palindromic)")
     add_circuit_args(p)
     add_layout_arg(p, "the noise-aware choice on the first instance, kept for all")
     add_suppression_args(p)
@@ -171,6 +182,7 @@ def run_harvest(args) -> int:
             f"Argument `--cluster` must be {', '.join(HARVEST_CLUSTERS)} or a FILE.npy, but is {args.cluster!r}."
         )
     rho = cluster_state(args, 2)  # the file's pair state, validated before any circuit is built
+    charging, layout = _pipeline_protocol(args)
     job_store = RecordStore(args.job_store, argument="--job-store") if args.job_store else None
     with error_suppression(suppression):  # the runtime sampler's DD / twirling (default off)
         res = experiment(
@@ -185,10 +197,45 @@ def run_harvest(args) -> int:
             shots=args.shots,
             seed=args.seed,
             job_store=job_store,
-            layout=getattr(args, "layout", None),  # pinned (--layout, or by the ledger: the qubits the jobs ran on)
+            layout=layout,
+            charging=charging,
             mitigate=args.mitigate,
             progress=progress(args),
             counts_source=getattr(args, "counts_source", None),  # set by qcharge.ledger (submit / fetch / --runs-dir)
         )
     emit(args, res.to_dict(), str(res))
     return 0
+
+
+def _pipeline_protocol(args):
+    """(``charging`` of the pipeline clusters or None, layout) from --plan / --pipeline-* / --layout.
+
+    ``--plan best`` writes the plan's choice back into ``args`` (as run charge does), so that the
+    ledger pins it and a later fetch rebuilds these circuits instead of planning anew.
+    """
+    from ..params import Collision
+
+    layout = getattr(args, "layout", None)  # pinned (--layout, or by the ledger: the qubits the jobs ran on)
+    plan, theta, n = getattr(args, "plan", None), getattr(args, "pipeline_theta", None), getattr(args, "pipeline_collisions", None)
+    if (plan is not None or theta is not None or n is not None) and args.cluster not in ("pipeline", "pipeline-dephased"):
+        raise ParameterError("Arguments `--plan` and `--pipeline-*` need --cluster pipeline or pipeline-dephased "
+                             f"(pairs charged in the circuit), but --cluster is {args.cluster!r}.")
+    if plan is not None:
+        if theta is not None or n is not None:
+            raise ParameterError("Argument `--plan` must not be given with --pipeline-theta/--pipeline-collisions "
+                                 f"(the plan sets them), but they are {theta}, {n}.")
+        from ..planner import plan as plan_protocols
+
+        best = plan_protocols(backend_from(args), 2, args.temperature, initial=initial_from(args), target="teff",
+                              top=1, seed=args.seed)[0]
+        args.plan, args.pipeline_theta, args.pipeline_collisions = None, best.theta, best.collisions
+        args.pipeline_ordering = best.ordering
+        layout = layout or (None if best.layout is None else list(best.layout))
+        args.layout = layout
+        return (Collision(best.theta, best.ordering, best.ancilla), best.collisions), layout
+    if (theta is None) != (n is None):
+        raise ParameterError("Arguments `--pipeline-theta` and `--pipeline-collisions` go together, but only "
+                             f"one was given (--pipeline-theta = {theta}, --pipeline-collisions = {n}).")
+    if theta is None:
+        return None, layout
+    return (Collision(theta, args.pipeline_ordering), n), layout
