@@ -118,11 +118,16 @@ def _teff_se(est: dict, instances_se_pe: float, omega: float = 1.0) -> tuple[flo
     return se_shot, math.hypot(se_shot, slope * instances_se_pe)
 
 
-def harvest_run(device: str, kind: str, seed: int, shots: int, instances: int) -> dict:
-    """One sampled, mitigated harvesting run of pairs of ``kind``: T_eff along the chain."""
+def harvest_run(device: str, kind: str, seed: int, shots: int, instances: int, *, layout=None, charging=None) -> dict:
+    """One sampled, mitigated harvesting run of pairs of ``kind``: T_eff along the chain.
+
+    ``layout``: pin the physical qubits (the dephased run takes the charged run's); ``charging``: the
+    pipeline kinds' in-circuit charging protocol ``(Collision, n)``.
+    """
     t0 = _clock()
     res = run_harvest(Bath(TEMPERATURE), InitialState("ground"), kind, HARVEST, HARVEST_TIME, instances=instances,
-                      backend=f"aer-noisy:{device}", shots=shots, mitigate=True, seed=seed).to_dict()
+                      backend=f"aer-noisy:{device}", shots=shots, mitigate=True, seed=seed, layout=layout,
+                      charging=charging).to_dict()
     raw, mit = res["circuit"], res["mitigated"]
     se_raw, se_raw_inst = _teff_se(raw, res["instances_std_error"])
     se_mit, se_mit_inst = _teff_se(mit, res["instances_std_error"])
@@ -135,25 +140,38 @@ def harvest_run(device: str, kind: str, seed: int, shots: int, instances: int) -
         "probe_excited_population": {k: res[s]["probe_excited_population"] for k, s in
                                      (("exact", "reference"), ("twin", "twin"), ("noisy_prediction", "noisy_prediction"),
                                       ("raw", "circuit"), ("mitigated", "mitigated"))},
-        "error_budget": res["error_budget"], **_since(t0),
+        "error_budget": res["error_budget"], "two_qubit_gates": res["two_qubit_gates"],
+        "pipeline_protocol": res.get("pipeline_protocol"), **_since(t0),
     }
 
 
-def harvest_row(device: str, shots: int, instances: int, kinds: tuple[str, str], plan_teff: bool) -> dict:
-    """Charged vs dephased T_eff on one device, the gap's z-scores, and the planner's teff protocol."""
-    charged = harvest_run(device, kinds[0], SEED, shots, instances)
-    dephased = harvest_run(device, kinds[1], SEED + 1000, shots, instances)  # independent shots and instances
-    row: dict = {"device": device, "kinds": list(kinds), "charged": charged, "dephased": dephased}
-    for est in ("exact", "noisy_prediction", "raw", "mitigated"):
-        row[f"gap_{est}"] = charged[est] - dephased[est]
+def _gaps(charged: dict, dephased: dict) -> dict:
+    """Charged-minus-dephased T_eff per estimate and the z-scores of the sampled gaps."""
+    row = {f"gap_{est}": charged[est] - dephased[est] for est in ("exact", "noisy_prediction", "raw", "mitigated")}
     for est in ("raw", "mitigated"):
         row[f"z_{est}"] = row[f"gap_{est}"] / math.hypot(charged[f"{est}_se"], dephased[f"{est}_se"])
         row[f"z_{est}_with_instances"] = row[f"gap_{est}"] / math.hypot(charged[f"{est}_se_with_instances"],
                                                                         dephased[f"{est}_se_with_instances"])
+    return row
+
+
+def harvest_row(device: str, shots: int, instances: int, kinds: tuple[str, str], plan_teff: bool) -> dict:
+    """Charged vs dephased T_eff on one device (both on the same physical qubits), the gap's z-scores, and
+    the planned protocol: ``plan(target='teff')``'s charging of pipeline pairs, dephased in the circuit by
+    random virtual Z gates (``pipeline-dephased``), both on the plan's layout, sampled the same way."""
+    charged = harvest_run(device, kinds[0], SEED, shots, instances)
+    # independent shots and instances (another seed), the same physical qubits
+    dephased = harvest_run(device, kinds[1], SEED + 1000, shots, instances, layout=charged["layout"])
+    row: dict = {"device": device, "kinds": list(kinds), "charged": charged, "dephased": dephased,
+                 **_gaps(charged, dephased)}
     if plan_teff:
         t0 = _clock()
         best = plan(f"aer-noisy:{device}", 2, TEMPERATURE, target="teff", top=1, seed=SEED)[0]
         row["plan_teff"] = {**best.to_dict(), **_since(t0)}
+        protocol, layout = (best.collision(), best.collisions), list(best.layout)
+        pc = harvest_run(device, "pipeline", SEED, shots, instances, layout=layout, charging=protocol)
+        pd = harvest_run(device, "pipeline-dephased", SEED + 1000, shots, instances, layout=layout, charging=protocol)
+        row["planned"] = {"charged": pc, "dephased": pd, **_gaps(pc, pd)}
     return row
 
 
@@ -172,29 +190,6 @@ def device_rows(device: str, atoms, shots: int, instances: int, kinds, args) -> 
     print(f"{device} harvest: gap exact {h['gap_exact']:.4f} raw {h['gap_raw']:.4f} (z {h['z_raw']:.1f}) "
           f"mitigated {h['gap_mitigated']:.4f} (z {h['z_mitigated']:.1f})", file=sys.stderr, flush=True)
     return {"charging": charging, "harvesting": [h], "seconds": _since(t0)}
-
-
-def harvest_gates(device: str, kind: str, seed: int, instances: int, sample: int = 10) -> dict | None:
-    """Two-qubit gates after transpiling of the first ``sample`` harvesting instances of a prepared kind.
-
-    ``run_harvest`` reports no resources: the instances are rebuilt here from the same plan (seed) with the
-    public builders and transpiled with :func:`qcharge.execute.resources` (level 1, transpiler seed 0,
-    free layout). Only for the prepared kinds (``None`` for others).
-    """
-    from qcharge.circuits.harvesting import harvesting_instances
-    from qcharge.execute import resources
-    from qcharge.protocol import harvesting_plan
-    from qcharge.reference.harvest import make_cluster
-
-    if kind not in ("charged", "dephased"):
-        return None
-    bath = Bath(TEMPERATURE)
-    streams = harvesting_plan(HARVEST, HARVEST_TIME, instances, seed)
-    circuits = harvesting_instances(streams, make_cluster(kind, bath, InitialState("ground")), omega=bath.omega)
-    gates = [resources(c, f"aer-noisy:{device}")["transpiled_two_qubit_gates"] for c in circuits[:sample]]
-    collisions = sum(len(c.metadata["collision_times"]) for c in circuits[:sample])
-    return {"instances": len(gates), "mean_per_instance": sum(gates) / len(gates),
-            "per_collision": sum(gates) / max(collisions, 1)}
 
 
 # ------------------------------------------------------------------------------------------ output
@@ -262,21 +257,26 @@ def markdown(data: dict) -> str:
                 f"{b['shot_noise']:+.4f} | {h['wall_s']:.0f}/{h['cpu_s']:.0f} |")
     lines += [
         "",
-        "| device | gap exact | gap noisy | gap raw | z raw (+inst) | gap mitigated | z mitigated (+inst) | "
-        "planned teff: θ × n, 2q, layout | planned gap predicted / exact | planned z (estimate) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "Gaps, charged minus dephased T_eff. *prepared*: the kinds above, on one layout. *planned*: "
+        "`plan(target='teff')`'s protocol charging `pipeline` pairs in the circuit, against the same pairs dephased "
+        "in the circuit by random virtual Z gates (`pipeline-dephased`: the same gates, so gate noise heats the "
+        "probe alike in both), on the plan's layout, sampled and mitigated the same way.",
+        "",
+        "| device | comparison | θ × n, 2q per instance, layout | gap exact | gap noisy | gap raw | z raw (+inst) | "
+        "gap mitigated | z mitigated (+inst) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in data["harvesting"]:
-        p = r.get("plan_teff")
-        # Not sampled (run_harvest takes no charging protocol): z estimated with the raw shot se of this
-        # device's two sampled runs (same shots, instances and similar p_e, so a similar se).
-        se = math.hypot(r["charged"]["raw_se"], r["dephased"]["raw_se"])
-        planned = (f"{p['theta']} × {p['collisions']}, {p['two_qubit_gates']}, {p['layout']} | "
-                   f"{p['predicted']:.4f} / {p['exact']:.4f} | {p['predicted'] / se:.0f}" if p else "- | - | -")
-        lines.append(
-            f"| {r['device']} | {r['gap_exact']:.4f} | {r['gap_noisy_prediction']:.4f} | {r['gap_raw']:.4f} | "
-            f"{r['z_raw']:.1f} ({r['z_raw_with_instances']:.1f}) | {r['gap_mitigated']:.4f} | "
-            f"{r['z_mitigated']:.1f} ({r['z_mitigated_with_instances']:.1f}) | {planned} |")
+        rows = [("prepared", r, "-")]
+        if "planned" in r:
+            p, g = r["plan_teff"], r["planned"]["charged"]["two_qubit_gates"]
+            rows.append(("planned", r["planned"], f"{p['theta']} × {p['collisions']} {p['ordering']}, "
+                                                  f"{g['mean_per_instance']:.0f}, {p['layout']}"))
+        for name, x, protocol in rows:
+            lines.append(
+                f"| {r['device']} | {name} | {protocol} | {x['gap_exact']:.4f} | {x['gap_noisy_prediction']:.4f} | "
+                f"{x['gap_raw']:.4f} | {x['z_raw']:.1f} ({x['z_raw_with_instances']:.1f}) | {x['gap_mitigated']:.4f} | "
+                f"{x['z_mitigated']:.1f} ({x['z_mitigated_with_instances']:.1f}) |")
     m = data["machine"]
     lines += ["", f"Machine: {m['machine']}, python {m['python']}, {m['cores']} cores shared with other jobs, "
                   f"{m['wall_s']:.0f} s wall / {m['cpu_s']:.0f} s CPU summed over the devices (with --parts: one process "
@@ -431,16 +431,14 @@ def main(argv=None) -> int:
                 part.parent.mkdir(parents=True, exist_ok=True)
                 part.write_text(json.dumps(done, indent=2))
         charging += done["charging"]
-        for h in done["harvesting"]:  # cheap, and added afterwards: computed here when a part lacks it
-            for which in ("charged", "dephased"):
-                if "two_qubit_gates" not in h[which]:
-                    h[which]["two_qubit_gates"] = harvest_gates(device, h[which]["kind"], h[which]["seed"], instances)
         harvesting += done["harvesting"]
         seconds[device] = done["seconds"]
     targets = {
         "charging_kept_noisy": {f"{r['device']} N={r['atoms']}": {"kept": r["kept_noisy"], "met": r["kept_noisy"] >= KEPT_TARGET}
                                 for r in charging if r["protocol"] == "planned" and r["device"] in TARGET_DEVICES},
         "harvest_z_raw": {h["device"]: {"z": h["z_raw"], "met": h["z_raw"] >= Z_TARGET} for h in harvesting},
+        "planned_harvest_z_raw": {h["device"]: {"z": h["planned"]["z_raw"], "met": h["planned"]["z_raw"] >= Z_TARGET}
+                                  for h in harvesting if "planned" in h},
     }
     # Per device: the wall and CPU time of its own invocation (devices may have run in parallel with --parts).
     machine = {"machine": platform.machine(), "python": platform.python_version(), "cores": os.cpu_count(),
