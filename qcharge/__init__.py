@@ -9,12 +9,13 @@ from __future__ import annotations
 from .exceptions import AnalysisError, BackendError, ConvergenceError, ParameterError, QchargeError
 from .params import Atoms, Bath, Collision, Harvest, InitialState
 from .reference.charging import charge
+from .reference.clusters import cluster_teff
 from .reference.dicke import dicke_density_matrix, solve_dicke
 from .reference.harvest import harvest_summary, make_cluster
 from .reference.lifetime import coherence_lifetime
 from .reference.lindblad import evolve, long_time_state
 from .reference.permutation import solve_permutation
-from .results import ChargeRun, ChargeTrace, Comparison, HarvestRun, HarvestSummary
+from .results import ChargeRun, ChargeTrace, ClusterTeff, Comparison, HarvestRun, HarvestSummary
 
 __version__ = "0.1.0"
 
@@ -39,11 +40,13 @@ __all__ = [
     "long_time_state",
     "harvest_summary",
     "make_cluster",
+    "cluster_teff",
     "run_charge",
     "run_harvest",
     "plan_protocols",
     "ChargeTrace",
     "HarvestSummary",
+    "ClusterTeff",
     "Comparison",
     "ChargeRun",
     "HarvestRun",

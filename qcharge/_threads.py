@@ -3,12 +3,15 @@ r"""Cap BLAS / OpenMP threads for small problems (a context manager the solvers 
 Multi-threaded BLAS on small matrices spends more time synchronising threads than computing: the
 full-space solver at N = 8 ran 1.7-2.4x slower in wall time and used 4x the CPU with default OpenBLAS
 threading (issue 9). Below ``SMALL_DIMENSION`` the work runs on one thread; above, the library default
-stays. Uses threadpoolctl (a dependency); it changes the limit only inside the ``with`` block.
+stays. Uses threadpoolctl (a dependency); it changes the limit only inside the ``with`` block. The
+library scan (~1-2 ms, more than a whole N = 10 Dicke solve) is done once per process: the controller is
+cached after numpy's and scipy's BLAS are loaded.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 
 __all__ = ["SMALL_DIMENSION", "blas_threads_for"]
 
@@ -28,6 +31,19 @@ def blas_threads_for(dimension: int):
     """
     if dimension > SMALL_DIMENSION:
         return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits
+    blas = _blas_controller()
+    if all(lib.num_threads == 1 for lib in blas.lib_controllers):
+        return contextlib.nullcontext()  # already single-threaded (OPENBLAS_NUM_THREADS=1, or inside a cap)
+    return blas.limit(limits=1)
 
-    return threadpool_limits(limits=1, user_api="blas")
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    """The BLAS libraries of numpy and scipy (numpy and scipy wheels each bundle their own OpenBLAS)."""
+    import importlib
+
+    from threadpoolctl import ThreadpoolController
+
+    importlib.import_module("scipy.linalg")  # loads scipy's BLAS so that the scan sees it
+
+    return ThreadpoolController().select(user_api="blas")

@@ -124,33 +124,75 @@ def _check_layout(layout, n_qubits: int) -> None:
                              f"qubit), but is {list(layout)}.")
 
 
-def _with_calibration(jobs: list, qubits, width: int, copies: int, mitigate: bool) -> list:
-    """``jobs`` plus the readout calibration of ``qubits`` (same job, same ``initial_layout``) when ``mitigate``.
+def _with_calibration(jobs: list, width: int, mitigate: bool, *, backend, seed: int, layout) -> tuple[list, str | None]:
+    """``(jobs, note)``: ``jobs`` plus readout calibrations of the physical qubits the data circuits are
+    measured on, in the same job with the same ``initial_layout``, when ``mitigate``.
 
-    Each calibration circuit is an ensemble of ``copies`` equal circuits (counts summed), so it gets
-    as many shots as a data setting that pools ``copies`` instances.
+    Routing (SWAPs) can move a logical qubit off ``layout[q]`` before its measurement, and different
+    circuits (settings, Poisson or coin instances) route differently. So each data circuit is transpiled as
+    :func:`~qcharge.execute.run_counts` will (:func:`~qcharge.execute.measured_physical_qubits`), tagged with
+    its measured physical qubits P (``metadata['measured_physical_qubits']``; run_counts checks it against
+    its own transpile), and every ensemble is split into sub-ensembles of equal P (their counts pool back
+    in the tomography fit). Each distinct set P gets calibration circuits on the logical qubits that the
+    layout puts on P (calibration circuits have no two-qubit gates, so they are not routed: logical q
+    stays on ``layout[q]``, which is checked by transpiling them too), with ``copies`` = the most instances
+    pooled on P in one setting, so a calibration has as many shots as the data it corrects. A set that
+    routing reaches outside the layout cannot be calibrated by these circuits: its circuits stay raw and
+    ``note`` says so (a ``ParameterError`` when no set can be calibrated).
     """
     if not mitigate:
-        return list(jobs)
+        return list(jobs), None
+    from .execute import MEASURED_PHYSICAL, measured_physical_qubits
     from .mitigation import calibration_circuits
 
-    cal = calibration_circuits(list(qubits), num_qubits=width)
-    return list(jobs) + [c if copies == 1 else [c] * copies for c in cal]
+    elements = [j if isinstance(j, list) else [j] for j in jobs]
+    where = iter(measured_physical_qubits([c for e in elements for c in e], backend=backend, seed=seed,
+                                          initial_layout=layout))
+    data, copies = [], {}  # copies: measured set (first-seen order) -> most instances pooled on it in one setting
+    for job, members in zip(jobs, elements):
+        groups: dict[tuple, list] = {}
+        for c in members:
+            p = next(where)
+            c.metadata = {**c.metadata, MEASURED_PHYSICAL: list(p)}
+            groups.setdefault(p, []).append(c)
+        for p, group in groups.items():
+            data.append(group if isinstance(job, list) else group[0])
+            key = next((k for k in copies if sorted(k) == sorted(p)), p)
+            copies[key] = max(copies.get(key, 0), len(group))
+    cal, outside = [], []
+    for p, k in copies.items():
+        logical = list(p) if layout is None else [layout.index(q) if q in layout else None for q in p]
+        circuits = None if None in logical else calibration_circuits(logical, num_qubits=width, physical_qubits=p)
+        if circuits is None or set(measured_physical_qubits(circuits, backend=backend, seed=seed,
+                                                            initial_layout=layout)) != {p}:
+            outside.append(list(p))
+            continue
+        cal += [c if k == 1 else [c] * k for c in circuits]
+    note = None
+    if outside and not cal:
+        raise ParameterError(f"Argument `mitigate` needs the measured qubits inside the layout {layout} (calibration "
+                             f"circuits are not routed), but routing measures them on physical qubits {outside}: "
+                             "choose a connected layout.")
+    if outside:
+        note = (f"routing measures qubits on physical qubits {outside} outside the layout {layout}: "
+                "those circuits are not readout-mitigated")
+    return data + cal, note
 
 
 def _split_readout(counts: list, meta: list, mitigate: bool):
-    """(data counts, data metadata, :class:`~qcharge.mitigation.ReadoutCalibration` or None)."""
+    """(data counts, data metadata, list of :class:`~qcharge.mitigation.ReadoutCalibration` or None)."""
     if not mitigate:
         return counts, meta, None
-    from .mitigation import ReadoutCalibration, split_calibration
+    from .mitigation import calibrations_from_counts, split_calibration
 
     cal_counts, cal_meta, counts, meta = split_calibration(counts, meta)
-    return counts, meta, ReadoutCalibration.from_counts(cal_counts, cal_meta)
+    return counts, meta, calibrations_from_counts(cal_counts, cal_meta)
 
 
-def _calibration_summary(cal) -> dict:
-    return {"qubits": list(cal.qubits), "condition_number": cal.condition_number,
-            "assignment_fidelity": cal.assignment_fidelity, "calibration_shots": cal.shots.tolist()}
+def _readout_summary(cal, note: str | None) -> dict:
+    from .mitigation import calibration_summary
+
+    return calibration_summary(cal) if note is None else {**calibration_summary(cal), "note": note}
 
 
 def _check_mitigate(mitigate: bool, sampled: bool) -> bool:
@@ -288,8 +330,7 @@ def run_charge(
         else:
             jobs, per_shot = tomography_circuits(probe, probe.metadata["atom_qubits"]), shots
         first = probe[0] if isinstance(probe, list) else probe
-        jobs = _with_calibration(jobs, first.metadata["atom_qubits"], first.num_qubits,
-                                 plan.n_instances if coin else 1, mitigate)
+        jobs, note = _with_calibration(jobs, first.num_qubits, mitigate, backend=backend, seed=seed, layout=layout)
         counts = (counts_source or run_counts)(jobs, backend=backend, shots=per_shot, seed=seed, job_store=store,
                                                initial_layout=layout, progress=progress)
         meta = [(j[0] if isinstance(j, list) else j).metadata for j in jobs]
@@ -301,7 +342,7 @@ def run_charge(
         out.update(mode="state tomography", shots=shots, coherence_l1_ci=cmp.ci.coherence_l1, **cmp.to_dict())
         std_errors = dict(zip(QUANTITIES, np.std(quantity_table(boot), axis=0, ddof=1)))
         if cal is not None:
-            mitigated, std_errors = _mitigated_charge(cal, counts, meta, n_resamples, seed, level)
+            mitigated, std_errors = _mitigated_charge(cal, counts, meta, n_resamples, seed, level, note)
         if noisy:
             # The coin ensemble is predicted on the same plan.n_instances draws that were sampled.
             ens = probe if isinstance(probe, list) else [probe]
@@ -314,20 +355,23 @@ def run_charge(
     return ChargeRun.from_dict(out)
 
 
-def _mitigated_charge(cal, counts, meta, n_resamples: int, seed: int, level: float) -> tuple[dict, dict]:
+def _mitigated_charge(cal, counts, meta, n_resamples: int, seed: int, level: float,
+                      note: str | None) -> tuple[dict, dict]:
     """(``mitigated`` entry: the circuit's keys plus ``<q>_ci`` and the calibration, std errors per quantity)."""
     from .mitigation import bootstrap_mitigated_states, mitigate_counts
     from .tomography import INTERVAL_METHOD, estimate_interval, fit_state
 
-    rho = fit_state(mitigate_counts(cal, counts, meta), meta)
+    unc = "raise" if note is None else "raw"
+    rho = fit_state(mitigate_counts(cal, counts, meta, uncalibrated=unc), meta)
     values = state_quantities(rho)
     # Intervals resample the calibration and the data (bootstrap_mitigated_states), not the data alone.
-    boot = quantity_table(bootstrap_mitigated_states(cal, counts, meta, n_resamples=n_resamples, seed=seed))
+    boot = quantity_table(bootstrap_mitigated_states(cal, counts, meta, n_resamples=n_resamples, seed=seed,
+                                                     uncalibrated=unc))
     dim = rho.shape[0]
     out: dict = dict(values)
     for i, q in enumerate(QUANTITIES):
         out[q + "_ci"] = list(estimate_interval(values[q], boot[:, i], level=level, bounds=quantity_range(q, dim)))
-    out.update(ci_method=INTERVAL_METHOD, readout_calibration=_calibration_summary(cal))
+    out.update(ci_method=INTERVAL_METHOD, readout_calibration=_readout_summary(cal, note))
     return out, dict(zip(QUANTITIES, np.std(boot, axis=0, ddof=1)))
 
 
@@ -401,6 +445,7 @@ def run_harvest(
     n_resamples: int = 200,
     level: float = 0.95,
     job_store: str | RecordStore | None = None,
+    layout: list[int] | None = None,
     mitigate: bool = False,
     progress: bool = False,
     counts_source=None,
@@ -420,7 +465,10 @@ def run_harvest(
     distribution it would have if each instance were its twin; ``*_ci``: see ``ci_method``).
     The gap between ``twin`` and ``reference`` is the finite-instance sampling of the
     Poisson process, reported with ``instances_std_error``. ``job_store``, ``counts_source``, ``mitigate``
-    (the probe population) and the noisy backends' ``error_budget`` as in :func:`run_charge`.
+    (the probe population), ``layout`` (physical qubits of every instance on a noisy backend; default
+    :func:`~qcharge.execute.choose_layout` of instance 0, so pin it to compare clusters on the same qubits)
+    and the noisy backends' ``error_budget`` as in :func:`run_charge`; noisy backends also report
+    ``two_qubit_gates`` after transpiling (mean and max per instance, and per collision).
     """
     from .circuits.harvesting import harvesting_instances
     from .compare import EXACT_ATOL
@@ -444,17 +492,20 @@ def run_harvest(
         twin_states = harvest_instance_states(plan, rho_cluster, omega=omega)[:, 0]
     p_twin = twin_states[:, 1, 1].real
     noisy = backend != "aer"
-    layout = None
-    if noisy:  # sampled: one layout for every instance, the sampled circuits and the prediction
+    _check_layout(layout, circuits[0].num_qubits)
+    pinned = noisy and layout is not None
+    if noisy and layout is None:  # one layout for every instance, the sampled circuits and the prediction
         from .execute import choose_layout
 
         layout = choose_layout(circuits[0], backend, seed=seed)
+    layout = list(layout) if noisy and layout is not None else None
     noisy_prediction = None
     if shots is None:
         from .execute import run_density_matrix
 
-        # Each instance keeps the preset's own layout (the one of instance 0 is reported).
-        states = run_density_matrix(circuits, backend=backend, seed=seed, progress=progress)
+        # Each instance keeps the preset's own layout (the one of instance 0 is reported), unless pinned.
+        states = run_density_matrix(circuits, backend=backend, seed=seed, progress=progress,
+                                    initial_layout=layout if pinned else None)
         pe = np.array([float(np.real(s["probe_0"][1, 1])) for s in states])
         pe_hat, pe_ci, accept = float(pe.mean()), None, None
         agree = bool(np.max(np.abs(pe - p_twin)) <= EXACT_ATOL)
@@ -468,15 +519,17 @@ def run_harvest(
         shots = check_int("shots", shots, minimum=1)
         # One ensemble per tomography setting: counts are pooled over the instances.
         settings = list(zip(*(tomography_circuits(c, [c.metadata["probe_qubit"]]) for c in circuits)))
-        jobs = _with_calibration([list(s) for s in settings], [circuits[0].metadata["probe_qubit"]],
-                                 circuits[0].num_qubits, instances, mitigate)
+        jobs, note = _with_calibration([list(s) for s in settings], circuits[0].num_qubits, mitigate,
+                                       backend=backend, seed=seed, layout=layout)
         counts = (counts_source or run_counts)(jobs, backend=backend, shots=shots, seed=seed,
                                                job_store=store, initial_layout=layout, progress=progress)
-        counts, _, cal = _split_readout(counts, [j[0].metadata for j in jobs], mitigate)
+        # With mitigation a setting's instances come as sub-ensembles of equal measured qubits (their
+        # counts pool back in the fit): the metadata are the jobs' own.
+        counts, meta, cal = _split_readout(counts, [(j[0] if isinstance(j, list) else j).metadata for j in jobs],
+                                           mitigate)
         if noisy:
             states = run_density_matrix(circuits, backend=backend, seed=seed, initial_layout=layout)
             noisy_prediction = float(np.mean([np.real(s["probe_0"][1, 1]) for s in states]))
-        meta = [s[0].metadata for s in settings]
         pe_hat = float(np.real(fit_state(counts, meta)[1, 1]))
         # Pooled counts are sums of multinomials with instance-dependent probabilities: their
         # variance is at most the multinomial one, so both resamplings below are conservative.
@@ -492,14 +545,16 @@ def run_harvest(
         if cal is not None:
             from .mitigation import bootstrap_mitigated_states, mitigate_counts
 
-            pe_mit = float(np.real(fit_state(mitigate_counts(cal, counts, meta), meta)[1, 1]))
-            boot_mit = bootstrap_mitigated_states(cal, counts, meta, n_resamples=n_resamples, seed=seed)[:, 1, 1].real
+            unc = "raise" if note is None else "raw"
+            pe_mit = float(np.real(fit_state(mitigate_counts(cal, counts, meta, uncalibrated=unc), meta)[1, 1]))
+            boot_mit = bootstrap_mitigated_states(cal, counts, meta, n_resamples=n_resamples, seed=seed,
+                                                  uncalibrated=unc)[:, 1, 1].real
             pe_mit_ci = estimate_interval(pe_mit, boot_mit, level=level, bounds=(0.0, 1.0))
             pe_std = float(np.std(boot_mit, ddof=1))
             mitigated = {"teff": effective_temperature(pe_mit, omega), "probe_excited_population": pe_mit,
                          "teff_ci": _teff_interval(pe_mit_ci, omega, pe_mit),
                          "probe_excited_population_ci": list(pe_mit_ci), "ci_method": INTERVAL_METHOD,
-                         "readout_calibration": _calibration_summary(cal)}
+                         "readout_calibration": _readout_summary(cal, note)}
     n_coll = [len(c.metadata["collision_times"]) for c in circuits]
     circuit = {"teff": effective_temperature(pe_hat, omega), "probe_excited_population": pe_hat}
     if pe_ci is not None:
@@ -529,9 +584,16 @@ def run_harvest(
         "agree": agree,
     }
     if noisy:
+        from .execute import transpiled_two_qubit_gates
+
         out["noisy_prediction"] = {"teff": effective_temperature(noisy_prediction, omega),
                                    "probe_excited_population": noisy_prediction}
         out["layout"] = layout
+        # As sampled (the transpile of run_counts on this layout; exact runs with a free layout: the preset's).
+        gates = transpiled_two_qubit_gates(circuits, backend=backend, seed=seed,
+                                           initial_layout=layout if shots is not None or pinned else None)
+        out["two_qubit_gates"] = {"mean_per_instance": float(np.mean(gates)), "max_per_instance": int(max(gates)),
+                                  "per_collision": float(sum(gates) / max(1, sum(n_coll)))}
     if mitigate:
         out["mitigated"] = mitigated
     # T_eff has no bootstrap standard error here (it is infinite on part of the resamples near p_e = 1/2).

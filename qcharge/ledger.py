@@ -243,8 +243,10 @@ def _record_jobs(run: Run, circuits, *, backend, shots: int, seed: int | None, i
                   "initial_layout": None if initial_layout is None else [int(q) for q in initial_layout],
                   "circuits_file": run.save_circuits(f"job-{k}", spec["circuits"])}
         if remote:
+            # Transpiled with the run's seed, as run_counts transpiles every job: the same routing, so the
+            # same measured physical qubits as the readout calibration was built for.
             job, transpiled = submit_sampler_job(spec["circuits"], backend=device, shots=shots, seed=spec["seed"],
-                                                 initial_layout=initial_layout)
+                                                 seed_transpiler=seed, initial_layout=initial_layout)
             record.update(kind="remote", job_id=str(job.job_id()), state="queued",
                           submitted=datetime.now(timezone.utc).isoformat(timespec="seconds"))
             run.save_job(k, record)  # the paid job's id is on disk before anything else happens

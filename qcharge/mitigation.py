@@ -4,8 +4,13 @@ Building and analysing are separate, as in :mod:`qcharge.tomography`:
 :func:`calibration_circuits` prepares each computational basis state of the measured qubits and
 measures it, tagging ``circuit.metadata`` with JSON-serialisable entries only (hardware jobs
 reject anything else), so the calibration runs in the *same job on the same physical qubits* as
-the experiment (transpile both with the same ``initial_layout``). Everything else reads counts
-dictionaries and metadata only.
+the experiment. Same ``initial_layout`` is not enough: routing (SWAPs) can move a measured logical
+qubit to another physical qubit before its measurement, differently per circuit, while calibration
+circuits (no two-qubit gates) are not routed. So :mod:`qcharge.experiments` tags each data circuit
+with the physical qubits it is measured on (``measured_physical_qubits``, from
+:func:`qcharge.execute.measured_physical_qubits`), builds one calibration per measured set on the
+logical qubits the layout puts there (``physical_qubits=``), and every function here mitigates each
+circuit with the calibration of its own set. Everything else reads counts dictionaries and metadata only.
 
 Model
     The measured outcome distribution is :math:`f = A\,q`, with the assignment matrix
@@ -100,10 +105,14 @@ __all__ = [
     "MAX_CONDITION",
     "CALIBRATION_QUBITS",
     "CALIBRATION_PREPARED",
+    "CALIBRATION_PHYSICAL",
+    "MEASURED_PHYSICAL",
     "calibration_circuits",
     "is_calibration",
     "split_calibration",
     "ReadoutCalibration",
+    "calibrations_from_counts",
+    "calibration_summary",
     "mitigate_probabilities",
     "mitigate_counts",
     "bootstrap_mitigated_states",
@@ -116,6 +125,11 @@ MAX_QUBITS = 3  # 2^n calibration circuits and a 2^n x 2^n matrix: n = 3 is 8 ci
 MAX_CONDITION = 1e4
 CALIBRATION_QUBITS = "mitigation_qubits"
 CALIBRATION_PREPARED = "mitigation_prepared"
+# The physical qubits a calibration circuit measures (listed order), and those a data circuit measures
+# after routing (bit i of its counts register on qubit [i]): a data circuit is mitigated with the
+# calibration of its own physical qubits (qcharge.experiments attaches both).
+CALIBRATION_PHYSICAL = "mitigation_physical_qubits"
+MEASURED_PHYSICAL = "measured_physical_qubits"
 # Round-off of the batched solves is ~1e-15; a component above -1e-12 counts as non-negative.
 _NEG_TOL = 1e-12
 
@@ -135,7 +149,8 @@ def _check_cal_qubits(qubits, num_qubits: int | None = None) -> list[int]:
     return qubits
 
 
-def calibration_circuits(qubits: Sequence[int], *, num_qubits: int | None = None) -> list[QuantumCircuit]:
+def calibration_circuits(qubits: Sequence[int], *, num_qubits: int | None = None,
+                         physical_qubits: Sequence[int] | None = None) -> list[QuantumCircuit]:
     """The :math:`2^n` readout-calibration circuits of ``qubits``: prepare a basis state, measure.
 
     Circuit ``s`` applies X to ``qubits[i]`` for each set bit ``i`` of ``s`` and measures
@@ -151,6 +166,10 @@ def calibration_circuits(qubits: Sequence[int], *, num_qubits: int | None = None
             ``tomography_qubits``.
         num_qubits: width of each circuit (default ``max(qubits) + 1``); give the experiment
             circuit's width so a shared ``initial_layout`` puts both on the same physical qubits.
+        physical_qubits: the physical qubits ``qubits`` sit on (``layout[q]``: calibration circuits have
+            no two-qubit gates, so they are not routed), recorded as ``mitigation_physical_qubits``;
+            the calibration is then identified by them (:meth:`ReadoutCalibration.from_counts`) and
+            mitigates the data circuits measured there (``metadata['measured_physical_qubits']``).
 
     Returns:
         ``2^n`` circuits, prepared state ``s = 0 .. 2^n - 1``.
@@ -165,6 +184,11 @@ def calibration_circuits(qubits: Sequence[int], *, num_qubits: int | None = None
     qubits = _check_cal_qubits(qubits, num_qubits)
     width = max(qubits) + 1 if num_qubits is None else num_qubits
     n = len(qubits)
+    if physical_qubits is not None:
+        physical_qubits = _check_qubits(physical_qubits)
+        if len(physical_qubits) != n:
+            raise ParameterError(f"Argument `physical_qubits` must list one qubit per qubit of `qubits` ({n}), "
+                                 f"but lists {len(physical_qubits)}.")
     out = []
     for s in range(2**n):
         key = format(s, f"0{n}b")
@@ -178,8 +202,15 @@ def calibration_circuits(qubits: Sequence[int], *, num_qubits: int | None = None
             qc.measure(q, creg[i])
         qc.metadata = {CALIBRATION_QUBITS: list(qubits), CALIBRATION_PREPARED: key,
                        "counts_register": TOMO_REGISTER}
+        if physical_qubits is not None:
+            qc.metadata[CALIBRATION_PHYSICAL] = list(physical_qubits)
         out.append(qc)
     return out
+
+
+def _calibrated_qubits(metadata: Mapping) -> tuple:
+    """The qubits a calibration circuit identifies: its physical ones where recorded, else its logical ones."""
+    return tuple(metadata.get(CALIBRATION_PHYSICAL, metadata[CALIBRATION_QUBITS]))
 
 
 def is_calibration(metadata: Mapping | None) -> bool:
@@ -259,7 +290,8 @@ class ReadoutCalibration:
             metadata: the matching ``circuit.metadata``; entries not from
                 :func:`calibration_circuits` are skipped.
             qubits: keep the calibration of these qubits (needed when a job calibrates several
-                sets); default: the only set present.
+                sets); default: the only set present. A calibration built with ``physical_qubits``
+                is identified by them (and its :attr:`qubits` are they), else by its logical qubits.
 
         Raises:
             AnalysisError: no calibration, several sets without ``qubits``, missing prepared
@@ -267,10 +299,10 @@ class ReadoutCalibration:
         """
         counts, metadata = _pair(counts, metadata)
         entries = [(c, m) for c, m in zip(counts, metadata) if is_calibration(m)]
-        sets = sorted({tuple(m[CALIBRATION_QUBITS]) for _, m in entries})
+        sets = sorted({_calibrated_qubits(m) for _, m in entries})
         if qubits is not None:
             want = tuple(_check_cal_qubits(qubits))
-            entries = [(c, m) for c, m in entries if tuple(m[CALIBRATION_QUBITS]) == want]
+            entries = [(c, m) for c, m in entries if _calibrated_qubits(m) == want]
             if not entries:
                 raise AnalysisError(
                     f"No readout calibration of qubits {list(want)}; calibrated sets: {[list(s) for s in sets]}."
@@ -284,7 +316,7 @@ class ReadoutCalibration:
                 f"Several calibrated qubit sets {[list(s) for s in sets]}: pass `qubits` to choose one."
             )
         try:
-            cal_qubits = _check_cal_qubits(entries[0][1][CALIBRATION_QUBITS])
+            cal_qubits = _check_cal_qubits(_calibrated_qubits(entries[0][1]))
         except ParameterError as exc:
             raise AnalysisError(f"Calibration metadata lists invalid qubits: {exc}") from None
         n = len(cal_qubits)
@@ -359,6 +391,46 @@ class ReadoutCalibration:
     def from_dict(cls, data: Mapping) -> ReadoutCalibration:
         """Inverse of :meth:`to_dict`."""
         return cls(tuple(data["qubits"]), np.asarray(data["counts"], dtype=np.int64))
+
+
+def calibrations_from_counts(counts: Sequence[Mapping[str, int]], metadata: Sequence[Mapping]) -> list[ReadoutCalibration]:
+    """Every calibration among one job's results, one per calibrated qubit set (first-seen order)."""
+    counts, metadata = _pair(counts, metadata)
+    sets = list(dict.fromkeys(_calibrated_qubits(m) for m in metadata if is_calibration(m)))
+    if not sets:
+        raise AnalysisError("No readout-calibration circuits among the results: build them with calibration_circuits().")
+    return [ReadoutCalibration.from_counts(counts, metadata, qubits=q) for q in sets]
+
+
+def calibration_summary(calibrations) -> dict:
+    """JSON-ready summary: ``qubits``, ``condition_number``, ``assignment_fidelity``, ``calibration_shots``.
+
+    Several calibrations (data measured on several physical qubit sets): ``qubits`` and
+    ``calibration_shots`` list them all, ``condition_number`` is the largest, ``assignment_fidelity``
+    the smallest, and ``calibrations`` holds each one's summary.
+    """
+    cals = _as_calibrations(calibrations)
+    each = [{"qubits": list(c.qubits), "condition_number": c.condition_number,
+             "assignment_fidelity": c.assignment_fidelity, "calibration_shots": c.shots.tolist()} for c in cals]
+    if len(each) == 1:
+        return each[0]
+    return {"qubits": [e["qubits"] for e in each], "condition_number": max(e["condition_number"] for e in each),
+            "assignment_fidelity": min(e["assignment_fidelity"] for e in each),
+            "calibration_shots": [e["calibration_shots"] for e in each], "calibrations": each}
+
+
+def _as_calibrations(calibration) -> list[ReadoutCalibration]:
+    cals = [calibration] if isinstance(calibration, ReadoutCalibration) else calibration
+    if isinstance(cals, (str, bytes, Mapping)) or not isinstance(cals, Sequence) or not cals or not all(
+            isinstance(c, ReadoutCalibration) for c in cals):
+        raise ParameterError(
+            "Argument `calibration` must be a ReadoutCalibration or a non-empty sequence of them, "
+            f"but is {type(calibration).__name__}."
+        )
+    sets = [frozenset(c.qubits) for c in cals]
+    if len(set(sets)) != len(sets):
+        raise ParameterError("Argument `calibration` must hold one calibration per qubit set, but repeats a set.")
+    return list(cals)
 
 
 def _check_matrix(matrix: np.ndarray, qubits, max_condition: float, what: str = "") -> None:
@@ -464,17 +536,25 @@ def mitigate_probabilities(
 # ----------------------------------------------------------------------------------------
 
 
-def _data_table(calibration: ReadoutCalibration, counts, metadata):
-    """(calibration in the data's qubit order, integer table (m, 2^n) of the circuits' outcomes)."""
-    if not isinstance(calibration, ReadoutCalibration):
-        raise ParameterError(
-            f"Argument `calibration` must be a ReadoutCalibration, but is {type(calibration).__name__}."
-        )
+UNCALIBRATED = ("raise", "raw")
+
+
+def _data_table(calibration, counts, metadata, uncalibrated: str = "raise"):
+    """(integer table (m, 2^n) of the circuits' outcomes, groups ``(rows, base, cal)``).
+
+    A row's qubits are ``metadata['measured_physical_qubits']`` where present (the physical qubit of each
+    outcome bit), else its ``tomography_qubits``; each group of rows measured on the same qubits gets the
+    calibration of that set (``base``: its index in the calibrations) reordered to their order, or
+    ``(None, None)`` with ``uncalibrated='raw'`` when no calibration has that set (the rows stay raw).
+    """
+    cals = _as_calibrations(calibration)
+    if uncalibrated not in UNCALIBRATED:
+        raise ParameterError(f"Argument `uncalibrated` must be one of {list(UNCALIBRATED)}, but is {uncalibrated!r}.")
     counts, metadata = _pair(counts, metadata)
     if not counts:
         raise AnalysisError("No counts given.")
     qubits = None
-    rows = []
+    rows, where = [], {}
     for k, (cnt, meta) in enumerate(zip(counts, metadata)):
         if not isinstance(meta, Mapping) or "tomography_qubits" not in meta:
             raise AnalysisError(
@@ -486,6 +566,11 @@ def _data_table(calibration: ReadoutCalibration, counts, metadata):
             qubits = mq
         elif mq != qubits:
             raise AnalysisError(f"metadata[{k}] has tomography_qubits {mq}, but metadata[0] has {qubits}.")
+        measured = tuple(meta.get(MEASURED_PHYSICAL, mq))
+        if len(measured) != len(qubits):
+            raise AnalysisError(f"metadata[{k}] lists {len(measured)} measured physical qubits for "
+                                f"{len(qubits)} tomography qubits.")
+        where.setdefault(measured, []).append(k)
         if not isinstance(cnt, Mapping):
             raise AnalysisError(f"counts[{k}] must be a mapping bitstring -> count, but is {type(cnt).__name__}.")
         n = len(qubits)
@@ -496,7 +581,27 @@ def _data_table(calibration: ReadoutCalibration, counts, metadata):
         if row.sum() == 0:
             raise AnalysisError(f"counts[{k}] has zero shots: cannot mitigate it.")
         rows.append(row)
-    return calibration.reordered(qubits), np.array(rows)
+    groups = []
+    for measured, idx in where.items():
+        base = next((i for i, c in enumerate(cals) if sorted(c.qubits) == sorted(measured)), None)
+        if base is None and uncalibrated == "raise":
+            raise AnalysisError(
+                f"Counts measure qubits {list(measured)}, but the readout calibration is of qubits "
+                f"{[list(c.qubits) for c in cals] if len(cals) > 1 else list(cals[0].qubits)}: "
+                "calibrate the measured qubits (same set) in the same job."
+            )
+        groups.append((np.array(idx), base, None if base is None else cals[base].reordered(measured)))
+    return np.array(rows), groups
+
+
+def _mitigate_table(table: np.ndarray, groups, matrices=None) -> np.ndarray:
+    """Mitigated distributions of the rows of ``table``, each group through its own matrix
+    (``matrices[g]``, default the group's calibration); uncalibrated groups keep their frequencies."""
+    q = table / table.sum(axis=1, keepdims=True)
+    for g, (rows, base, cal) in enumerate(groups):
+        if base is not None:
+            q[rows] = _simplex_lstsq(cal.matrix if matrices is None else matrices[g], q[rows])
+    return q
 
 
 def _to_counts(q: np.ndarray, shots: np.ndarray) -> list[dict[str, int]]:
@@ -513,11 +618,12 @@ def _to_counts(q: np.ndarray, shots: np.ndarray) -> list[dict[str, int]]:
 
 
 def mitigate_counts(
-    calibration: ReadoutCalibration,
+    calibration: ReadoutCalibration | Sequence[ReadoutCalibration],
     counts: Sequence[Mapping[str, int]],
     metadata: Sequence[Mapping],
     *,
     max_condition: float = MAX_CONDITION,
+    uncalibrated: str = "raise",
 ) -> list[dict[str, int]]:
     """Readout-mitigated counts of tomography circuits, for :func:`qcharge.tomography.fit_state`.
 
@@ -525,17 +631,25 @@ def mitigate_counts(
     are mitigated with :func:`mitigate_probabilities` and returned as integer n-bit counts with
     the circuit's shot number; pass them with the *same* ``metadata`` to ``fit_state``.
 
+    ``calibration``: one calibration, or one per measured qubit set: a circuit whose metadata carries
+    ``measured_physical_qubits`` (where routing left its measured qubits) is mitigated with the
+    calibration of those physical qubits, else with the one of its ``tomography_qubits``.
+    ``uncalibrated='raw'`` leaves circuits measured on an uncalibrated set raw instead of raising.
+
     Raises:
         AnalysisError: the counts measure other qubits than the calibration, zero shots,
             bad keys, a (near) singular assignment matrix.
     """
-    cal, table = _data_table(calibration, counts, metadata)
-    shots = table.sum(axis=1)
-    return _to_counts(mitigate_probabilities(cal, table, max_condition=max_condition), shots)
+    table, groups = _data_table(calibration, counts, metadata, uncalibrated)
+    max_condition = check_real("max_condition", max_condition, minimum=1.0)
+    for _, base, cal in groups:
+        if base is not None:
+            _check_matrix(cal.matrix, cal.qubits, max_condition)
+    return _to_counts(_mitigate_table(table, groups), table.sum(axis=1))
 
 
 def bootstrap_mitigated_states(
-    calibration: ReadoutCalibration,
+    calibration: ReadoutCalibration | Sequence[ReadoutCalibration],
     counts: Sequence[Mapping[str, int]],
     metadata: Sequence[Mapping],
     *,
@@ -543,33 +657,51 @@ def bootstrap_mitigated_states(
     seed: int | np.random.Generator,
     method: str = "lininv_projected",
     max_condition: float = MAX_CONDITION,
+    uncalibrated: str = "raise",
 ) -> np.ndarray:
     """Fitted states of resampled, mitigated data, shape ``(n_resamples, d, d)``.
 
-    Each resample redraws the calibration counts (per prepared state) **and** the data counts
-    (per circuit) multinomially from their observed frequencies with their shot numbers,
-    mitigates the data with the resampled calibration and fits with
+    Each resample redraws the calibration counts (per calibration and prepared state) **and** the data
+    counts (per circuit) multinomially from their observed frequencies with their shot numbers,
+    mitigates each circuit with its resampled calibration (``calibration`` and ``uncalibrated`` as in
+    :func:`mitigate_counts`; circuits sharing a calibration share its resample) and fits with
     :func:`qcharge.tomography.fit_state` (``method``).
     """
     n_resamples = check_int("n_resamples", n_resamples, minimum=2)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(check_int("seed", seed, minimum=0))
-    cal, table = _data_table(calibration, counts, metadata)
-    _check_matrix(cal.matrix, cal.qubits, max_condition)
+    cals = _as_calibrations(calibration)
+    table, groups = _data_table(cals, counts, metadata, uncalibrated)
+    for _, base, cal in groups:
+        if base is not None:
+            _check_matrix(cal.matrix, cal.qubits, max_condition)
+    used = sorted({base for _, base, _ in groups if base is not None})
+    n = len(cals[used[0]].qubits) if used else 0
+    # Index maps from each calibration's order to its group's (as ReadoutCalibration.reordered).
+    perms = [None if base is None else _permutation(n, tuple(cals[base].qubits.index(q) for q in cal.qubits))
+             for _, base, cal in groups]
     metadata = list(metadata)
-    shots, cal_shots = table.sum(axis=1), cal.shots
+    shots = table.sum(axis=1)
     data = rng.multinomial(shots, table / shots[:, None], size=(n_resamples, len(shots)))
-    cals = rng.multinomial(cal_shots, cal.counts / cal_shots[:, None], size=(n_resamples, len(cal_shots)))
+    resampled = {b: rng.multinomial(cals[b].shots, cals[b].counts / cals[b].shots[:, None],
+                                    size=(n_resamples, len(cals[b].shots))) for b in used}
     states = []
-    for b in range(n_resamples):
-        a = (cals[b] / cal_shots[:, None]).T
-        _check_matrix(a, cal.qubits, max_condition, " (a bootstrap resample of the calibration)")
-        q = _simplex_lstsq(a, data[b] / shots[:, None])
+    for r in range(n_resamples):
+        matrices = []
+        for (_, base, cal), perm in zip(groups, perms):
+            if base is None:
+                matrices.append(None)
+                continue
+            cnt = resampled[base][r][np.ix_(perm, perm)]
+            a = (cnt / cnt.sum(axis=1, keepdims=True)).T
+            _check_matrix(a, cal.qubits, max_condition, " (a bootstrap resample of the calibration)")
+            matrices.append(a)
+        q = _mitigate_table(data[r], groups, matrices)
         states.append(fit_state(_to_counts(q, shots), metadata, method=method))
     return np.array(states)
 
 
 def mitigated_estimate_with_interval(
-    calibration: ReadoutCalibration,
+    calibration: ReadoutCalibration | Sequence[ReadoutCalibration],
     counts: Sequence[Mapping[str, int]],
     metadata: Sequence[Mapping],
     quantity: Callable[[np.ndarray], float],
@@ -605,10 +737,5 @@ def mitigated_estimate_with_interval(
         "level": level,
         "n_resamples": int(len(values)),
         "method": method,
-        "mitigation": {
-            "qubits": list(calibration.qubits),
-            "condition_number": calibration.condition_number,
-            "assignment_fidelity": calibration.assignment_fidelity,
-            "calibration_shots": calibration.shots.tolist(),
-        },
+        "mitigation": calibration_summary(calibration),
     }

@@ -528,9 +528,11 @@ class HarvestRun(_Record):
     mitigated: Mapping[str, Any] | None = None  # --mitigate: the circuit's keys from mitigated counts, as ChargeRun
     error_budget: Mapping[str, Mapping[str, float | None]] | None = None  # noisy backends, as ChargeRun
     coupling: tuple[float, ...] | None = None  # the probe's g_i (Harvest.coupling); None in records made before it
+    # noisy backends: transpiled two-qubit gates, `mean_per_instance`, `max_per_instance`, `per_collision`
+    two_qubit_gates: Mapping[str, float] | None = None
 
     _OMIT_NONE: ClassVar[frozenset[str]] = frozenset(
-        {"noisy_prediction", "layout", "mitigated", "error_budget", "coupling"})
+        {"noisy_prediction", "layout", "mitigated", "error_budget", "coupling", "two_qubit_gates"})
 
     @classmethod
     def from_dict(cls, data: Mapping) -> HarvestRun:
@@ -541,7 +543,8 @@ class HarvestRun(_Record):
         return cls(**{k: data[k] for k in names if k not in est and k not in cls._OMIT_NONE}, **est,
                    noisy_prediction=None if noisy is None else ProbeEstimate.from_dict(noisy),
                    layout=_tuple(data.get("layout")), mitigated=data.get("mitigated"),
-                   error_budget=data.get("error_budget"), coupling=_tuple(data.get("coupling")))
+                   error_budget=data.get("error_budget"), coupling=_tuple(data.get("coupling")),
+                   two_qubit_gates=data.get("two_qubit_gates"))
 
     def rows(self) -> list[list]:
         return [

@@ -384,14 +384,14 @@ def test_harvesting_matches_numpy(ordering, damping, rng):
     theta, times, total, saves = 0.6, [0.3, 0.5, 0.5, 1.2, 2.0], 2.5, [0.0, 0.4, 1.2, 2.5]
     harvest = Harvest(theta, rate=2.0, probe_gamma=damping[0], probe_temperature=damping[1])
     qc = harvesting_circuit(harvest, rho_c, times, total, save_times=saves, ordering=ordering, seed=5)
-    entry_fn = None
-    if ordering != "exact":
-        def entry_fn(i):
-            u = np.eye(8, dtype=complex)
-            for atom, frac in trotter_schedule(2, ordering, len(times), seed=5)[i]:
-                v = local_operator(SIGMA_PLUS, 0, 3) @ local_operator(SIGMA_MINUS, atom + 1, 3)
-                u = expm(-1j * frac * theta * (v + v.conj().T)) @ u
-            return u
+    def trotter_entry(i):
+        u = np.eye(8, dtype=complex)
+        for atom, frac in trotter_schedule(2, ordering, len(times), seed=5)[i]:
+            v = local_operator(SIGMA_PLUS, 0, 3) @ local_operator(SIGMA_MINUS, atom + 1, 3)
+            u = expm(-1j * frac * theta * (v + v.conj().T)) @ u
+        return u
+
+    entry_fn = None if ordering == "exact" else trotter_entry
     want = _probe_twin(rho_c, theta, times, total, saves, damping[0], damping[1], entry_fn)
     got = states_of(qc)
     assert qc.num_qubits == 5  # probe + pair + 2 purifiers (rank 4), which double as damping ancilla + partner

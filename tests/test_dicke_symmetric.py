@@ -182,3 +182,118 @@ def test_long_time_from_ground_at_any_n():
     expected = (math.log1p(-x) + 100_000 * math.log1p(x)) / math.log(10.0)  # x^{N+1} and the -1 are < 1e-300
     assert res.log10_coherence_l1[-1] == pytest.approx(expected, rel=1e-12)
     assert res.coherence_l1_status[-1] == "certified" and res.coherence_l1_relative_error_bound[-1] < 1e-9
+
+
+# ----------------------------------------------------------------------------------------- small N (doubling)
+@pytest.mark.parametrize("n, excited", [(10, False), (10, True), (40, False), (40, True)])
+def test_doubling_l1_agrees_with_the_stepwise_uniformisation(n, excited):
+    # Two certified evaluations of the same uniformisation series (dense doubling vs the tridiagonal step
+    # loop): each value must lie within the other's bound; both bounds are < 1e-10 relative here.
+    from qcharge.reference.dicke.symmetric_l1 import symmetric_l1_uniformised, symmetric_populations_doubling
+
+    times = np.array([1e-3, 0.01, 0.05, 0.1])
+    fast, _ = symmetric_populations_doubling(n, BATH.nbar, excited, times)
+    slow = symmetric_l1_uniformised(n, BATH.nbar, excited, times)
+    for (v1, b1), (v2, b2) in zip(fast, slow):
+        assert abs(math.exp(v1) - math.exp(v2)) <= math.exp(b1) + math.exp(b2)
+        assert math.exp(b1 - v1) < 1e-10 and math.exp(b2 - v2) < 1e-10
+
+
+def test_doubling_certifies_late_times_at_n10():
+    # The stepwise series stopped at 600 terms (gamma t <= ~4 at N = 10; later times were estimates); the
+    # doubling reaches gamma t = 20 with 2048 terms. Checked against a 4096-bit arb propagator.
+    res = solve_dicke(Atoms.dicke(10), BATH, InitialState("ground"), np.linspace(0.0, 20.0, 21))
+    assert res.coherence_l1_status == ("certified",) * 21
+    for t in (7.0, 20.0):
+        ref = _arb_ground_l1(10, BATH.nbar, t, prec=4096)
+        rel = abs(10.0 ** (res.log10_coherence_l1[int(t)] - ref) - 1.0)
+        assert rel <= res.coherence_l1_relative_error_bound[int(t)] + 1e-15  # the bound is a bound
+        assert res.coherence_l1_relative_error_bound[int(t)] < 1e-10
+
+
+@pytest.mark.parametrize("n, kind", [(10, "ground"), (10, "excited"), (40, "ground"), (40, "excited")])
+def test_doubling_populations_match_the_chain_solver(n, kind):
+    # The previous path (contour rule on the symmetrised chain, LSODA from the excited state) and the
+    # doubling must give the same W_k, energy and C_re: 1e-10 (contour ~1e-14, doubling ~K m u = 1e-12
+    # before renormalisation, LSODA rtol 1e-11 with its 100x error allowance).
+    from qcharge.reference.dicke.combinatorics import _log_tables
+    from qcharge.reference.dicke.dynamics import _dynamics_observables
+    from qcharge.reference.dicke.solve import _mean_and_cre
+
+    times = np.array([0.001, 0.1, 1.0, 3.0])
+    pe0 = 1.0 if kind == "excited" else 0.0
+    res = solve_dicke(Atoms.dicke(n), BATH, InitialState(kind), times)
+    w, s_rho, _, _ = _dynamics_observables(n, BATH.x, pe0, times, BATH.nbar)
+    mean, cre = _mean_and_cre(n, w, s_rho, _log_tables(n, pe0))
+    assert np.max(np.abs(res.excitation_probabilities - w)) < 1e-10
+    assert np.max(np.abs(res.energy - mean)) < 1e-10 * n
+    assert np.max(np.abs(res.coherence_re - cre)) < 1e-9  # entropies of size ln C(N, N/2) <= 27
+
+
+def test_relaxed_and_doubling_agree_where_both_apply():
+    # N = 20, gamma t = 1, 2, 5: two independent certified routes (uniformisation series / relaxation around
+    # the closed form); each value within the other's bound; from gamma t = 2 on both bounds are below 1e-9
+    # relative (at gamma t = 1 the relaxation bound is 3e-7: a bound, not yet a tight one).
+    from qcharge.reference.dicke.symmetric_l1 import symmetric_l1_relaxed, symmetric_populations_doubling
+
+    times = np.array([1.0, 2.0, 5.0])
+    fast, _ = symmetric_populations_doubling(20, BATH.nbar, False, times)
+    relaxed = symmetric_l1_relaxed(20, BATH.nbar, BATH.x, False, times)
+    for (v1, b1), (v2, b2) in zip(fast, relaxed):
+        assert abs(math.exp(v1) - math.exp(v2)) <= math.exp(b1) + math.exp(b2)
+    assert all(math.exp(b - v) < 1e-9 for v, b in fast + relaxed[1:])
+
+
+@pytest.mark.parametrize("n, gamma_t", [(40, 1.0)])
+def test_relaxed_late_time_l1_is_certified_and_exact(n, gamma_t):
+    # Late times (beyond the doubling's budget) are certified by the relaxation bound around the
+    # closed-form long-time value; checked against the arb propagator, whose exponential cancels like
+    # e^{lambda t} (lambda = the largest rate): 1.5 lambda t / ln 2 + 256 bits keep its ball tight.
+    up, down = _chain_rates(n + 1, BATH.nbar)
+    prec = 256 + int(1.5 * float(np.max(up + down)) * gamma_t / math.log(2.0))
+    res = solve_dicke(Atoms.dicke(n), BATH, InitialState("ground"), [gamma_t])
+    assert res.coherence_l1_status[0] == "certified"
+    assert res.coherence_l1_relative_error_bound[0] < 1e-9
+    ref = _arb_ground_l1(n, BATH.nbar, gamma_t, prec=prec)
+    rel = abs(10.0 ** (res.log10_coherence_l1[0] - ref) - 1.0)
+    assert rel <= res.coherence_l1_relative_error_bound[0] + 1e-15  # the bound is a bound
+
+
+def test_relaxed_bound_from_the_excited_state_holds():
+    # From |e...e> chi^2 = 1/pi_N - 1 is huge (x^-N): the bound must still contain the exact value.
+    from qcharge.reference.dicke.symmetric_l1 import symmetric_l1_relaxed
+
+    n, gamma_t = 7, 3.0
+    ((value, bound),) = symmetric_l1_relaxed(n, BATH.nbar, BATH.x, True, [gamma_t])
+    states = evolve(Atoms.dicke(n), BATH, InitialState("excited").density_matrix(n, 1.0), [gamma_t], tol=1e-12)
+    exact = l1_coherence(states[0])
+    assert abs(math.exp(value) - exact) <= math.exp(bound) + 1e-9 * exact  # evolve's tol on each entry
+    assert bound < value + math.log(1e-3)  # and it is a bound worth having (measured ~1e-5 relative)
+
+
+def test_doubling_from_excited_at_zero_temperature_is_exact():
+    # T = 0 from |e...e>: a pure death chain whose late populations are tiny (C_l1 ~ 1e-39 at N = 40,
+    # gamma t = 3; the float64 estimate printed 1e-10 there). The doubling certifies it; checked against
+    # the chain propagator in arb (1.5 lambda t / ln 2 + 256 bits), here at N = 20.
+    import flint
+
+    n, gamma_t, bath = 20, 3.0, Bath(0.0)
+    res = solve_dicke(Atoms.dicke(n), bath, InitialState("excited"), [gamma_t])
+    assert res.coherence_l1_status[0] == "certified"
+    up, down = _chain_rates(n + 1, 0.0)
+    old = flint.ctx.prec
+    flint.ctx.prec = 256 + int(1.5 * float(np.max(up + down)) * gamma_t / math.log(2.0))
+    try:
+        gen = flint.arb_mat(n + 1, n + 1)
+        for m in range(n + 1):
+            gen[m, m] = -flint.arb(float(up[m] + down[m])) * gamma_t
+            if m < n:
+                gen[m, m + 1] = flint.arb(float(down[m + 1])) * gamma_t
+        col = gen.exp()
+        total = sum((col[k, n] * (math.comb(n, k) - 1) for k in range(1, n)), flint.arb(0))
+        ref = float(total.log() / flint.arb(10).log())
+    finally:
+        flint.ctx.prec = old
+    rel = abs(10.0 ** (res.log10_coherence_l1[0] - ref) - 1.0)
+    assert rel <= res.coherence_l1_relative_error_bound[0] + 1e-12  # ref to ~1e-13 (float of a tight ball)
+    assert res.coherence_l1_relative_error_bound[0] < 1e-10

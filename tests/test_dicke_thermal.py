@@ -112,3 +112,139 @@ def test_input_radius_beyond_float_range_certifies_nothing():
     q[1, 3] = flint.arb(0.5)
     res = _certified_l1_generic(n, q, 1e-12)
     assert res.rel_bound == np.inf
+
+
+# ----------------------------------------------------------------------------------------- slow-mode enclosure
+def _arb_chain_propagator(length: int, nbar: float, q0: list, t: float, prec: int) -> list:
+    """Independent reference: q(t) = e^{tG} q(0) with FLINT's rigorous dense arb matrix exponential."""
+    import flint
+
+    from qcharge.reference.dicke.certified_l1 import _ArbPrecision
+
+    arb = flint.arb
+    fr = Fraction(nbar)
+    with _ArbPrecision(prec):
+        nb = arb(fr.numerator) / fr.denominator
+        gen = flint.arb_mat(length, length)
+        for m in range(length):
+            up, down = nb * ((m + 1) * (length - 1 - m)), (nb + 1) * (m * (length - m))
+            gen[m, m] = -(up + down)
+            if m + 1 < length:
+                gen[m + 1, m] = up
+            if m:
+                gen[m - 1, m] = down
+        qt = (gen * arb(t)).exp() * flint.arb_mat([[v] for v in q0])
+        return [qt[m, 0] for m in range(length)]
+
+
+@pytest.mark.parametrize(("n", "j", "t"), [(40, 0, 0.5), (50, 5, 0.2), (60, 0, 0.1)])
+def test_slow_mode_chain_enclosure_contains_the_arb_propagator(n, j, t):
+    # The slow-mode enclosure of one chain (a few modes, rigorous residual / Davis-Kahan bound) against
+    # FLINT's dense arb exponential at ~2x the precision: every reference ball must meet ours, and the
+    # reference radius must be far below ours (else the check would not be sharp).
+    from qcharge.reference.dicke.slow_modes import chain_slow_modes, slow_mode_count
+    from qcharge.reference.dicke.thermal_l1 import _initial_balls
+
+    nbar, pe0 = BATH.nbar, excited_probability(0.5)
+    length = n - 2 * j + 1
+    start = sum(n - 2 * jj + 1 for jj in range(j))
+    q0 = _initial_balls(n, pe0, 600)[start : start + length]
+    log_target = -300.0  # pi-norm error asked: radii sqrt(pi_m) e^-300
+    plan = slow_mode_count(length, nbar, t, -log_target + 5.0)
+    assert plan is not None and 1 < plan[0] < length  # a genuine truncation, not the full spectrum
+    values, radii = chain_slow_modes(length, nbar, q0, t, log_target, plan)
+    ref = _arb_chain_propagator(length, nbar, q0, t, 800)
+    for m in range(length):
+        diff = abs(arb_to_fraction(values[m]) - arb_to_fraction(ref[m]))
+        radius = Fraction(float(radii[m])) + Fraction(float(values[m].rad())) + Fraction(float(ref[m].rad()))
+        assert diff <= radius
+        assert float(ref[m].rad()) < 1e-6 * float(radii[m])
+    assert max(float(r) for r in radii) <= math.exp(log_target) * 1.001  # sqrt(pi_0) = 1: the target met
+
+
+def _certified_with_slow_modes(monkeypatch, n, t):
+    import qcharge.reference.dicke.slow_modes as slow_modes
+    import qcharge.reference.dicke.thermal_l1 as thermal
+
+    calls = []
+    original = slow_modes.chain_slow_modes
+
+    def counted(*args):
+        calls.append(args[0])
+        return original(*args)
+
+    # Take the slow-mode route wherever it applies (it is cheaper than uniformisation only for long chains).
+    monkeypatch.setattr(thermal, "_SLOW_MODE_BREAK_EVEN", 0.0)
+    monkeypatch.setattr(thermal, "_slow_mode_work", lambda length, modes: 0.0)
+    monkeypatch.setattr(slow_modes, "chain_slow_modes", counted)
+    (res,) = thermal.thermal_l1_certified(n, BATH.x, BATH.nbar, excited_probability(0.5), [t], 1e-12, [math.nan])
+    assert len(calls) >= n // 4  # most chains went through the slow-mode enclosure
+    return res
+
+
+def _reference_l1(n, t, prec):
+    """C_l1 from every chain's dense arb exponential (independent of the routes), certified engine at 1e-20."""
+    from qcharge.reference.dicke.thermal_l1 import _initial_balls
+
+    q0 = _initial_balls(n, excited_probability(0.5), prec)
+    q = np.empty((n // 2 + 1, n + 1), dtype=object)
+    import flint
+
+    q[:] = flint.arb(0)
+    start = 0
+    for j in range(n // 2 + 1):
+        length = n - 2 * j + 1
+        for m, v in enumerate(_arb_chain_propagator(length, BATH.nbar, q0[start : start + length], t, prec)):
+            q[j, j + m] = v
+        start += length
+    return _certified_l1_generic(n, q, 1e-20)
+
+
+@pytest.mark.parametrize(("n", "t"), [(40, 0.15), pytest.param(60, 0.05, marks=pytest.mark.slow)])
+def test_slow_mode_route_certified_against_independent_propagator(monkeypatch, n, t):
+    # Chains on the slow-mode route (forced) give a certified C_l1 whose bound must cover the difference to
+    # the same quantity from FLINT's dense exponential at 2x the precision (its own bound added).
+    res = _certified_with_slow_modes(monkeypatch, n, t)
+    ref = _reference_l1(n, t, 800)
+    assert res is not None and res.rel_bound <= 1e-12
+    diff = abs(arb_to_fraction(res.ball) - arb_to_fraction(ref.ball))
+    assert float(diff) <= math.exp(res.log_abs_bound) + math.exp(ref.log_abs_bound)
+    assert math.exp(ref.log_abs_bound) < 1e-3 * math.exp(res.log_abs_bound)  # the reference is the sharper one
+
+
+@pytest.mark.slow
+def test_slow_mode_route_n150_against_independent_propagator(monkeypatch):
+    res = _certified_with_slow_modes(monkeypatch, 150, 0.05)
+    ref = _reference_l1(150, 0.05, 1200)
+    assert res is not None and res.rel_bound <= 1e-12
+    diff = abs(arb_to_fraction(res.ball) - arb_to_fraction(ref.ball))
+    assert float(diff) <= math.exp(res.log_abs_bound) + math.exp(ref.log_abs_bound)
+
+
+# ----------------------------------------------------------------------------------------- long-time engine
+@pytest.mark.parametrize(("n", "temps"), [(150, (1.0, 0.5)), (300, (1.0, 0.5)), (300, (2.0, 1.5))])
+def test_long_time_engine_against_the_eberlein_recurrence_baseline(n, temps):
+    # The fixed-point Taylor-shift engine (sector lower bound, negligible sectors bounded) against the
+    # docs/physics.md §2.6 baseline (exact integer Eberlein rows, Decimal weights; bound ~1e-38): equal
+    # within the two bounds (log10 differences: relative bound / ln 10, + 1e-15 for the float log10).
+    from benchmarks.bench_dicke import baseline_coherence_l1
+
+    temperature, t0 = temps
+    x, pe0 = math.exp(-1.0 / temperature), excited_probability(t0)
+    res = _certified_l1_long_time(n, x, pe0, 1e-12)
+    base_log10, base_rel = baseline_coherence_l1(n, x, pe0)
+    assert res.rel_bound <= 1e-12
+    assert abs(res.log10 - base_log10) <= (res.rel_bound + base_rel) / math.log(10.0) + 1e-15 * abs(base_log10)
+
+
+@pytest.mark.slow
+def test_n500_slow_mode_route_relaxes_to_the_long_time_value():
+    # gamma t = 0.1 at N = 500: every chain of length > 1 goes through the slow-mode enclosure or
+    # uniformisation (the relaxation bound alone needs gamma t ~ 1); the state is within e^{-mu_1 t} ~ e^-50 of
+    # the long-time one, far below the bounds, so the two certified values must agree within them.
+    pe0 = excited_probability(0.5)
+    lt = _certified_l1_long_time(500, BATH.x, pe0, 1e-12)
+    (r,) = thermal_l1_certified(500, BATH.x, BATH.nbar, pe0, [0.1], 1e-12, [math.nan])
+    assert r is not None and r.rel_bound <= 1e-12
+    diff = abs(arb_to_fraction(r.ball) - arb_to_fraction(lt.ball))
+    assert float(diff) <= math.exp(r.log_abs_bound) + math.exp(lt.log_abs_bound)

@@ -48,9 +48,7 @@ def add_parser(sub) -> None:
                    help=f"shots per tomography setting (default {DEFAULT_SHOTS}; not with --exact)")
     p.add_argument("--exact", action="store_true", help="exact density-matrix run (no shots)")
     add_circuit_args(p)
-    p.add_argument("--layout", type=layout_arg, default=None, metavar="Q0,Q1,...",
-                   help="physical qubit of each circuit qubit on a noisy backend (default: the noise-aware "
-                        "choice, or the plan's with --plan best)")
+    add_layout_arg(p, "the noise-aware choice, or the plan's with --plan best")
     add_suppression_args(p)
     add_runs_dir_arg(p)
     add_mitigate_arg(p)
@@ -72,6 +70,7 @@ def add_parser(sub) -> None:
                    help="JSON list [g_1, g_2] of the probe's relative coupling to each pair atom (default [1, 1]: "
                         "collective; [1, 0] couples one atom only, one exchange gate per collision)")
     add_circuit_args(p)
+    add_layout_arg(p, "the noise-aware choice on the first instance, kept for all")
     add_suppression_args(p)
     add_runs_dir_arg(p)
     add_mitigate_arg(p)
@@ -87,6 +86,11 @@ def layout_arg(text: str) -> list[int]:
     if not qubits or any(q < 0 for q in qubits):
         raise argparse.ArgumentTypeError(f"must be physical qubits as Q0,Q1,... (non-negative integers), but is {text!r}")
     return qubits
+
+
+def add_layout_arg(p, default: str) -> None:
+    p.add_argument("--layout", type=layout_arg, default=None, metavar="Q0,Q1,...",
+                   help=f"physical qubit of each circuit qubit on a noisy backend (default: {default})")
 
 
 def add_mitigate_arg(p) -> None:
@@ -181,6 +185,7 @@ def run_harvest(args) -> int:
             shots=args.shots,
             seed=args.seed,
             job_store=job_store,
+            layout=getattr(args, "layout", None),  # pinned (--layout, or by the ledger: the qubits the jobs ran on)
             mitigate=args.mitigate,
             progress=progress(args),
             counts_source=getattr(args, "counts_source", None),  # set by qcharge.ledger (submit / fetch / --runs-dir)

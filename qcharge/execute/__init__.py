@@ -12,7 +12,7 @@ Its modules each own one thing:
 ``density``            exact (noisy) density matrices: :func:`run_density_matrix`, :func:`prepare_for_aer`
 ``seeds``              the one derivation of simulator and per-job seeds from a user seed
 ``samplers``           the sampler for a backend and its opt-in error suppression
-``sampling``           counts: :func:`run_counts`, :func:`job_chunks`, job records
+``sampling``           counts: :func:`run_counts`, :func:`job_chunks`, job records, measured qubits
 ``remote``             jobs that outlive the process: submit, state, retrieve by id
 ``transpile_stats``    :func:`resources`: widths, depths and gate counts before/after transpiling
 =====================  ==========================================================================
@@ -51,7 +51,8 @@ from .noise import restricted_noise_model
 from .remote import (is_remote_backend, job_state, retrieve_counts, retrieve_job, runtime_service,
                      submit_sampler_job)
 from .samplers import ErrorSuppression, current_suppression, error_suppression
-from .sampling import job_chunks, job_store_for, pool_counts, run_counts
+from .sampling import (MEASURED_PHYSICAL, job_chunks, job_store_for, measured_physical_qubits, pool_counts, run_counts,
+                       transpiled_two_qubit_gates)
 from .transpile_stats import resources
 
 __all__ = [
@@ -71,6 +72,9 @@ __all__ = [
     "MAX_DENSITY_MATRIX_BYTES",
     "density_matrix_bytes",
     "run_counts",
+    "measured_physical_qubits",
+    "transpiled_two_qubit_gates",
+    "MEASURED_PHYSICAL",
     "job_store_for",
     "resources",
     "is_remote_backend",

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Sequence
 
 from qiskit import QuantumCircuit
-from qiskit.transpiler import generate_preset_pass_manager
 
 from ..exceptions import BackendError, ParameterError
-from ._common import _backend_name, _is_aer
+from ._common import _backend_name, _is_aer, _pass_manager
 from .backends import get_backend
 from .samplers import ErrorSuppression, _make_sampler, _open_batch, current_suppression
-from .sampling import _counts
+from .sampling import _check_measured, _counts
+
+_SAME = object()  # seed_transpiler default: the job's seed
 
 
 def is_remote_backend(backend) -> bool:
@@ -27,8 +28,11 @@ def is_remote_backend(backend) -> bool:
 
 def submit_sampler_job(chunk: Sequence[QuantumCircuit], *, backend, shots: int, seed: int | None,
                        optimization_level: int = 1, initial_layout: Sequence[int] | None = None,
-                       suppression: ErrorSuppression | None = None):
+                       suppression: ErrorSuppression | None = None, seed_transpiler=_SAME):
     """Transpile ``chunk`` for ``backend`` and submit it as one sampler job; returns ``(job, transpiled)`` at once.
+
+    ``seed_transpiler`` (default ``seed``): give the run's seed where ``seed`` is a per-job seed, so the job
+    is transpiled as :func:`run_counts` transpiles it (the same routing, the same measured qubits).
 
     No waiting: the caller records ``job.job_id()`` before anybody asks for the result. A real device
     gets the job in a batch (as :func:`run_counts` does), closed once the job is in.
@@ -37,9 +41,10 @@ def submit_sampler_job(chunk: Sequence[QuantumCircuit], *, backend, shots: int, 
     suppression = current_suppression() if suppression is None else suppression
     suppression.check(chunk, str(backend) if isinstance(backend, str) else _backend_name(be),
                       runtime=not _is_aer(be) and _backend_name(be) != "custom")
-    pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=be, seed_transpiler=seed,
-                                      initial_layout=None if initial_layout is None else list(initial_layout))
+    pm = _pass_manager(be, optimization_level=optimization_level,
+                       seed=seed if seed_transpiler is _SAME else seed_transpiler, initial_layout=initial_layout)
     transpiled = pm.run(list(chunk))
+    _check_measured(transpiled, chunk)
     batch = _open_batch(be)
     try:
         job = _make_sampler(batch if batch is not None else be, shots, seed, suppression).run(transpiled, shots=shots)

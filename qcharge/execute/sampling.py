@@ -8,13 +8,15 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from qiskit import QuantumCircuit
-from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_aer import AerSimulator
 
 from .._checks import check_int
-from ..exceptions import ParameterError
+from ..exceptions import ParameterError, QchargeError
+# Metadata key of a data circuit: the physical qubits its readout calibration measured (qcharge.experiments).
+from ..mitigation import MEASURED_PHYSICAL
 from ..records import RecordStore
-from ._common import _active_qubits, _backend_name, _circuits_digest, _flatten, _is_aer, _progress
+from ._common import (_active_qubits, _backend_name, _circuits_digest, _flatten, _is_aer, _measured_qubits,
+                      _pass_manager, _progress)
 from .backends import _fake_device, get_backend
 from .capabilities import check_supported
 from .noise import _cached_noise_model
@@ -35,6 +37,84 @@ def _counts(pub_result, circuit: QuantumCircuit) -> dict[str, int]:
     if reg is not None and hasattr(pub_result.data, reg):
         return dict(getattr(pub_result.data, reg).get_counts())
     return dict(pub_result.join_data().get_counts())
+
+
+def _sampling_backend(backend, noise_model=None):
+    """``(be, device)``: the backend :func:`run_counts` transpiles for, and the device whose noise model
+    samples the jobs (``aer-noisy:`` and ``custom``; ``None`` otherwise)."""
+    kind, _, rest = backend.partition(":") if isinstance(backend, str) else ("", "", "")
+    # 'aer-noisy:<fake>': transpile for the fake device and sample each job on its noise model
+    # restricted to the qubits the job uses: the same counts as AerSimulator.from_backend (tested),
+    # without building the full model (10-20 s for a 156-qubit device).
+    # 'custom:...' likewise (its device is a target carrying the flags' errors).
+    device = None
+    if noise_model is None and kind == "aer-noisy" and rest:
+        device = _fake_device(rest)
+    elif noise_model is None and kind == "custom":
+        device = get_backend(backend)
+    be = device if device is not None else get_backend(backend)
+    if noise_model is not None:
+        if not _is_aer(be):
+            raise ParameterError(f"Argument `noise_model` needs an Aer backend, but backend is {_backend_name(be)!r}.")
+        be = AerSimulator(noise_model=noise_model)
+    return be, device
+
+
+def measured_physical_qubits(
+    circuits: Sequence[QuantumCircuit],
+    *,
+    backend: str | Any = "aer",
+    seed: int | None = 1234,
+    optimization_level: int = 1,
+    initial_layout: Sequence[int] | None = None,
+    noise_model=None,
+) -> list[tuple[int, ...]]:
+    """Per circuit, the physical qubit measured into each bit of its counts register by :func:`run_counts`.
+
+    The circuits are transpiled exactly as :func:`run_counts` transpiles them (same backend resolution and
+    pass manager, ``seed_transpiler=seed``): routing (SWAPs) can move a logical qubit off
+    ``initial_layout[q]`` before its measurement, so this is where the readout of a data circuit must be
+    calibrated. On ideal Aer (no layout) the physical qubits are the logical ones. Entry ``i`` of each tuple
+    is bit ``i`` of the counts register (``metadata['counts_register']``, else all classical bits).
+
+    >>> from qiskit import QuantumCircuit
+    >>> qc = QuantumCircuit(2, 2); _ = qc.x(1); _ = qc.measure([0, 1], [1, 0])
+    >>> measured_physical_qubits([qc])
+    [(1, 0)]
+    """
+    flat, _ = _flatten(list(circuits))
+    optimization_level = check_int("optimization_level", optimization_level, minimum=0, maximum=3)
+    be, _ = _sampling_backend(backend, noise_model)
+    pm = _pass_manager(be, optimization_level=optimization_level, seed=seed, initial_layout=initial_layout)
+    return [_measured_qubits(t, c.metadata) for t, c in zip(pm.run(flat), flat)]
+
+
+def transpiled_two_qubit_gates(
+    circuits: Sequence[QuantumCircuit],
+    *,
+    backend: str | Any = "aer",
+    seed: int | None = 1234,
+    optimization_level: int = 1,
+    initial_layout: Sequence[int] | None = None,
+) -> list[int]:
+    """Two-qubit gates of each circuit after the transpile :func:`run_counts` gives it (routing SWAPs included)."""
+    from .transpile_stats import _stats
+
+    flat, _ = _flatten(list(circuits))
+    optimization_level = check_int("optimization_level", optimization_level, minimum=0, maximum=3)
+    be, _ = _sampling_backend(backend)
+    pm = _pass_manager(be, optimization_level=optimization_level, seed=seed, initial_layout=initial_layout)
+    return [_stats(t)["two_qubit_gates"] for t in pm.run(flat)]
+
+
+def _check_measured(transpiled: Sequence[QuantumCircuit], chunk: Sequence[QuantumCircuit]) -> None:
+    """Circuits that carry ``metadata[MEASURED_PHYSICAL]`` (their readout calibration's qubits) must be
+    measured there after this transpile; else the calibration would correct the wrong qubits."""
+    for t, c in zip(transpiled, chunk):
+        want = (c.metadata or {}).get(MEASURED_PHYSICAL)
+        if want is not None and tuple(want) != (got := _measured_qubits(t, c.metadata)):
+            raise QchargeError(f"Circuit {c.name!r} was calibrated for readout on physical qubits {list(want)} but is "
+                               f"measured on {list(got)} after transpiling: transpile with the same seed and layout.")
 
 
 def run_counts(
@@ -98,17 +178,7 @@ def run_counts(
                 f"Argument `circuits` must contain measurements for run_counts, but {qc.name!r} has none "
                 "(build it with measure=True)."
             )
-    kind, _, rest = backend.partition(":") if isinstance(backend, str) else ("", "", "")
-    # 'aer-noisy:<fake>': transpile for the fake device and sample each job on its noise model
-    # restricted to the qubits the job uses: the same counts as AerSimulator.from_backend (tested),
-    # without building the full model (10-20 s for a 156-qubit device).
-    # 'custom:...' likewise (its device is a target carrying the flags' errors).
-    device = None
-    if noise_model is None and kind == "aer-noisy" and rest:
-        device = _fake_device(rest)
-    elif noise_model is None and kind == "custom":
-        device = get_backend(backend)
-    be = device if device is not None else get_backend(backend)
+    be, device = _sampling_backend(backend, noise_model)
     check_supported(flat, be)
     if isinstance(backend, str) and backend == "aer" and noise_model is None and 2 ** max(c.num_qubits for c in flat) <= shots:
         # Resets force Aer's statevector method to simulate shot by shot (cost ~ shots * 2^n); the
@@ -116,12 +186,7 @@ def run_counts(
         # final state. Measured crossover (benchmarks/README.md): 2^n ~ shots; 15x faster on the
         # 5-qubit harvesting circuits at 2000 shots.
         be = AerSimulator(method="density_matrix")
-    if noise_model is not None:
-        if not _is_aer(be):
-            raise ParameterError(f"Argument `noise_model` needs an Aer backend, but backend is {_backend_name(be)!r}.")
-        be = AerSimulator(noise_model=noise_model)
-    pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=be, seed_transpiler=seed,
-                                      initial_layout=None if initial_layout is None or _is_aer(be) else list(initial_layout))
+    pm = _pass_manager(be, optimization_level=optimization_level, seed=seed, initial_layout=initial_layout)
     suppression = current_suppression() if suppression is None else suppression
     suppression.check(flat, backend if isinstance(backend, str) else _backend_name(be),
                       runtime=device is None and not _is_aer(be))
@@ -160,6 +225,7 @@ def _sample_jobs(flat, pm, sampler, device, store, be, name, shots, seed, optimi
                 )
         if job is None:
             transpiled = pm.run(chunk)
+            _check_measured(transpiled, chunk)
             if sampler is not None:
                 job = sampler.run(transpiled, shots=shots)
             elif device is not None:

@@ -53,6 +53,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
 from .._checks import check_density_matrix, check_int, check_real, check_resonant
+from .._threads import blas_threads_for
 from ..exceptions import ConvergenceError, ParameterError
 from ..params import Atoms, Bath, InitialState
 
@@ -700,6 +701,18 @@ def evolve(
         >>> round(float(abs(rho[1, 1, 2]) + abs(rho[1, 2, 1])), 6)   # C_l1 = x/(1+x+x^2)
         0.244728
     """
+    # Krylov steps on sector vectors and small dense exponentials: up to a Hilbert dimension of
+    # SMALL_DIMENSION (N <= 9) BLAS threads cost more than they bring (issue 9: N = 8 was 1.7-2.4x slower).
+    with blas_threads_for(_hilbert_dim(atoms)):
+        return _evolve(atoms, bath, rho0, times, tol, max_memory_gb, progress)
+
+
+def _hilbert_dim(atoms) -> int:
+    """2^N for a valid Atoms (0 otherwise: the checks inside then raise)."""
+    return 2 ** min(int(atoms.n), 62) if isinstance(atoms, Atoms) else 0
+
+
+def _evolve(atoms, bath, rho0, times, tol, max_memory_gb, progress) -> np.ndarray:
     nbar = _check_model(atoms, bath)
     times = _check_times(times)
     n = atoms.n
@@ -768,6 +781,11 @@ def long_time_state(
             (possible at :math:`\bar n = 0`): the lab-frame state then rotates forever and has no limit.
         ParameterError: bad input (as :func:`evolve`), or infinite bath temperature.
     """
+    with blas_threads_for(_hilbert_dim(atoms)):  # as in evolve
+        return _long_time_state(atoms, bath, rho0, tol, max_memory_gb, max_time, first_checkpoint)
+
+
+def _long_time_state(atoms, bath, rho0, tol, max_memory_gb, max_time, first_checkpoint) -> np.ndarray:
     nbar = _check_model(atoms, bath)
     n = atoms.n
     check_memory(n, 2, max_memory_gb)

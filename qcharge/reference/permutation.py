@@ -61,6 +61,7 @@ from scipy.sparse.linalg import expm_multiply
 from scipy.special import gammaln
 
 from .._checks import check_density_matrix, check_real, check_resonant
+from .._threads import blas_threads_for
 from ..exceptions import ParameterError
 from ..params import Atoms, Bath, InitialState
 from ..states import excited_probability
@@ -428,6 +429,12 @@ def _propagate(gen: sp.csr_matrix, y0: np.ndarray, times: np.ndarray, *, real: b
     Up to ``_DENSE_MAX`` classes: dense :func:`scipy.linalg.expm` of each distinct step, reused for equal
     steps (a grid costs one exponential); above, sparse :func:`scipy.sparse.linalg.expm_multiply`.
     """
+    # Dense exponentials of <= _DENSE_MAX classes: one BLAS thread below SMALL_DIMENSION (issue 9).
+    with blas_threads_for(gen.shape[0]):
+        return _propagate_steps(gen, y0, times, real)
+
+
+def _propagate_steps(gen: sp.csr_matrix, y0: np.ndarray, times: np.ndarray, real: bool) -> list[np.ndarray]:
     if real:
         gen, y = gen.real.tocsr(), y0.real.copy()
     else:

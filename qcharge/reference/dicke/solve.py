@@ -15,7 +15,13 @@ from ...states import excited_probability
 from .certified_l1 import _certified_l1_generic, _certified_l1_long_time, _l1_fields, _log_beta
 from .combinatorics import _log_tables, _LogTables, _logsumexp
 from .dynamics import _dynamics, _dynamics_observables
-from .symmetric_l1 import symmetric_l1_backward, symmetric_l1_estimate, symmetric_l1_uniformised
+from .symmetric_l1 import (
+    symmetric_l1_backward,
+    symmetric_l1_estimate,
+    symmetric_l1_relaxed,
+    symmetric_l1_uniformised,
+    symmetric_populations_doubling,
+)
 from .thermal_l1 import thermal_l1_certified
 from .long_time import _long_time_summary, _symmetric_long_time_log_l1, _u_of_x
 
@@ -96,6 +102,9 @@ _FINITE_L1_MAX_ATOMS = 200
 # Up to this N the finite-time C_l1 from thermal states is certified (q(t) enclosed in ball arithmetic, see
 # .thermal_l1) wherever its cost fits the budget there; elsewhere the float64 estimate above (N <= 200).
 _CERTIFIED_THERMAL_MAX_ATOMS = 1000
+# The late-time relaxation bound (ground / excited) is taken where it is at most this relative to the value
+# (looser, the backward estimate is usually tighter, though not rigorous).
+_RELAXED_ACCEPT = 1e-9
 # float64 arrays of length N+1 the solver holds at once besides the per-time ones (log tables, chain
 # work arrays, long-time reductions); measured peak / (8 (N+1)) at N = 10^5-10^6 is ~40, 64 leaves a margin.
 _WORK_VECTORS = 64
@@ -212,8 +221,9 @@ def solve_dicke(
 
     Returns:
         :class:`DickeResult`. :math:`C_{l1}` at finite t > 0: from ground / excited states, certified by
-        non-negative uniformisation where :math:`\lambda\gamma t` is moderate (early times, small N), else an
-        estimate from the float64 chain (the positive sum (2.3), any N); from thermal states, for
+        non-negative uniformisation where :math:`\lambda\gamma t` is moderate (every time of t = 0..20 at
+        N <= 20 by doubling, early times up to N ~ 100) and by the relaxation bound at late times
+        (:math:`\gamma t \gtrsim 1`, any N), else an estimate from the float64 chain (the positive sum (2.3)); from thermal states, for
         N <= 1000, certified with q(t) enclosed in ball arithmetic (:mod:`.thermal_l1`: integer
         uniformisation at early times, the spectral relaxation bound at late times) where that fits its
         budget; otherwise, for N <= 200, the evaluation for the float64 q(t) plus an a-priori estimate
@@ -277,12 +287,29 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
     if idx_dyn.size:
         gts = atoms.gamma * ts[idx_dyn]
         tables = _log_tables(n, pe0)
+        # Small N from ground / excited: populations and certified C_l1 at every time from one doubling
+        # uniformisation (a few dense products; no contour solves, no per-term Python loop).
+        small_l1: list = [None] * gts.size
+        if pure and not static:
+            small_l1, small_p = symmetric_populations_doubling(n, nbar, pe0 == 1.0, gts)
+        rest = np.array([r is None for r in small_l1], dtype=bool)  # times left to the general path
         if full_q:
             q, err = _dynamics(n, x, pe0, gts, nbar, progress)
             w, mean, cre = _observables_from_q(n, q, tables)
         else:
-            # Without C_l1(t), multiplets of weight < 1e-30 cannot change any reported digit: skip them.
-            w, s_rho, q_sym, err_sym = _dynamics_observables(n, x, pe0, gts, nbar, progress, 0.0 if pure else 1e-30)
+            w, s_rho = np.zeros((gts.size, n + 1)), np.zeros(gts.size)
+            q_sym, err_sym = np.zeros_like(w), np.zeros_like(w)
+            if np.any(rest):
+                # Without C_l1(t), multiplets of weight < 1e-30 cannot change any reported digit: skip them.
+                w[rest], s_rho[rest], q_sym[rest], err_sym[rest] = _dynamics_observables(
+                    n, x, pe0, gts[rest], nbar, progress, 0.0 if pure else 1e-30)
+            if not np.all(rest):
+                # Renormalised for the populations: the rounding of P's columns drifts the sum by ~K m u (the
+                # certified C_l1 above used the unnormalised vectors its bound is for).
+                p = small_p[~rest] / small_p[~rest].sum(axis=1, keepdims=True)
+                w[~rest] = q_sym[~rest] = p
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    s_rho[~rest] = -np.sum(np.where(p > 0, p * (np.log(p) - tables.ld[0]), 0.0), axis=1)
             mean, cre = _mean_and_cre(n, w, s_rho, tables)
         wk[idx_dyn], energy[idx_dyn], c_re[idx_dyn] = w, omega * mean, cre
         if static:
@@ -314,10 +341,21 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
                 else:
                     skip([it])
         elif pure:
-            certified = symmetric_l1_uniformised(n, nbar, pe0 == 1.0, gts)
+            certified = list(small_l1)
+            todo = np.nonzero(rest)[0]
+            for pos, res in zip(todo, symmetric_l1_uniformised(n, nbar, pe0 == 1.0, gts[todo]) if todo.size else []):
+                certified[pos] = res
+            todo = [pos for pos, res in enumerate(certified) if res is None]
+            if todo:
+                # late times: the relaxation bound around the closed-form long-time value, where it is tight
+                for pos, res in zip(todo, symmetric_l1_relaxed(n, nbar, x, pe0 == 1.0, gts[todo])):
+                    if res is not None and res[1] - res[0] <= math.log(_RELAXED_ACCEPT):
+                        certified[pos] = res
             backward = [None] * gts.size
-            if pe0 == 0.0 and any(c is None for c in certified):
-                backward = symmetric_l1_backward(n, nbar, gts)
+            todo = [pos for pos, res in enumerate(certified) if res is None]
+            if pe0 == 0.0 and todo:
+                for pos, res in zip(todo, symmetric_l1_backward(n, nbar, gts[todo])):
+                    backward[pos] = res
             with np.errstate(divide="ignore"):
                 log_q, log_err = np.log(q_sym), np.log(err_sym)
             if pe0 == 0.0 and np.isfinite(nbar) and nbar > 0:

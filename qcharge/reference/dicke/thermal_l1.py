@@ -28,7 +28,12 @@ handed to it as arb balls (midpoint + radius); two ways to get them, chosen per 
   in arb, exactly one positive). The midpoints are the exact long-time :math:`q_{j,k}(\infty)` (2.1).
   Large chains relax first (gap ~ L), short ones are cheap to uniformise, so the mix covers late times.
 
-A time where neither applies within budget gets ``None`` (the caller prints an uncertified estimate).
+* **Slow-mode enclosure** (intermediate times, long chains; :mod:`.slow_modes`): the r slowest modes
+  (r <= ``MAX_MODES``) from high-precision inverse iteration, a Rayleigh-Ritz solution in ball arithmetic,
+  and a rigorous a-posteriori bound (residual, Davis-Kahan angle, certified cut :math:`e^{-g t}`). It is
+  the general form of the relaxation bound (r = 1) and covers e.g. N = 500-1000 at :math:`\gamma t = 0.1`.
+
+A time where none applies within budget gets ``None`` (the caller prints an uncertified estimate).
 """
 
 from __future__ import annotations
@@ -41,14 +46,20 @@ import numpy as np
 from .certified_l1 import _ArbPrecision, _certified_l1_generic, _flint, _log_beta, _logsumexp, _scaled_floor
 from .combinatorics import _log_degeneracies
 
-__all__ = ["thermal_l1_certified", "UNIFORMISATION_MAX_WORK"]
+__all__ = ["thermal_l1_certified", "UNIFORMISATION_MAX_WORK", "SLOW_MODE_MAX_WORK"]
 
 # Most (Poisson terms) x (chain entries) big-integer steps spent per time (~3 us each on numpy object
 # arrays at N = 200): 1e7 is ~30 s at worst; N = 200 at gamma t = 1/N needs ~2e6.
 UNIFORMISATION_MAX_WORK = 1e7
+# The same for the slow-mode enclosures of one time (units as above: ~3 us): 5e7 is ~150 s at worst; N = 1000
+# at gamma t = 0.1 needs ~3e7.
+SLOW_MODE_MAX_WORK = 5e7
 # The relaxation bound is used once it is below this fraction of the requested bound (it then costs
 # nothing in accuracy); the uniformisation otherwise.
 _RELAX_SHARE = 0.25
+# Uniformisation is preferred while its planned steps per chain entry stay below this (a slow-mode
+# enclosure costs ~ sweeps x r mpfr operations per entry plus its arb checks).
+_SLOW_MODE_BREAK_EVEN = 400.0
 # A result is returned only with a relative bound at most this (else None: the caller's estimate).
 _ACCEPT = 1e-6
 
@@ -234,36 +245,90 @@ def _log_relax_terms(n: int, x: float, pe0: float, gamma_t: float, gaps: list) -
     return out
 
 
+def _slow_mode_logs(n: int, x: float, pe0: float, j: int, lbeta: np.ndarray) -> tuple[float, float]:
+    r"""Float estimates for chain j with :math:`\pi_m = x^m`: (ln :math:`\|h_0\|_\pi`, ln :math:`\sum_m\sqrt{\pi_m}\beta_{j,j+m}`)."""
+    from .long_time import _u_of_x
+
+    u = _u_of_x(x)
+    length = n - 2 * j + 1
+    mm = np.arange(length)
+    k = j + mm
+    ld = _log_degeneracies(n)[j]
+    lpe = math.log(pe0) if pe0 > 0 else -np.inf
+    lpg = math.log1p(-pe0) if pe0 < 1 else -np.inf
+    with np.errstate(invalid="ignore"):
+        lq0 = ld + np.where(k > 0, k * lpe, 0.0) + np.where(n - k > 0, (n - k) * lpg, 0.0)
+    return 0.5 * _logsumexp(2 * lq0 + u * mm), _logsumexp(-0.5 * u * mm + lbeta[j, j : j + length])
+
+
+def _uniformisation_work(length: int, nbar: float, gamma_t: float, log_target: float) -> float:
+    """Planned big-integer steps of one chain's uniformisation (lambda ~ L^2 (2 nbar + 1) / 4)."""
+    mu = (2.0 * nbar + 1.0) * float(length) ** 2 / 4.0 * gamma_t
+    return _terms_estimate(mu, int(length), log_target) * float(length)
+
+
+def _slow_mode_work(length: int, modes: int) -> float:
+    """Cost of one slow-mode enclosure in uniformisation-step units (fitted: L = 401, r = 13: 0.2 s; L = 501, r = 151: 14 s)."""
+    return 8.0 * modes * length + 0.36 * modes**2 * length
+
+
 def _enclosure(n, x, nbar, pe0, gamma_t, log_allowed, gaps, q0, lbeta_chain):
-    """q(gamma t) as an object array of arb balls, each chain by its cheaper route, or None (over budget)."""
+    """q(gamma t) as an object array of arb balls, each chain by its cheapest route, or None (over budget).
+
+    Routes per chain: the relaxation bound where it is already negligible; else integer uniformisation
+    where it is cheap (short chains, early times); else the slow-mode enclosure (:mod:`.slow_modes`) where
+    at most ``MAX_MODES`` modes carry the populations; else uniformisation within the work budget.
+    """
+    from .slow_modes import MAX_MODES, chain_slow_modes, slow_mode_count
+
     flint = _flint()
     starts, lengths, _m = _chain_layout(n)
     relax = _log_relax_terms(n, x, pe0, gamma_t, gaps)
     active = [j for j in range(n // 2 + 1) if np.isfinite(lbeta_chain[j])]
     log_share = log_allowed - math.log(max(len(active), 1))  # each chain's part of the allowed error
+    lbeta = _log_beta(n, np.arange(n + 1))
     num, den = _rational(nbar)
     q = np.empty((n // 2 + 1, n + 1), dtype=object)
     q[:] = flint.arb(0)
-    work = 0.0
-    routes = [relax[j] < log_share + math.log(_RELAX_SHARE) or lengths[j] == 1 for j in range(lengths.size)]
-    # Refuse before any work when the chains to uniformise exceed the budget together (lambda ~ L^2 (2nbar+1)).
-    planned = sum(
-        _terms_estimate((2.0 * nbar + 1.0) * float(length) ** 2 / 4.0 * gamma_t, int(length), log_share - lbeta_chain[j])
-        * float(length)
-        for j, length in enumerate(lengths)
-        if not routes[j]
-    )
+    routes: list = []
+    for j, length in enumerate(lengths):
+        if lengths[j] == 1 or relax[j] < log_share + math.log(_RELAX_SHARE):
+            routes.append(("relax",))
+            continue
+        work_u = _uniformisation_work(length, nbar, gamma_t, log_share - lbeta_chain[j])
+        slow = None
+        if work_u > _SLOW_MODE_BREAK_EVEN * length:
+            log_h0, log_sum = _slow_mode_logs(n, x, pe0, j, lbeta)
+            log_e = log_share - log_sum  # pi-norm error of this chain
+            plan = slow_mode_count(int(length), nbar, gamma_t, log_h0 - log_e + math.log(8.0))
+            if plan is not None and plan[0] <= MAX_MODES:
+                slow = ("slow", plan, log_e, _slow_mode_work(int(length), plan[0]))
+        routes.append(("uniform", work_u, slow))
+    # Each chain the cheaper of the two; if the uniformised ones exceed the budget together, those with a
+    # slow-mode plan take it instead; refuse before any work when either budget is still exceeded.
+    routes = [r[2] if r[0] == "uniform" and r[2] is not None and r[2][3] < r[1] else r for r in routes]
+    planned = sum(r[1] for r in routes if r[0] == "uniform")
     if planned > UNIFORMISATION_MAX_WORK:
+        routes = [r[2] if r[0] == "uniform" and r[2] is not None else r for r in routes]
+        planned = sum(r[1] for r in routes if r[0] == "uniform")
+    if planned > UNIFORMISATION_MAX_WORK or sum(r[3] for r in routes if r[0] == "slow") > SLOW_MODE_MAX_WORK:
         return None
+    work = 0.0
     with _ArbPrecision(int((lbeta_chain.max() - log_allowed) / math.log(2.0)) + 160):
         # The chains' stationary ratio is nbar/(nbar+1) of the binary nbar the rates are built from; the
         # float x differs from it in the last bit, which the cancellation in (2.7) would magnify.
         xe = flint.arb(num) / (num + den)
         for j, (a, length) in enumerate(zip(starts, lengths)):
             chain = q0[a : a + length]
-            if routes[j]:
+            route = routes[j]
+            got = None
+            if route[0] == "relax":
                 values, radii = _chain_relaxed(int(length), xe, chain, gaps[j], gamma_t)
-            else:
+            elif route[0] == "slow":
+                got = chain_slow_modes(int(length), nbar, chain, gamma_t, route[2], route[1])
+                if got is not None:
+                    values, radii = got
+            if route[0] == "uniform" or (route[0] == "slow" and got is None):
                 got = _chain_uniformised(
                     int(length), nbar, chain, gamma_t, log_share - lbeta_chain[j], UNIFORMISATION_MAX_WORK - work
                 )
