@@ -140,10 +140,11 @@ What the figure shows: the master equation rises to the Dicke plateau (~0.245) w
 the ideal circuit reaches it from n = 3 on (at n = 1-2 the large θ = 0.9 over- and undershoots the
 continuous-time curve: the collision-model part). The exact-noisy prediction falls below the twin by
 7 two-qubit gates' worth of gate and decoherence error per collision, so the gate part grows linearly
-with n and dominates from n ≈ 5. The raw sampled estimates lie a further ~0.015-0.02 below (readout,
-7-10 % of the coherence on FakeKingston's qubits) and the mitigated ones return to the noisy prediction
+with n and dominates from n ≈ 5. The raw sampled estimates lie a further ~0.013-0.02 below (readout,
+6-9 % of the coherence on FakeKingston's qubits) and the mitigated ones return to the noisy prediction
 within their intervals: mitigation recovers the readout part, not the gate part. The shot parts are
-single draws, each within ~1.5 standard errors of zero (seed 7 + n: independent draws per point).
+single draws, each within ~2 standard errors of zero (largest: n = 4, −0.022 ± 0.012; seed 7 + n,
+hashed: independent draws per point).
 
 {table}
 {README_END}"""
