@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 
@@ -60,6 +61,8 @@ _RELAX_SHARE = 0.25
 # Uniformisation is preferred while its planned steps per chain entry stay below this (a slow-mode
 # enclosure costs ~ sweeps x r mpfr operations per entry plus its arb checks).
 _SLOW_MODE_BREAK_EVEN = 400.0
+# Chains' Krylov vectors are kept across times while (terms x entries) stays below this (~10-20 MB of ints).
+_KRYLOV_CACHE_MAX_ENTRIES = 2e5
 # A result is returned only with a relative bound at most this (else None: the caller's estimate).
 _ACCEPT = 1e-6
 
@@ -100,32 +103,68 @@ def _terms_estimate(mu: float, length: int, log_target: float) -> float:
     return mu + math.sqrt(2.0 * mu * c) + 2.0 * c
 
 
-def _chain_uniformised(length: int, nbar: float, q0: list, gamma_t: float, log_target: float, max_work: float):
+class _KrylovCache:
+    r"""One chain's integer Krylov vectors :math:`y_n \approx 2^s P^n q(0)` (``y_{n+1} = (A y_n) // lambda'``),
+    kept across times: they do not depend on t, only the Poisson weights do. Rebuilt when a time asks for
+    more bits than ``s`` (with 16 bits to spare, so later times reuse it); extended term by term. With
+    ``keep=False`` only the latest vector is held (sequential access: the uncached route, no memory)."""
+
+    def __init__(self, length: int, nbar: float, q0: list, s: int, keep: bool = True) -> None:
+        num, den = _rational(nbar)
+        m = range(length)
+        up = [num * (mm + 1) * (length - 1 - mm) for mm in m]  # den x rate m -> m+1
+        down = [(num + den) * mm * (length - mm) for mm in m]  # den x rate m -> m-1
+        self.lam, self.den, self.s = max(u + d for u, d in zip(up, down)), den, int(s)
+        self.diag = np.array([self.lam - u - d for u, d in zip(up, down)], dtype=object)
+        self.sub = np.array(up[:-1], dtype=object)  # A[i+1, i]
+        self.sup = np.array(down[1:], dtype=object)  # A[i, i+1]
+        y = np.empty(length, dtype=object)
+        self.e0 = 0.0
+        for i, v in enumerate(q0):
+            y[i], e = _scaled_floor(v, self.s)
+            self.e0 += e
+        self.ys, self.top, self.keep = [y], 0, keep
+
+    def vector(self, n_term: int) -> np.ndarray:
+        """y_n (n_term >= the last one asked for, unless kept)."""
+        while self.top < n_term:
+            y = self.ys[-1]
+            nxt = self.diag * y
+            nxt[1:] += self.sub * y[:-1]
+            nxt[:-1] += self.sup * y[1:]
+            self.ys.append(nxt // self.lam)
+            if not self.keep:
+                del self.ys[0]
+            self.top += 1
+        return self.ys[n_term if self.keep else n_term - self.top - 1]
+
+
+def _chain_uniformised(
+    length: int, nbar: float, q0: list, gamma_t: float, log_target: float, max_work: float, cache: dict | None = None
+):
     r"""One chain's q(gamma t) by integer uniformisation: (midpoints as arb, one radius for all entries,
-    work), the radius about :math:`e^{\text{log\_target}}` (absolute, per entry); None if over ``max_work``."""
-    flint = _flint()
-    arb = flint.arb
+    work), the radius about :math:`e^{\text{log\_target}}` (absolute, per entry); None if over ``max_work``.
+    ``cache`` (a dict, filled on first use): this chain's :class:`_KrylovCache`, shared by the times."""
+    arb = _flint().arb
     num, den = _rational(nbar)
-    m = range(length)
-    up = [num * (mm + 1) * (length - 1 - mm) for mm in m]  # den x rate m -> m+1
-    down = [(num + den) * mm * (length - mm) for mm in m]  # den x rate m -> m-1
-    lam = max(u + d for u, d in zip(up, down))
-    diag = np.array([lam - u - d for u, d in zip(up, down)], dtype=object)
-    sub = np.array(up[:-1], dtype=object)  # A[i+1, i]
-    sup = np.array(down[1:], dtype=object)  # A[i, i+1]
+    lam = max(num * (mm + 1) * (length - 1 - mm) + (num + den) * mm * (length - mm) for mm in range(length))
     mu_f = lam / den * gamma_t
     k_est = _terms_estimate(mu_f, length, log_target)
     if k_est * length > max_work:
         return None
     # Fixed-point scale: the l1 rounding error after K steps is <= E0 + K L in units of 2^-s.
     s = int(math.ceil((-log_target + math.log(k_est * length + length)) / math.log(2.0))) + 8
+    if cache is not None and k_est * length > _KRYLOV_CACHE_MAX_ENTRIES:
+        cache = None  # too many vectors to hold: the sequential route
+    krylov = cache.get("krylov") if cache is not None else None
+    if krylov is None or krylov.s < s:
+        krylov = _KrylovCache(length, nbar, q0, s + (16 if cache is not None else 0), keep=cache is not None)
+        if cache is not None:
+            cache["krylov"] = krylov
+    s = krylov.s  # a larger s only tightens the bound below
+    e0 = krylov.e0
     s_w = s + 16
     prec = s_w + 64
-    y = np.empty(length, dtype=object)
-    e0 = 0.0
-    for i, v in enumerate(q0):
-        y[i], e = _scaled_floor(v, s)
-        e0 += e
     with _ArbPrecision(prec):
         mu = arb(lam) / den * arb(gamma_t)  # exact: gamma_t and nbar are binary numbers
         w = (-mu).exp()
@@ -140,7 +179,7 @@ def _chain_uniformised(length: int, nbar: float, q0: list, gamma_t: float, log_t
         while True:
             big_w, ew = _scaled_floor(w, s_w)
             if big_w:
-                acc += big_w * y
+                acc += big_w * krylov.vector(n_term)
             werr += ew
             wsum += big_w
             wnl += big_w * n_term
@@ -149,10 +188,6 @@ def _chain_uniformised(length: int, nbar: float, q0: list, gamma_t: float, log_t
                 break
             if n_term > 4 * k_est + 100:
                 return None
-            nxt = diag * y
-            nxt[1:] += sub * y[:-1]
-            nxt[:-1] += sup * y[1:]
-            y = nxt // lam
             n_term += 1
             w = w * mu / n_term
         tail = (1 - cum).upper()
@@ -216,6 +251,12 @@ def _chain_relaxed(length: int, xe, q0: list, gap: float, gamma_t: float):
 
 def _log_relax_terms(n: int, x: float, pe0: float, gamma_t: float, gaps: list) -> np.ndarray:
     r"""Per chain a float estimate of ln :math:`\sum_k\sqrt{\pi_m}D_j\beta_{j,k}` (to choose its route)."""
+    return _log_relax_base(n, x, pe0, tuple(gaps)) - np.asarray(gaps, dtype=float) * gamma_t
+
+
+@lru_cache(maxsize=4)
+def _log_relax_base(n: int, x: float, pe0: float, gaps: tuple) -> np.ndarray:
+    """:func:`_log_relax_terms` at t = 0 (its only time dependence is -g_j t): computed once per solve."""
     from .combinatorics import _log_multiplet_weights
     from .long_time import _ladder_log_norm, _u_of_x
 
@@ -241,7 +282,8 @@ def _log_relax_terms(n: int, x: float, pe0: float, gamma_t: float, gaps: list) -
         with np.errstate(invalid="ignore"):
             lq0 = ld[j] + np.where(k > 0, k * lpe, 0.0) + np.where(n - k > 0, (n - k) * lpg, 0.0)
         lchi = _logsumexp(2 * lq0 - lpi)  # upper bound of chi^2 + P_J^2 (the subtraction only helps)
-        out[j] = _logsumexp(0.5 * lpi + lbeta[j, j : j + length]) + 0.5 * lchi - gaps[j] * gamma_t
+        out[j] = _logsumexp(0.5 * lpi + lbeta[j, j : j + length]) + 0.5 * lchi
+    out.setflags(write=False)
     return out
 
 
@@ -272,8 +314,9 @@ def _slow_mode_work(length: int, modes: int) -> float:
     return 8.0 * modes * length + 0.36 * modes**2 * length
 
 
-def _enclosure(n, x, nbar, pe0, gamma_t, log_allowed, gaps, q0, lbeta_chain):
+def _enclosure(n, x, nbar, pe0, gamma_t, log_allowed, gaps, q0, lbeta_chain, krylovs=None):
     """q(gamma t) as an object array of arb balls, each chain by its cheapest route, or None (over budget).
+    ``krylovs``: a dict j -> that chain's uniformisation cache (see :class:`_KrylovCache`), shared by the times.
 
     Routes per chain: the relaxation bound where it is already negligible; else integer uniformisation
     where it is cheap (short chains, early times); else the slow-mode enclosure (:mod:`.slow_modes`) where
@@ -330,7 +373,8 @@ def _enclosure(n, x, nbar, pe0, gamma_t, log_allowed, gaps, q0, lbeta_chain):
                     values, radii = got
             if route[0] == "uniform" or (route[0] == "slow" and got is None):
                 got = _chain_uniformised(
-                    int(length), nbar, chain, gamma_t, log_share - lbeta_chain[j], UNIFORMISATION_MAX_WORK - work
+                    int(length), nbar, chain, gamma_t, log_share - lbeta_chain[j], UNIFORMISATION_MAX_WORK - work,
+                    None if krylovs is None else krylovs.setdefault(j, {}),
                 )
                 if got is None:
                     return None
@@ -374,6 +418,7 @@ def thermal_l1_certified(
     lbeta_chain = np.array([_logsumexp(row) for row in lbeta_all])
     gaps = [_certified_gap(n - 2 * j + 1, nbar) if n - 2 * j + 1 > 1 else 0.0 for j in range(n // 2 + 1)]
     q0 = None
+    krylovs: dict = {}  # per chain its integer Krylov vectors, shared by all times
     out = []
     pairs = list(zip(np.asarray(gamma_t, dtype=float), log_guess))
     for h, guess in tqdm(pairs, desc="certified C_l1(t)", disable=not progress, leave=False):
@@ -385,7 +430,7 @@ def thermal_l1_certified(
             prec = int((log_unit - log_allowed) / math.log(2.0)) + 192
             if q0 is None or q0[0] < prec:
                 q0 = (prec, _initial_balls(n, pe0, prec))
-            q = _enclosure(n, x, nbar, pe0, float(h), log_allowed, gaps, q0[1], lbeta_chain)
+            q = _enclosure(n, x, nbar, pe0, float(h), log_allowed, gaps, q0[1], lbeta_chain, krylovs)
             if q is None:
                 res = None
                 break
