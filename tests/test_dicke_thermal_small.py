@@ -1,5 +1,6 @@
-"""Small-N fast paths of the certified C_l1: the arb_mat engine and the shared Krylov vectors, against the
-big-integer engine and the per-time uniformisation they replace (both kept for large N)."""
+"""Small-N fast paths of the certified C_l1: the arb_mat engine, the shared Krylov vectors and the dense arb
+exponential of short chains, against the big-integer engine and the per-time uniformisation they replace
+(both kept for large N)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def _old_routes(monkeypatch) -> None:
     """The engine and the uniformisation as before: integer Taylor shifts, Krylov vectors per time."""
     monkeypatch.setattr(certified_l1, "BALL_ENGINE_MAX_ATOMS", -1)
     monkeypatch.setattr(thermal_l1, "_KRYLOV_CACHE_MAX_ENTRIES", 0)
+    monkeypatch.setattr(thermal_l1, "_EXPM_MAX_LENGTH", 0)
 
 
 @pytest.mark.parametrize(("n", "t0", "t"), [(4, 0.5, 1.0), (10, 0.5, 1.0), (10, 2.0, 0.3), (20, 0.3, 2.0), (40, 0.5, 1.0)])
@@ -91,3 +93,19 @@ def test_eberlein_matrices_against_the_recurrence(n):
         for i in range(kk + 1):
             for j in range(kk + 1):
                 assert int(mats[kk][i, j]) == int(table[i, j])
+
+
+@pytest.mark.parametrize(("length", "t"), [(3, 5.0), (11, 0.7), (21, 0.2)])
+def test_dense_exponential_overlaps_the_integer_uniformisation(length, t):
+    # Two rigorous enclosures of the same e^{tG} q(0) (independent methods): every entry's balls must
+    # overlap, and the exponential's radii stay below the requested e^-60 (its precision is sized for it).
+    import flint
+
+    nbar = 0.75  # binary
+    with certified_l1._ArbPrecision(300):
+        q0 = [flint.arb(1) / (m + 2) for m in range(length)]
+        balls = thermal_l1._chain_expm(length, nbar, q0, t, -60.0)
+        values, radius, _ = thermal_l1._chain_uniformised(length, nbar, q0, t, -60.0, 1e9)
+        for b, v in zip(balls, values):
+            assert b.overlaps(v + flint.arb(0, radius))
+            assert float(b.rad()) < math.exp(-60.0)
