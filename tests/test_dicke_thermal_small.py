@@ -109,3 +109,15 @@ def test_dense_exponential_overlaps_the_integer_uniformisation(length, t):
         for b, v in zip(balls, values):
             assert b.overlaps(v + flint.arb(0, radius))
             assert float(b.rad()) < math.exp(-60.0)
+
+
+def test_ball_engine_infinite_input_ball_certifies_nothing():
+    # An enclosure with an infinite radius is a valid (useless) input: no error, relative bound inf.
+    import flint
+
+    n = 6
+    q = np.empty((n // 2 + 1, n + 1), dtype=object)
+    q[:] = flint.arb(0)
+    q[0, 3] = flint.arb(0.5) + flint.arb(0, flint.arb("inf"))
+    q[1, 3] = flint.arb(0.25)
+    assert _certified_l1_generic(n, q, 1e-12).rel_bound == np.inf

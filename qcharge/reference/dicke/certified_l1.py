@@ -606,31 +606,33 @@ def _certified_l1_balls(n: int, q: np.ndarray, rel_tol: float) -> _L1:
     for k in ks:
         kk = int(min(k, n - k))
         cols.setdefault(kk, []).append([entries[j][k] for j in range(kk + 1)])
+    arb = flint.arb
     for kk, vecs in cols.items():  # as balls once (exact for floats, ints and arb; fmpq rounded at 2^-256)
         with _ArbPrecision(256):
             for c, vec in enumerate(vecs):
+                if all(type(v) is arb for v in vec):  # noqa: E721 - the common case (enclosures), no conversion
+                    continue
                 k = kk if c == 0 else n - kk
                 for j, v in enumerate(vec):
+                    if type(v) is arb:  # noqa: E721 - a ball is taken as given (an infinite one certifies nothing)
+                        continue
                     try:
                         vec[j] = _as_arb(v)
-                        ok = vec[j].is_finite()
                     except (TypeError, ValueError, OverflowError):
-                        ok = False
-                    if not ok:
+                        vec[j] = None
+                    if vec[j] is None or not vec[j].is_finite():
                         raise ParameterError(f"Argument `q` must have finite real entries, but q[{j}, {k}] = {v!r}.")
 
     def evaluate(extra: int) -> _L1:
         with _ArbPrecision(extra):
             total = flint.arb(0)
             for kk, vecs in cols.items():
-                bmat = flint.arb_mat(kk + 1, len(vecs))
-                for c, vec in enumerate(vecs):
-                    for j, v in enumerate(vec):
-                        bmat[j, c] = v
-                g = flint.arb_mat(mats[kk]) * bmat
-                for i in range(1, kk + 1):
-                    for c in range(len(vecs)):
-                        total += abs(g[i, c])
+                bmat = flint.arb_mat(len(vecs), kk + 1, [v for vec in vecs for v in vec]).transpose()
+                g = (flint.arb_mat(mats[kk]) * bmat).entries()
+                for e in g[len(vecs) :]:  # rows i >= 1 (row-major)
+                    total += abs(e)
+            if not total.is_finite():
+                return _L1(np.nan, np.inf, np.inf, total)  # an infinite input ball: nothing is certified
             return _finish([(total, 1)], 0, -np.inf)
 
     # Working precision: arb rounds each sum to ~2^-prec of sum |E b|, so the cancellation (that sum over the

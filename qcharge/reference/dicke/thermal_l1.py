@@ -272,18 +272,29 @@ def _certified_gap(length: int, nbar: float, prec: int = 96) -> float:
     return 0.0
 
 
-def _chain_relaxed(length: int, xe, q0: list, gap: float, gamma_t: float):
-    r"""One chain's q(gamma t) as (midpoints :math:`P_J\pi_m`, radii :math:`\sqrt{\pi_m} D`) in arb."""
-    arb = _flint().arb
-    total = sum(q0, arb(0))
+def _chain_relaxed(length: int, xe, q0: list, gap: float, gamma_t: float, cache: dict | None = None):
+    r"""One chain's q(gamma t) as (midpoints :math:`P_J\pi_m`, radii :math:`\sqrt{\pi_m} D`) in arb.
+
+    ``cache`` (a dict, filled on first use): the time-independent midpoints, :math:`\sqrt{\pi_m}` and
+    :math:`\chi`, reused by later times at the same or a lower working precision (balls stay balls)."""
+    flint = _flint()
+    arb = flint.arb
     if length == 1:
         return [q0[0]], [0]
-    norm = (1 - xe) / (1 - xe**length)
-    pis = [norm * xe**mm for mm in range(length)]
-    chi = sum((c * c / p for c, p in zip(q0, pis)), arb(0)) - total * total
-    chi = arb(chi.upper()) if chi.upper() > 0 else arb(0)
-    dist = chi.sqrt() * (arb(-gap) * arb(gamma_t)).exp() if gap > 0 else arb("inf")
-    return [total * p for p in pis], [(p.sqrt() * dist).upper() for p in pis]
+    if cache is None or cache.get("prec", -1) < flint.ctx.prec:
+        total = sum(q0, arb(0))
+        norm = (1 - xe) / (1 - xe**length)
+        pis = [norm * xe**mm for mm in range(length)]
+        chi = sum((c * c / p for c, p in zip(q0, pis)), arb(0)) - total * total
+        chi = arb(chi.upper()) if chi.upper() > 0 else arb(0)
+        fresh = {"prec": flint.ctx.prec, "mids": [total * p for p in pis], "roots": [p.sqrt() for p in pis],
+                 "chi": chi.sqrt()}
+        if cache is None:
+            cache = fresh
+        else:
+            cache.update(fresh)
+    dist = cache["chi"] * (arb(-gap) * arb(gamma_t)).exp() if gap > 0 else arb("inf")
+    return cache["mids"], [(r * dist).upper() for r in cache["roots"]]
 
 
 def _log_relax_terms(n: int, x: float, pe0: float, gamma_t: float, gaps: list) -> np.ndarray:
@@ -353,7 +364,8 @@ def _slow_mode_work(length: int, modes: int) -> float:
 
 def _enclosure(n, x, nbar, pe0, gamma_t, log_allowed, gaps, q0, lbeta_chain, krylovs=None):
     """q(gamma t) as an object array of arb balls, each chain by its cheapest route, or None (over budget).
-    ``krylovs``: a dict j -> that chain's uniformisation cache (see :class:`_KrylovCache`), shared by the times.
+    ``krylovs``: a dict j -> that chain's uniformisation cache (see :class:`_KrylovCache`), ("relax", j) -> its
+    relaxation-bound parts, shared by the times.
 
     Routes per chain: the relaxation bound where it is already negligible; else integer uniformisation
     where it is cheap (short chains, early times; chains up to ``_EXPM_MAX_LENGTH`` take the dense arb
@@ -413,7 +425,9 @@ def _enclosure(n, x, nbar, pe0, gamma_t, log_allowed, gaps, q0, lbeta_chain, kry
                     route = ("expm",)
                     values, radii = balls, [0] * int(length)
             if route[0] == "relax":
-                values, radii = _chain_relaxed(int(length), xe, chain, gaps[j], gamma_t)
+                values, radii = _chain_relaxed(
+                    int(length), xe, chain, gaps[j], gamma_t, None if krylovs is None else krylovs.setdefault(("relax", j), {})
+                )
             elif route[0] == "slow":
                 got = chain_slow_modes(int(length), nbar, chain, gamma_t, route[2], route[1])
                 if got is not None:
