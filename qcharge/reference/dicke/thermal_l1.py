@@ -84,6 +84,14 @@ def _chain_layout(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return starts, lengths, m
 
 
+@lru_cache(maxsize=4)
+def _log_beta_all(n: int) -> np.ndarray:
+    """:func:`.certified_l1._log_beta` over all k = 0..N, once per N (read-only)."""
+    out = _log_beta(n, np.arange(n + 1))
+    out.setflags(write=False)
+    return out
+
+
 def _initial_balls(n: int, pe0: float, prec: int) -> list:
     r""":math:`q_{j,j+m}(0) = d_J p_e^{j+m} p_g^{N-j-m}` as arb balls, chains concatenated."""
     flint = _flint()
@@ -310,7 +318,7 @@ def _log_relax_base(n: int, x: float, pe0: float, gaps: tuple) -> np.ndarray:
 
     u = _u_of_x(x)
     jmax = n // 2
-    lbeta = _log_beta(n, np.arange(n + 1))
+    lbeta = _log_beta_all(n)
     lp = _log_multiplet_weights(n, pe0)
     ld = _log_degeneracies(n)
     lpe = math.log(pe0) if pe0 > 0 else -np.inf
@@ -380,7 +388,7 @@ def _enclosure(n, x, nbar, pe0, gamma_t, log_allowed, gaps, q0, lbeta_chain, kry
     relax = _log_relax_terms(n, x, pe0, gamma_t, gaps)
     active = [j for j in range(n // 2 + 1) if np.isfinite(lbeta_chain[j])]
     log_share = log_allowed - math.log(max(len(active), 1))  # each chain's part of the allowed error
-    lbeta = _log_beta(n, np.arange(n + 1))
+    lbeta = _log_beta_all(n)
     num, den = _rational(nbar)
     q = np.empty((n // 2 + 1, n + 1), dtype=object)
     q[:] = flint.arb(0)
@@ -474,7 +482,7 @@ def thermal_l1_certified(
     """
     from tqdm import tqdm
 
-    lbeta_all = _log_beta(n, np.arange(n + 1))
+    lbeta_all = _log_beta_all(n)
     log_unit = _logsumexp(np.where(np.isfinite(lbeta_all), lbeta_all, -np.inf))
     lbeta_chain = np.array([_logsumexp(row) for row in lbeta_all])
     gaps = [_certified_gap(n - 2 * j + 1, nbar) if n - 2 * j + 1 > 1 else 0.0 for j in range(n // 2 + 1)]
