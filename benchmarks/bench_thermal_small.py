@@ -83,11 +83,10 @@ def _update_readme(table: str, repeat: int) -> None:
 ## Certified thermal C_l1 at small N (`bench_thermal_small.py`)
 
 `solve_dicke(Atoms.dicke(N), Bath(1.0), InitialState.thermal(0.5), linspace(0, 20, 21))`, best of {repeat},
-CPU (wall in parentheses; 2 shared, loaded cores); "dynamics only" is `finite_time_l1=False`. New routes: the
-arb_mat C_l1 engine at N <= 64, each chain's integer Krylov vectors shared by the times, short chains by the
-dense arb exponential; old: the
-big-integer engine and per-time uniformisation (toggled in the same run). Regenerate with
-`python benchmarks/bench_thermal_small.py`.
+CPU (wall in parentheses; 2 shared, loaded cores); "dynamics only" is `finite_time_l1=False`. New routes:
+the arb_mat C_l1 engine at N <= 64, each chain's integer Krylov vectors shared by the times, short chains by
+the dense arb exponential; old: the big-integer engine and per-time uniformisation (toggled in the same
+run). Regenerate with `python benchmarks/bench_thermal_small.py`.
 
 {table}
 {README_END}"""
