@@ -452,7 +452,8 @@ def certified_coherence_l1(n: int, q: ArrayLike, *, rel_tol: float = 1e-12) -> t
         C_{l1} = \sum_{k=1}^{N-1}\sum_{i=1}^{D_k}\Big|\sum_{j=0}^{D_k} q_{j,k} P_i(j)\Big|.
 
     Evaluated with exact integers after scaling q to :math:`\lfloor 2^s q\rfloor` (Hahn moments + Taylor
-    shifts, see the module comments), s raised until the bound is below ``rel_tol`` (at most 6 passes).
+    shifts, see the module comments), s raised until the bound is below ``rel_tol`` (at most 6 passes);
+    up to N = ``BALL_ENGINE_MAX_ATOMS`` as exact Eberlein matrices times arb balls (the same bound or tighter).
 
     Args:
         n: number of atoms N.
