@@ -28,6 +28,9 @@ handed to it as arb balls (midpoint + radius); two ways to get them, chosen per 
   in arb, exactly one positive). The midpoints are the exact long-time :math:`q_{j,k}(\infty)` (2.1).
   Large chains relax first (gap ~ L), short ones are cheap to uniformise, so the mix covers late times.
 
+* **Dense arb exponential** (short chains, L <= ``_EXPM_MAX_LENGTH``): :math:`e^{tG}q(0)` with FLINT's
+  rigorous arb_mat.exp where it is cheaper than the Poisson-term loop; its radii are the bound.
+
 * **Slow-mode enclosure** (intermediate times, long chains; :mod:`.slow_modes`): the r slowest modes
   (r <= ``MAX_MODES``) from high-precision inverse iteration, a Rayleigh-Ritz solution in ball arithmetic,
   and a rigorous a-posteriori bound (residual, Davis-Kahan angle, certified cut :math:`e^{-g t}`). It is
@@ -40,6 +43,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 
@@ -60,6 +64,8 @@ _RELAX_SHARE = 0.25
 # Uniformisation is preferred while its planned steps per chain entry stay below this (a slow-mode
 # enclosure costs ~ sweeps x r mpfr operations per entry plus its arb checks).
 _SLOW_MODE_BREAK_EVEN = 400.0
+# Chains' Krylov vectors are kept across times while (terms x entries) stays below this (~10-20 MB of ints).
+_KRYLOV_CACHE_MAX_ENTRIES = 2e5
 # A result is returned only with a relative bound at most this (else None: the caller's estimate).
 _ACCEPT = 1e-6
 
@@ -76,6 +82,14 @@ def _chain_layout(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     m = np.concatenate([np.arange(length) for length in lengths])
     return starts, lengths, m
+
+
+@lru_cache(maxsize=4)
+def _log_beta_all(n: int) -> np.ndarray:
+    """:func:`.certified_l1._log_beta` over all k = 0..N, once per N (read-only)."""
+    out = _log_beta(n, np.arange(n + 1))
+    out.setflags(write=False)
+    return out
 
 
 def _initial_balls(n: int, pe0: float, prec: int) -> list:
@@ -100,32 +114,68 @@ def _terms_estimate(mu: float, length: int, log_target: float) -> float:
     return mu + math.sqrt(2.0 * mu * c) + 2.0 * c
 
 
-def _chain_uniformised(length: int, nbar: float, q0: list, gamma_t: float, log_target: float, max_work: float):
+class _KrylovCache:
+    r"""One chain's integer Krylov vectors :math:`y_n \approx 2^s P^n q(0)` (``y_{n+1} = (A y_n) // lambda'``),
+    kept across times: they do not depend on t, only the Poisson weights do. Rebuilt when a time asks for
+    more bits than ``s`` (with 16 bits to spare, so later times reuse it); extended term by term. With
+    ``keep=False`` only the latest vector is held (sequential access: the uncached route, no memory)."""
+
+    def __init__(self, length: int, nbar: float, q0: list, s: int, keep: bool = True) -> None:
+        num, den = _rational(nbar)
+        m = range(length)
+        up = [num * (mm + 1) * (length - 1 - mm) for mm in m]  # den x rate m -> m+1
+        down = [(num + den) * mm * (length - mm) for mm in m]  # den x rate m -> m-1
+        self.lam, self.den, self.s = max(u + d for u, d in zip(up, down)), den, int(s)
+        self.diag = np.array([self.lam - u - d for u, d in zip(up, down)], dtype=object)
+        self.sub = np.array(up[:-1], dtype=object)  # A[i+1, i]
+        self.sup = np.array(down[1:], dtype=object)  # A[i, i+1]
+        y = np.empty(length, dtype=object)
+        self.e0 = 0.0
+        for i, v in enumerate(q0):
+            y[i], e = _scaled_floor(v, self.s)
+            self.e0 += e
+        self.ys, self.top, self.keep = [y], 0, keep
+
+    def vector(self, n_term: int) -> np.ndarray:
+        """y_n (n_term >= the last one asked for, unless kept)."""
+        while self.top < n_term:
+            y = self.ys[-1]
+            nxt = self.diag * y
+            nxt[1:] += self.sub * y[:-1]
+            nxt[:-1] += self.sup * y[1:]
+            self.ys.append(nxt // self.lam)
+            if not self.keep:
+                del self.ys[0]
+            self.top += 1
+        return self.ys[n_term if self.keep else n_term - self.top - 1]
+
+
+def _chain_uniformised(
+    length: int, nbar: float, q0: list, gamma_t: float, log_target: float, max_work: float, cache: dict | None = None
+):
     r"""One chain's q(gamma t) by integer uniformisation: (midpoints as arb, one radius for all entries,
-    work), the radius about :math:`e^{\text{log\_target}}` (absolute, per entry); None if over ``max_work``."""
-    flint = _flint()
-    arb = flint.arb
+    work), the radius about :math:`e^{\text{log\_target}}` (absolute, per entry); None if over ``max_work``.
+    ``cache`` (a dict, filled on first use): this chain's :class:`_KrylovCache`, shared by the times."""
+    arb = _flint().arb
     num, den = _rational(nbar)
-    m = range(length)
-    up = [num * (mm + 1) * (length - 1 - mm) for mm in m]  # den x rate m -> m+1
-    down = [(num + den) * mm * (length - mm) for mm in m]  # den x rate m -> m-1
-    lam = max(u + d for u, d in zip(up, down))
-    diag = np.array([lam - u - d for u, d in zip(up, down)], dtype=object)
-    sub = np.array(up[:-1], dtype=object)  # A[i+1, i]
-    sup = np.array(down[1:], dtype=object)  # A[i, i+1]
+    lam = max(num * (mm + 1) * (length - 1 - mm) + (num + den) * mm * (length - mm) for mm in range(length))
     mu_f = lam / den * gamma_t
     k_est = _terms_estimate(mu_f, length, log_target)
     if k_est * length > max_work:
         return None
     # Fixed-point scale: the l1 rounding error after K steps is <= E0 + K L in units of 2^-s.
     s = int(math.ceil((-log_target + math.log(k_est * length + length)) / math.log(2.0))) + 8
+    if cache is not None and k_est * length > _KRYLOV_CACHE_MAX_ENTRIES:
+        cache = None  # too many vectors to hold: the sequential route
+    krylov = cache.get("krylov") if cache is not None else None
+    if krylov is None or krylov.s < s:
+        krylov = _KrylovCache(length, nbar, q0, s + (16 if cache is not None else 0), keep=cache is not None)
+        if cache is not None:
+            cache["krylov"] = krylov
+    s = krylov.s  # a larger s only tightens the bound below
+    e0 = krylov.e0
     s_w = s + 16
     prec = s_w + 64
-    y = np.empty(length, dtype=object)
-    e0 = 0.0
-    for i, v in enumerate(q0):
-        y[i], e = _scaled_floor(v, s)
-        e0 += e
     with _ArbPrecision(prec):
         mu = arb(lam) / den * arb(gamma_t)  # exact: gamma_t and nbar are binary numbers
         w = (-mu).exp()
@@ -140,7 +190,7 @@ def _chain_uniformised(length: int, nbar: float, q0: list, gamma_t: float, log_t
         while True:
             big_w, ew = _scaled_floor(w, s_w)
             if big_w:
-                acc += big_w * y
+                acc += big_w * krylov.vector(n_term)
             werr += ew
             wsum += big_w
             wnl += big_w * n_term
@@ -149,10 +199,6 @@ def _chain_uniformised(length: int, nbar: float, q0: list, gamma_t: float, log_t
                 break
             if n_term > 4 * k_est + 100:
                 return None
-            nxt = diag * y
-            nxt[1:] += sub * y[:-1]
-            nxt[:-1] += sup * y[1:]
-            y = nxt // lam
             n_term += 1
             w = w * mu / n_term
         tail = (1 - cum).upper()
@@ -162,6 +208,40 @@ def _chain_uniformised(length: int, nbar: float, q0: list, gamma_t: float, log_t
         radius = (units * scale + tail * total).upper()
         values = [arb(int(v)) * scale for v in acc]
     return values, radius, n_term * length
+
+
+# ----------------------------------------------------------------------------------------- dense arb exponential
+# Short chains: FLINT's rigorous dense arb matrix exponential (C speed, O(L^3)) instead of the Poisson-term
+# loop; ~0.1 ms at L = 3, ~1-2 ms at L = 11, ~5-10 ms at L = 21 (200-400 bits).
+_EXPM_MAX_LENGTH = 21
+
+
+def _expm_work(length: int) -> float:
+    """Cost of one dense arb exponential in uniformisation-step units (~3 us): fitted L = 3, 11, 21."""
+    return 30.0 + 0.5 * float(length) ** 3
+
+
+def _chain_expm(length: int, nbar: float, q0: list, gamma_t: float, log_target: float) -> list:
+    r"""One chain's q(gamma t) = :math:`e^{tG}q(0)` as arb balls (their radii are the rigorous error: the
+    rates are exact rationals in arb, arb_mat.exp bounds its truncation), at a precision for absolute
+    errors about :math:`e^{\text{log\_target}}`."""
+    flint = _flint()
+    arb = flint.arb
+    num, den = _rational(nbar)
+    prec = max(128, int(math.ceil(-log_target / math.log(2.0))) + 96)
+    with _ArbPrecision(prec):
+        nb = arb(num) / den
+        ht = arb(gamma_t)  # exact (a binary number)
+        gen = flint.arb_mat(length, length)
+        for m in range(length):
+            up, down = nb * ((m + 1) * (length - 1 - m)), (nb + 1) * (m * (length - m))
+            gen[m, m] = -(up + down) * ht
+            if m + 1 < length:
+                gen[m + 1, m] = up * ht
+            if m:
+                gen[m - 1, m] = down * ht
+        qt = gen.exp() * flint.arb_mat([[v] for v in q0])
+        return [qt[m, 0] for m in range(length)]
 
 
 # ----------------------------------------------------------------------------------------- relaxation bound
@@ -200,28 +280,45 @@ def _certified_gap(length: int, nbar: float, prec: int = 96) -> float:
     return 0.0
 
 
-def _chain_relaxed(length: int, xe, q0: list, gap: float, gamma_t: float):
-    r"""One chain's q(gamma t) as (midpoints :math:`P_J\pi_m`, radii :math:`\sqrt{\pi_m} D`) in arb."""
-    arb = _flint().arb
-    total = sum(q0, arb(0))
+def _chain_relaxed(length: int, xe, q0: list, gap: float, gamma_t: float, cache: dict | None = None):
+    r"""One chain's q(gamma t) as (midpoints :math:`P_J\pi_m`, radii :math:`\sqrt{\pi_m} D`) in arb.
+
+    ``cache`` (a dict, filled on first use): the time-independent midpoints, :math:`\sqrt{\pi_m}` and
+    :math:`\chi`, reused by later times at the same or a lower working precision (balls stay balls)."""
+    flint = _flint()
+    arb = flint.arb
     if length == 1:
         return [q0[0]], [0]
-    norm = (1 - xe) / (1 - xe**length)
-    pis = [norm * xe**mm for mm in range(length)]
-    chi = sum((c * c / p for c, p in zip(q0, pis)), arb(0)) - total * total
-    chi = arb(chi.upper()) if chi.upper() > 0 else arb(0)
-    dist = chi.sqrt() * (arb(-gap) * arb(gamma_t)).exp() if gap > 0 else arb("inf")
-    return [total * p for p in pis], [(p.sqrt() * dist).upper() for p in pis]
+    if cache is None or cache.get("prec", -1) < flint.ctx.prec:
+        total = sum(q0, arb(0))
+        norm = (1 - xe) / (1 - xe**length)
+        pis = [norm * xe**mm for mm in range(length)]
+        chi = sum((c * c / p for c, p in zip(q0, pis)), arb(0)) - total * total
+        chi = arb(chi.upper()) if chi.upper() > 0 else arb(0)
+        fresh = {"prec": flint.ctx.prec, "mids": [total * p for p in pis], "roots": [p.sqrt() for p in pis],
+                 "chi": chi.sqrt()}
+        if cache is None:
+            cache = fresh
+        else:
+            cache.update(fresh)
+    dist = cache["chi"] * (arb(-gap) * arb(gamma_t)).exp() if gap > 0 else arb("inf")
+    return cache["mids"], [(r * dist).upper() for r in cache["roots"]]
 
 
 def _log_relax_terms(n: int, x: float, pe0: float, gamma_t: float, gaps: list) -> np.ndarray:
     r"""Per chain a float estimate of ln :math:`\sum_k\sqrt{\pi_m}D_j\beta_{j,k}` (to choose its route)."""
+    return _log_relax_base(n, x, pe0, tuple(gaps)) - np.asarray(gaps, dtype=float) * gamma_t
+
+
+@lru_cache(maxsize=4)
+def _log_relax_base(n: int, x: float, pe0: float, gaps: tuple) -> np.ndarray:
+    """:func:`_log_relax_terms` at t = 0 (its only time dependence is -g_j t): computed once per solve."""
     from .combinatorics import _log_multiplet_weights
     from .long_time import _ladder_log_norm, _u_of_x
 
     u = _u_of_x(x)
     jmax = n // 2
-    lbeta = _log_beta(n, np.arange(n + 1))
+    lbeta = _log_beta_all(n)
     lp = _log_multiplet_weights(n, pe0)
     ld = _log_degeneracies(n)
     lpe = math.log(pe0) if pe0 > 0 else -np.inf
@@ -241,7 +338,8 @@ def _log_relax_terms(n: int, x: float, pe0: float, gamma_t: float, gaps: list) -
         with np.errstate(invalid="ignore"):
             lq0 = ld[j] + np.where(k > 0, k * lpe, 0.0) + np.where(n - k > 0, (n - k) * lpg, 0.0)
         lchi = _logsumexp(2 * lq0 - lpi)  # upper bound of chi^2 + P_J^2 (the subtraction only helps)
-        out[j] = _logsumexp(0.5 * lpi + lbeta[j, j : j + length]) + 0.5 * lchi - gaps[j] * gamma_t
+        out[j] = _logsumexp(0.5 * lpi + lbeta[j, j : j + length]) + 0.5 * lchi
+    out.setflags(write=False)
     return out
 
 
@@ -272,12 +370,16 @@ def _slow_mode_work(length: int, modes: int) -> float:
     return 8.0 * modes * length + 0.36 * modes**2 * length
 
 
-def _enclosure(n, x, nbar, pe0, gamma_t, log_allowed, gaps, q0, lbeta_chain):
+def _enclosure(n, x, nbar, pe0, gamma_t, log_allowed, gaps, q0, lbeta_chain, krylovs=None):
     """q(gamma t) as an object array of arb balls, each chain by its cheapest route, or None (over budget).
+    ``krylovs``: a dict j -> that chain's uniformisation cache (see :class:`_KrylovCache`), ("relax", j) -> its
+    relaxation-bound parts, shared by the times.
 
     Routes per chain: the relaxation bound where it is already negligible; else integer uniformisation
-    where it is cheap (short chains, early times); else the slow-mode enclosure (:mod:`.slow_modes`) where
-    at most ``MAX_MODES`` modes carry the populations; else uniformisation within the work budget.
+    where it is cheap (short chains, early times; chains up to ``_EXPM_MAX_LENGTH`` take the dense arb
+    exponential where that is cheaper and meets the chain's share of the error); else the slow-mode
+    enclosure (:mod:`.slow_modes`) where at most ``MAX_MODES`` modes carry the populations; else
+    uniformisation within the work budget.
     """
     from .slow_modes import MAX_MODES, chain_slow_modes, slow_mode_count
 
@@ -286,7 +388,7 @@ def _enclosure(n, x, nbar, pe0, gamma_t, log_allowed, gaps, q0, lbeta_chain):
     relax = _log_relax_terms(n, x, pe0, gamma_t, gaps)
     active = [j for j in range(n // 2 + 1) if np.isfinite(lbeta_chain[j])]
     log_share = log_allowed - math.log(max(len(active), 1))  # each chain's part of the allowed error
-    lbeta = _log_beta(n, np.arange(n + 1))
+    lbeta = _log_beta_all(n)
     num, den = _rational(nbar)
     q = np.empty((n // 2 + 1, n + 1), dtype=object)
     q[:] = flint.arb(0)
@@ -322,15 +424,26 @@ def _enclosure(n, x, nbar, pe0, gamma_t, log_allowed, gaps, q0, lbeta_chain):
             chain = q0[a : a + length]
             route = routes[j]
             got = None
+            if route[0] == "uniform" and length <= _EXPM_MAX_LENGTH and route[1] > _expm_work(int(length)):
+                balls = _chain_expm(int(length), nbar, chain, gamma_t, log_share - lbeta_chain[j])
+                rads = np.array([float(b.rad()) for b in balls]) * (1.0 + 1e-12)  # float of a radius: 1 rounding
+                with np.errstate(divide="ignore"):
+                    spent = _logsumexp(np.log(rads) + lbeta[j, j : j + length])
+                if spent <= log_share:  # within this chain's share (else: the uniformisation below)
+                    route = ("expm",)
+                    values, radii = balls, [0] * int(length)
             if route[0] == "relax":
-                values, radii = _chain_relaxed(int(length), xe, chain, gaps[j], gamma_t)
+                values, radii = _chain_relaxed(
+                    int(length), xe, chain, gaps[j], gamma_t, None if krylovs is None else krylovs.setdefault(("relax", j), {})
+                )
             elif route[0] == "slow":
                 got = chain_slow_modes(int(length), nbar, chain, gamma_t, route[2], route[1])
                 if got is not None:
                     values, radii = got
             if route[0] == "uniform" or (route[0] == "slow" and got is None):
                 got = _chain_uniformised(
-                    int(length), nbar, chain, gamma_t, log_share - lbeta_chain[j], UNIFORMISATION_MAX_WORK - work
+                    int(length), nbar, chain, gamma_t, log_share - lbeta_chain[j], UNIFORMISATION_MAX_WORK - work,
+                    None if krylovs is None else krylovs.setdefault(j, {}),
                 )
                 if got is None:
                     return None
@@ -369,11 +482,12 @@ def thermal_l1_certified(
     """
     from tqdm import tqdm
 
-    lbeta_all = _log_beta(n, np.arange(n + 1))
+    lbeta_all = _log_beta_all(n)
     log_unit = _logsumexp(np.where(np.isfinite(lbeta_all), lbeta_all, -np.inf))
     lbeta_chain = np.array([_logsumexp(row) for row in lbeta_all])
     gaps = [_certified_gap(n - 2 * j + 1, nbar) if n - 2 * j + 1 > 1 else 0.0 for j in range(n // 2 + 1)]
     q0 = None
+    krylovs: dict = {}  # per chain its integer Krylov vectors, shared by all times
     out = []
     pairs = list(zip(np.asarray(gamma_t, dtype=float), log_guess))
     for h, guess in tqdm(pairs, desc="certified C_l1(t)", disable=not progress, leave=False):
@@ -385,7 +499,7 @@ def thermal_l1_certified(
             prec = int((log_unit - log_allowed) / math.log(2.0)) + 192
             if q0 is None or q0[0] < prec:
                 q0 = (prec, _initial_balls(n, pe0, prec))
-            q = _enclosure(n, x, nbar, pe0, float(h), log_allowed, gaps, q0[1], lbeta_chain)
+            q = _enclosure(n, x, nbar, pe0, float(h), log_allowed, gaps, q0[1], lbeta_chain, krylovs)
             if q is None:
                 res = None
                 break
