@@ -113,15 +113,23 @@ def _coin_split(shots: int) -> tuple[int, int]:
     return k, -(-shots // k)
 
 
-def _check_layout(layout, n_qubits: int) -> None:
-    """A pinned layout names one distinct physical qubit (a non-negative integer) per circuit qubit."""
+def _check_layout(layout, n_qubits: int, backend) -> None:
+    """A pinned layout names one distinct physical qubit of the noisy ``backend`` per circuit qubit."""
     if layout is None:
         return
+    if backend == "aer":
+        raise ParameterError(f"Argument `layout` needs a noisy backend (ideal Aer has no physical qubits), but is "
+                             f"{list(layout)} with backend 'aer'.")
+    from .execute import get_backend
+
+    size = getattr(get_backend(backend), "num_qubits", None)
     ok = (len(layout) == n_qubits and len(set(layout)) == len(layout)
-          and all(isinstance(q, (int, np.integer)) and not isinstance(q, bool) and q >= 0 for q in layout))
+          and all(isinstance(q, (int, np.integer)) and not isinstance(q, bool) and 0 <= q < (size or q + 1)
+                  for q in layout))
     if not ok:
-        raise ParameterError(f"Argument `layout` must be {n_qubits} distinct physical qubits (one per circuit "
-                             f"qubit), but is {list(layout)}.")
+        within = f" of {backend} (0 ... {size - 1})" if size else ""
+        raise ParameterError(f"Argument `layout` must be {n_qubits} distinct physical qubits{within}, one per "
+                             f"circuit qubit, but is {list(layout)}.")
 
 
 def _with_calibration(jobs: list, width: int, mitigate: bool, *, backend, seed: int, layout) -> tuple[list, str | None]:
@@ -298,7 +306,7 @@ def run_charge(
         from .execute import choose_layout, run_density_matrix
 
         qc = charging_circuit(plan)
-        _check_layout(layout, qc.num_qubits)
+        _check_layout(layout, qc.num_qubits, backend)
         layout = (layout or choose_layout(qc, backend, seed=seed)) if noisy else None
         rho = run_density_matrix([qc], backend=backend, seed=seed, initial_layout=layout)[0][label]
         cmp = compare_exact(rho, twin_rho, me_rho)
@@ -314,7 +322,7 @@ def run_charge(
         # On a noisy backend the sampled circuits and the exact-noisy prediction use the same
         # physical qubits: the layout is chosen once, on the charging circuit, and pinned.
         probe = charging_circuit(plan)
-        _check_layout(layout, (probe[0] if isinstance(probe, list) else probe).num_qubits)
+        _check_layout(layout, (probe[0] if isinstance(probe, list) else probe).num_qubits, backend)
         if noisy and layout is None:
             layout = choose_layout(probe[0] if isinstance(probe, list) else probe, backend, seed=seed)
         layout = layout if noisy else None
@@ -507,7 +515,7 @@ def run_harvest(
         twin_states = harvest_instance_states(plan, rho_cluster, omega=omega)[:, 0]
     p_twin = twin_states[:, 1, 1].real
     noisy = backend != "aer"
-    _check_layout(layout, circuits[0].num_qubits)
+    _check_layout(layout, circuits[0].num_qubits, backend)
     pinned = noisy and layout is not None
     if noisy and layout is None:  # one layout for every instance, the sampled circuits and the prediction
         from .execute import choose_layout

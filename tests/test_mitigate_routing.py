@@ -93,17 +93,18 @@ def test_mitigation_refuses_a_layout_routed_through_qubits_it_cannot_calibrate()
 
 
 def test_harvest_instances_measured_on_different_qubits_use_their_own_calibration():
-    # Layout [1, 0, 2, 3, 4]: the instance without collisions measures the probe on qubit 1 (readout
-    # error 0.168), the five others are routed and measure it on qubit 2 (0.008).
+    # Layout [0, 1, 2, 3, 4]: the instance without collisions measures the probe on qubit 0 (readout
+    # error 0.0095), the five others are routed and measure it on qubit 1 (0.168).
+    layout = [0, 1, 2, 3, 4]
     res = run_harvest(Bath(1.0), InitialState("ground"), "charged", Harvest(), 2.0, instances=6, backend=BACKEND,
-                      shots=4000, seed=3, mitigate=True, layout=[1, 0, 2, 3, 4]).to_dict()
-    assert res["layout"] == [1, 0, 2, 3, 4]
+                      shots=4000, seed=3, mitigate=True, layout=layout).to_dict()
+    assert res["layout"] == layout
     cal = res["mitigated"]["readout_calibration"]
-    assert cal["qubits"] == [[1], [2]]
+    assert cal["qubits"] == [[0], [1]]
     # Each calibration has the shots of the data it corrects: 1 and 5 instances x 4000.
     assert cal["calibration_shots"] == [[4000, 4000], [20_000, 20_000]]
     fid = [c["assignment_fidelity"] for c in cal["calibrations"]]
-    assert fid[0] < 0.9 < 0.98 < fid[1]
+    assert fid[1] < 0.9 < 0.98 < fid[0]
     q = "probe_excited_population"
     se = res["error_budget"][q]["shot_noise_std_error"]
     assert 0 < se < 0.01
@@ -117,7 +118,7 @@ def test_harvest_instances_measured_on_different_qubits_use_their_own_calibratio
     cluster, _ = _harvest_cluster("charged", Bath(1.0), InitialState("ground"), 3)
     circuits = harvesting_instances(harvesting_plan(Harvest(), 2.0, 6, 3), cluster, omega=1.0)
     pm = generate_preset_pass_manager(optimization_level=1, backend=fake_backend("fake_kingston"), seed_transpiler=3,
-                                      initial_layout=[1, 0, 2, 3, 4])
+                                      initial_layout=layout)
     gates = [sum(len(i.qubits) == 2 for i in t.data if i.operation.name not in ("barrier", "measure"))
              for t in pm.run(circuits)]
     assert res["two_qubit_gates"]["mean_per_instance"] == pytest.approx(np.mean(gates), abs=1e-12)

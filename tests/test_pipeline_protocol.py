@@ -33,10 +33,16 @@ def test_charging_is_refused_for_prepared_pairs():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--cluster", "charged", "--pipeline-theta", "1.2", "--pipeline-collisions", "3"], "need --cluster pipeline"),
+    (["--cluster", "charged", "--pipeline-theta", "1.2", "--pipeline-collisions", "3"], "needs --cluster pipeline"),
     (["--cluster", "pipeline", "--pipeline-theta", "1.2"], "go together"),
-    (["--cluster", "pipeline", "--plan", "best", "--pipeline-collisions", "3"], "the plan sets them"),
+    (["--cluster", "pipeline", "--plan", "best", "--pipeline-collisions", "3"], "the plan sets the charging protocol"),
     (["--cluster", "pipeline", "--layout", "0,1,x"], "--layout"),
+    (["--cluster", "pipeline-dephased", "--pipeline-ordering", "exact"], "--pipeline-ordering needs them"),
+    (["--cluster", "charged", "--pipeline-ordering", "exact"], "`--pipeline-ordering` needs --cluster pipeline"),
+    (["--cluster", "pipeline", "--pipeline-theta", "-1", "--pipeline-collisions", "3"], "`--pipeline-theta` must be > 0"),
+    (["--cluster", "pipeline", "--pipeline-theta", "1", "--pipeline-collisions", "0"], "`--pipeline-collisions` must be >= 1"),
+    (["--cluster", "charged", "--layout", "0,1,2,3,4"], "needs a noisy backend"),
+    (["--cluster", "charged", "--backend", "aer-noisy:fake_manila", "--layout", "0,1,2,3,7"], "(0 ... 4)"),
 ])
 def test_bad_pipeline_options_give_one_line(argv, message, capsys):
     try:  # library errors return 2; argparse's (a malformed --layout) exit with 2
@@ -53,3 +59,10 @@ def test_run_harvest_cli_reports_the_pipeline_protocol(capsys):
                  "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["pipeline_protocol"]["collisions"] == 3 and out["agree"]
+
+
+@pytest.mark.parametrize("flag", [["--ordering", "forward"], ["--ancilla", "measure"], ["--theta", "0.5"]])
+def test_run_charge_plan_refuses_what_the_plan_sets(flag, capsys):
+    assert main(["run", "charge", "-N", "2", "-T", "1", "--plan", "best", *flag]) == 2
+    err = capsys.readouterr().err
+    assert f"`--plan` must not be given with {flag[0]}" in err and len(err.strip().splitlines()) == 1

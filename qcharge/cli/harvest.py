@@ -91,7 +91,8 @@ def run(args) -> int:
         gib = 16 * 4.0 ** (k + 1) / 2**30
         raise ParameterError(
             f"Argument `--cluster-size` must be <= {MAX_CLUSTER_ATOMS} (the probe-cluster collision is a dense "
-            f"2^(K+1) x 2^(K+1) unitary), but is {k} (that unitary alone would need {gib:.3g} GiB)."
+            f"2^(K+1) x 2^(K+1) unitary), but is {k} (that unitary alone would need {gib:.3g} GiB; for "
+            "Dicke-diagonal clusters of any K, qcharge.cluster_teff gives T_eff in closed form)."
         )
     harvest = Harvest(
         theta=args.theta,

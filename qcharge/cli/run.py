@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from .._checks import check_int, check_real
 from ..exceptions import ParameterError
 from ..params import ANCILLA_METHODS, ORDERINGS, Atoms, Bath, Harvest
 from ..records import RecordStore
@@ -39,9 +40,9 @@ def add_parser(sub) -> None:
                    help="number of collisions n, t = n dt (required without --plan)")
     p.add_argument("--plan", choices=["best"], default=None,
                    help="take theta, collisions, ordering and ancilla from `qcharge plan` on --backend (top protocol; default: none)")
-    p.add_argument("--ordering", choices=list(ORDERINGS), default="palindromic",
+    p.add_argument("--ordering", choices=list(ORDERINGS), default=None,
                    help="order of the atom-ancilla exchanges in one collision (default palindromic)")
-    p.add_argument("--ancilla", choices=list(ANCILLA_METHODS), default="purify",
+    p.add_argument("--ancilla", choices=list(ANCILLA_METHODS), default=None,
                    help="how the thermal ancilla is prepared: purify (exact channel), measure or coin "
                         "(exact on average; need --shots) (default purify)")
     p.add_argument("--shots", type=int, default=None,
@@ -77,9 +78,9 @@ def add_parser(sub) -> None:
                    help="pipeline clusters: atom-ancilla angle of the in-circuit charging (default 0.3, with "
                         "collisions for gamma t = 5)")
     p.add_argument("--pipeline-collisions", type=int, default=None,
-                   help="pipeline clusters: number of charging collisions (with --pipeline-theta)")
-    p.add_argument("--pipeline-ordering", choices=list(ORDERINGS), default="palindromic",
-                   help="pipeline clusters: ordering of the charging collisions (default palindromic)")
+                   help="pipeline clusters: number of charging collisions (with --pipeline-theta; default: gamma t = 5)")
+    p.add_argument("--pipeline-ordering", choices=list(ORDERINGS), default=None,
+                   help="pipeline clusters: ordering of the charging collisions (with --pipeline-theta; default palindromic)")
     add_circuit_args(p)
     add_layout_arg(p, "the noise-aware choice on the first instance, kept for all")
     add_suppression_args(p)
@@ -128,9 +129,11 @@ def run_charge(args) -> int:
     theta, collisions, ordering, ancilla = args.theta, args.collisions, args.ordering, args.ancilla
     layout = getattr(args, "layout", None)  # pinned (--layout, or by the ledger: the qubits the submitted jobs ran on)
     if args.plan is not None:
-        if theta is not None or collisions is not None:
-            raise ParameterError("Argument `--plan` must not be given with --theta/--collisions (the plan sets them), "
-                                 f"but --theta = {theta}, --collisions = {collisions}.")
+        given = [flag for flag, v in (("--theta", theta), ("--collisions", collisions), ("--ordering", ordering),
+                                      ("--ancilla", ancilla)) if v is not None]
+        if given:
+            raise ParameterError(f"Argument `--plan` must not be given with {', '.join(given)} (the plan sets "
+                                 "theta, collisions, ordering and ancilla), but was.")
         from .plan import best_protocol
 
         best = best_protocol(backend, args.atoms, args.temperature, initial_from(args), args.seed)
@@ -143,6 +146,8 @@ def run_charge(args) -> int:
     elif theta is None or collisions is None:
         raise ParameterError("Argument `--theta` and `--collisions` must be given (or --plan best), but "
                              f"--theta = {theta}, --collisions = {collisions}.")
+    else:
+        ordering, ancilla = ordering or "palindromic", ancilla or "purify"
     job_store = RecordStore(args.job_store, argument="--job-store") if args.job_store else None
     with error_suppression(suppression):  # the runtime sampler's DD / twirling (default off)
         res = experiment(
@@ -217,13 +222,16 @@ def _pipeline_protocol(args):
 
     layout = getattr(args, "layout", None)  # pinned (--layout, or by the ledger: the qubits the jobs ran on)
     plan, theta, n = getattr(args, "plan", None), getattr(args, "pipeline_theta", None), getattr(args, "pipeline_collisions", None)
-    if (plan is not None or theta is not None or n is not None) and args.cluster not in ("pipeline", "pipeline-dephased"):
-        raise ParameterError("Arguments `--plan` and `--pipeline-*` need --cluster pipeline or pipeline-dephased "
-                             f"(pairs charged in the circuit), but --cluster is {args.cluster!r}.")
+    ordering = getattr(args, "pipeline_ordering", None)
+    given = [flag for flag, v in (("--plan", plan), ("--pipeline-theta", theta), ("--pipeline-collisions", n),
+                                  ("--pipeline-ordering", ordering)) if v is not None]
+    if given and args.cluster not in ("pipeline", "pipeline-dephased"):
+        raise ParameterError(f"Argument `{given[0]}` needs --cluster pipeline or pipeline-dephased (pairs charged in "
+                             f"the circuit), but --cluster is {args.cluster!r}.")
     if plan is not None:
-        if theta is not None or n is not None:
-            raise ParameterError("Argument `--plan` must not be given with --pipeline-theta/--pipeline-collisions "
-                                 f"(the plan sets them), but they are {theta}, {n}.")
+        if len(given) > 1:
+            raise ParameterError(f"Argument `--plan` must not be given with {', '.join(given[1:])} (the plan sets "
+                                 "the charging protocol), but was.")
         from ..planner import plan as plan_protocols
 
         best = plan_protocols(backend_from(args), 2, args.temperature, initial=initial_from(args), target="teff",
@@ -233,9 +241,11 @@ def _pipeline_protocol(args):
         layout = layout or (None if best.layout is None else list(best.layout))
         args.layout = layout
         return (Collision(best.theta, best.ordering, best.ancilla), best.collisions), layout
-    if (theta is None) != (n is None):
-        raise ParameterError("Arguments `--pipeline-theta` and `--pipeline-collisions` go together, but only "
-                             f"one was given (--pipeline-theta = {theta}, --pipeline-collisions = {n}).")
+    if (theta is None) != (n is None) or (ordering is not None and theta is None):
+        raise ParameterError("Arguments `--pipeline-theta` and `--pipeline-collisions` go together (and "
+                             f"--pipeline-ordering needs them), but --pipeline-theta = {theta}, --pipeline-collisions = {n}.")
     if theta is None:
         return None, layout
-    return (Collision(theta, args.pipeline_ordering), n), layout
+    check_real("--pipeline-theta", theta, minimum=0.0, strict_min=True)
+    check_int("--pipeline-collisions", n, minimum=1)
+    return (Collision(theta, ordering or "palindromic"), n), layout
