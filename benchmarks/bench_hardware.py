@@ -349,50 +349,36 @@ def update_readme(table: str) -> None:
 `nice python benchmarks/bench_hardware.py [--quick] [--default-exact] [--kinds CHARGED,DEPHASED] [--devices A,B]
 [--parts DIR]` → `results/hardware.json`, `results/hardware.md`, `docs/figures/10_hardware_benchmark.png`.
 Everything goes through the public `run_charge` / `run_harvest` / `plan` on `aer-noisy:<fake>`, 10^4 shots per
-setting, readout-mitigated, seeded. The run below took 639 s CPU in all (~200 s per device, of which the
-harvesting runs ~45-55 s CPU per cluster kind and `plan(target='teff')` 66-82 s); one process per device
-(`--parts`), in parallel, on the 2 shared cores at load average 6-16: ~37 min wall each. The default
-120-collision points are cheap (6-20 s CPU), so all of them are sampled (`--default-exact` is not needed).
+setting, readout-mitigated (each data circuit corrected with the calibration of the physical qubits it is
+measured on after routing), seeded. The run below: 1295 s CPU in all (~430 s per device), one process per
+device (`--parts`), in parallel on the 2 shared cores: ~26 min wall each.
 
 ![default vs planned on three fake devices](../docs/figures/10_hardware_benchmark.png)
 
 Left: measured / exact heat-exchange coherence per device, N and protocol (bars: 95 % intervals), the 85 %
 line the target. Right: the probe's T_eff after charged (c) and dephased (d) pairs, the exact values as
-black lines; every device point sits far above them, and the c - d gap is what the z-scores test.
+black lines.
 
-**Charging.** The default protocol (840 two-qubit gates at N = 2, 2037 at N = 3) keeps 3-16 % of the exact
-heat-exchange coherence; the planned one (θ = 1.05 × 3, 21 gates at N = 2; θ = 0.75 × 3, 48 gates at N = 3)
-keeps 91 % (FakeFez) and 95 % (FakeKingston) at N = 2 and 82 % / 88 % at N = 3, FakeBrisbane 83 % / 78 %.
-Target (>= 85 % on both Heron devices): met at N = 2, met at N = 3 on FakeKingston, **missed at N = 3 on
-FakeFez (82.3 %)**; at N = 3 a third (FakeFez) to a half (FakeKingston) of the planned loss is the collision
-model itself (twin 0.583 vs
-exact 0.617: three large-θ collisions). The sampled runs follow the prediction at N = 2: readout takes 0.01-0.02 (5-10 %)
-of the planned coherence there and mitigation recovers it (FakeKingston 0.212 → 0.235, FakeBrisbane 0.190 →
-0.208, predictions 0.231 and 0.202); the N = 2 shot parts lie within ~1.5 standard errors of zero except
-FakeKingston default (+0.018 ± 0.008: a coherence near zero, whose l1 estimator is biased up).
-**At N = 3 the mitigated numbers (and so the readout and shot parts) are not to be trusted: a qcharge bug.**
-Routing permutes the final layout, so one atom is measured on another physical qubit than the one its
-readout calibration measured (in all six N = 3 rows, rebuilding the transpile of `run_counts`: e.g.
-FakeKingston planned, layout [16, 1, 4, 3, 2], measures atom 1 on qubit 2 (readout error 0.008) but
-calibrates qubit 1 (0.168)); that row's shot part is −0.035 ± 0.006 (6 standard errors; seed 8: −0.044 ±
-0.006, mitigated energy 0.276 against a predicted 0.435), while on layout [21, 24, 16, 23, 22] the same
-protocol agrees (−0.006 ± 0.008; a separate run, not in the table). The raw values and the predictions are not affected.
+**Charging.** The default protocol (840 two-qubit gates at N = 2, 2037 at N = 3) keeps 3-17 % of the exact
+heat-exchange coherence. The planned one keeps, in the noisy prediction, **93.3 % (FakeFez), 98.0 %
+(FakeKingston), 85.6 % (FakeBrisbane) at N = 2** (θ = 1.05 × 3 with the exact pair collision as three
+exchange gates, 21 two-qubit gates) and **82.3 %, 87.7 %, 78.4 % at N = 3** (θ = 0.75 × 3 palindromic, 48
+gates). Target (>= 85 % on both Heron devices): met at N = 2 and at N = 3 on FakeKingston, **missed at N = 3
+on FakeFez (82.3 %)**: a third of that loss is the collision model itself (twin 0.583 vs exact 0.617, three
+large-θ collisions; no short exact circuit of the N = 3 collision was found). Mitigation recovers the
+readout part: e.g. FakeKingston N = 3 raw 0.480 → mitigated 0.526 against a prediction of 0.541; every shot
+part lies within 2 standard errors of zero (largest: FakeKingston N = 3, −0.015 ± 0.008).
 
-**Harvesting.** The comparison is the pair of cluster kinds `--kinds` (today `charged` vs `dephased`, both
-*prepared* pair states; `pipeline,pipeline-dephased` once the in-circuit dephased kind exists). Each
-instance is ~600 two-qubit gates (~57-65 per collision: the exact 8×8 collision unitary and the pair's
-preparation), and the gate noise heats the probe: T_eff after charged pairs 1.18-1.95 instead of 0.99,
-after dephased ones 1.04-1.42 instead of 0.75. The charged-vs-dephased separation is 20 (FakeFez), 22
-(FakeKingston) and 37 (FakeBrisbane) standard errors raw (17-32 with the Poisson-instance sampling), so the
->= 5 target is met at 10^4 shots, but the gap is not the physics: 0.14-0.16 against an exact 0.24 on Heron,
-and 0.50 on FakeBrisbane: the two kinds run on different physical qubits on every device (`run_harvest`
-chooses a layout per run and takes none), and on FakeBrisbane the charged pairs' qubits heat the probe more. The planned row is a prediction
-only: `plan(target='teff')` (in-circuit charged pairs vs prepared dephased ones, 8 instances) predicts a
-gap of 0.228 / 0.218 / 0.298 against an exact 0.22, which would be ~29 / 33 / 22 standard errors at this
-shot count (estimated with the se of the sampled runs); `run_harvest` cannot run it (its `pipeline` kind
-charges with the fixed θ = 0.3 × 120). The same calibration bug touches the mitigated T_eff: in 1-2 of
-the first 5 instances of each run the probe ends on another physical qubit than the calibrated one (the
-counts of all instances are pooled), so only the raw z-scores count here.
+**Harvesting.** Charged vs dephased pairs, both runs on the same physical qubits (`run_harvest(layout=)`).
+*Prepared* pairs (the Dicke long-time state and its dephased twin): gap 0.23 / 0.28 / 0.24 raw (0.227 /
+0.234 / 0.229 mitigated) against an exact 0.241, 34-47 standard errors (29-39 with the Poisson-instance
+sampling). FakeKingston's layout contains a qubit with readout error 0.17: raw T_eff 1.32 / 1.04 against a
+predicted 1.06 / 0.83, mitigated 1.065 / 0.831. *Planned*: the `plan(target='teff')` protocol (θ = 1.05 × 3,
+exact pair collision) charges the pairs in the circuit, and the dephased pairs pass through the same gates
+and are dephased by random virtual Z gates (`pipeline-dephased`), so gate noise heats the probe alike in
+both: gap 0.20 / 0.21 / 0.17 raw against an exact 0.234, **32-46 standard errors of shot noise** and **5.2-8.0
+with the sampling of the 40 Poisson instances** (which dominates: more instances, not more shots, tighten
+it). Target (>= 5 standard errors at 10^4 shots): met on all three devices, by both measures.
 
 {table}
 {README_END}"""
