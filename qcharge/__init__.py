@@ -9,7 +9,6 @@ from __future__ import annotations
 from .exceptions import AnalysisError, BackendError, ConvergenceError, ParameterError, QchargeError
 from .params import Atoms, Bath, Collision, Harvest, InitialState
 from .reference.charging import charge
-from .reference.clusters import cluster_teff
 from .reference.dicke import dicke_density_matrix, solve_dicke
 from .reference.harvest import harvest_summary, make_cluster
 from .reference.lifetime import coherence_lifetime
@@ -53,11 +52,12 @@ __all__ = [
 ]
 
 _LAZY = {"run_charge": ("experiments", "run_charge"), "run_harvest": ("experiments", "run_harvest"),
-         "plan_protocols": ("planner", "plan")}
+         "plan_protocols": ("planner", "plan"), "cluster_teff": ("reference.clusters", "cluster_teff")}
 
 
 def __getattr__(name: str):
-    # Circuit experiments pull in Qiskit and Aer (~1 s): load them only when asked for.
+    # Circuit experiments pull in Qiskit and Aer (~1 s), the cluster formulas scipy.optimize (~0.2 s):
+    # load them only when asked for.
     if name in _LAZY:
         from importlib import import_module
 

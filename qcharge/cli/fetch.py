@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from ..ledger import DEFAULT_RUNS_DIR
 from ._common import emit
-from .runs import add_runs_dir_arg, record_text
+from .runs import add_run_verb, record_text
 
 __all__ = ["add_parser", "fetch"]
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("fetch", help="retrieve and analyse a submitted run (waits for its jobs)")
-    p.add_argument("run", help="run id (see `qcharge runs`)")
-    add_runs_dir_arg(p, default=DEFAULT_RUNS_DIR)
-    p.add_argument("--json", action="store_true", help="print JSON for scripts")
-    p.set_defaults(func=fetch)
+    add_run_verb(sub, "fetch", "retrieve and analyse a submitted run (waits for its jobs)", fetch)
 
 
 def fetch(args) -> int:

@@ -8,7 +8,7 @@ import sys
 from ..ledger import DEFAULT_RUNS_DIR
 from ._common import emit
 
-__all__ = ["add_parser", "add_runs_dir_arg", "wants_ledger", "ledger_run", "record_text", "list_runs"]
+__all__ = ["add_parser", "add_run_verb", "add_runs_dir_arg", "wants_ledger", "ledger_run", "record_text", "list_runs"]
 
 
 def add_runs_dir_arg(p: argparse.ArgumentParser, *, default: str | None = None) -> None:
@@ -19,6 +19,15 @@ def add_runs_dir_arg(p: argparse.ArgumentParser, *, default: str | None = None) 
     else:
         help_ = f"run ledger folder (default {default})"
     p.add_argument("--runs-dir", default=default, metavar="DIR", help=help_)
+
+
+def add_run_verb(sub, name: str, help_: str, func) -> None:
+    """A verb on one ledger run (``status``, ``fetch``): ``RUN``, ``--runs-dir`` and ``--json``."""
+    p = sub.add_parser(name, help=help_)
+    p.add_argument("run", help="run id (see `qcharge runs`)")
+    add_runs_dir_arg(p, default=DEFAULT_RUNS_DIR)
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.set_defaults(func=func)
 
 
 def add_parser(sub) -> None:

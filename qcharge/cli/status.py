@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from ..ledger import DEFAULT_RUNS_DIR
 from ._common import emit
-from .runs import add_runs_dir_arg
+from .runs import add_run_verb
 
 __all__ = ["add_parser", "status"]
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("status", help="state of a submitted run and of its jobs")
-    p.add_argument("run", help="run id (see `qcharge runs`)")
-    add_runs_dir_arg(p, default=DEFAULT_RUNS_DIR)
-    p.add_argument("--json", action="store_true", help="print JSON for scripts")
-    p.set_defaults(func=status)
+    add_run_verb(sub, "status", "state of a submitted run and of its jobs", status)
 
 
 def status(args) -> int:
