@@ -120,9 +120,11 @@ def _check_layout(layout, n_qubits: int, backend) -> None:
     if backend == "aer":
         raise ParameterError(f"Argument `layout` needs a noisy backend (ideal Aer has no physical qubits), but is "
                              f"{list(layout)} with backend 'aer'.")
-    from .execute import get_backend
+    from .execute import _device_for_noise
 
-    size = getattr(get_backend(backend), "num_qubits", None)
+    # The device itself (cached per fake name), not get_backend's AerSimulator.from_backend: that builds
+    # the whole device's noise model (seconds on a 156-qubit device) only to read a qubit count.
+    size = getattr(_device_for_noise(backend), "num_qubits", None)
     ok = (len(layout) == n_qubits and len(set(layout)) == len(layout)
           and all(isinstance(q, (int, np.integer)) and not isinstance(q, bool) and 0 <= q < (size or q + 1)
                   for q in layout))
