@@ -20,6 +20,8 @@ True
 
 from __future__ import annotations
 
+import math
+
 from functools import reduce
 
 import numpy as np
@@ -63,7 +65,9 @@ def boltzmann_factor(temperature: float, omega: float = 1.0) -> float:
     temperature = check_real("temperature", temperature, minimum=0.0, allow_inf=True)
     if temperature == 0.0:
         return 0.0
-    return float(np.exp(-omega / temperature))
+    # math, not NumPy, for these scalars: NumPy dispatches exp/expm1 to SIMD kernels that differ in the
+    # last bit between CPUs (AVX-512 or not), and Δt = θ²/(γ(2n̄+1)) goes into the exported circuits.
+    return math.exp(-omega / temperature)
 
 
 def excited_probability(temperature: float, omega: float = 1.0) -> float:
@@ -87,7 +91,8 @@ def mean_occupation(temperature: float, omega: float = 1.0) -> float:
         return 0.0
     if np.isinf(temperature):
         return float("inf")
-    return float(1.0 / np.expm1(omega / temperature))
+    y = omega / temperature
+    return math.exp(-y) if y > 700.0 else 1.0 / math.expm1(y)  # (math: see boltzmann_factor; expm1 overflows at 710)
 
 
 def local_operator(op: ArrayLike, site: int, n_atoms: int) -> np.ndarray:
