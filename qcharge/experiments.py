@@ -113,6 +113,32 @@ def _coin_split(shots: int) -> tuple[int, int]:
     return k, -(-shots // k)
 
 
+def _shot_allocation(weights, shots: int) -> np.ndarray:
+    r"""Integer shots :math:`s_k` per ensemble member with :math:`\sum_k s_k` = ``shots``, proportional to
+    ``weights`` (largest remainder: :math:`|s_k/S - w_k| < 1/S`), for stratified sampling of a weighted ensemble.
+
+    Example:
+        >>> _shot_allocation([0.5625, 0.1875, 0.1875, 0.0625], 10).tolist()
+        [6, 2, 2, 0]
+    """
+    w = np.asarray(weights, dtype=float)
+    shots = check_int("shots", shots, minimum=1)
+    exact = w / w.sum() * shots
+    alloc = np.floor(exact).astype(int)
+    alloc[np.argsort(-(exact - alloc), kind="stable")[: shots - alloc.sum()]] += 1
+    return alloc
+
+
+def _per_circuit_shots(jobs: list, shots: int) -> list[int]:
+    """Shots per flattened circuit of ``jobs``: a data circuit's own ``metadata['shots']`` (a weighted ensemble),
+    else (readout calibrations) ``shots`` split over the copies of its ensemble."""
+    out = []
+    for job in jobs:
+        members = job if isinstance(job, list) else [job]
+        out += [int(c.metadata.get("shots") or -(-shots // len(members))) for c in members]
+    return out
+
+
 def _check_layout(layout, n_qubits: int, backend) -> None:
     """A pinned layout names one distinct physical qubit of the noisy ``backend`` per circuit qubit."""
     if layout is None:
@@ -266,15 +292,16 @@ def run_charge(
 
     n_collisions = check_int("collisions", n_collisions, minimum=1)
     exact = exact or shots is None
-    if exact and collision.ancilla != "purify":
+    if exact and collision.ancilla not in ("purify", "enumerate"):
         raise ParameterError(
-            f"Argument `exact` needs the deterministic ancilla channel 'purify', but ancilla = {collision.ancilla!r} "
-            "(measure/coin are exact only on average: run them with --shots)."
+            f"Argument `exact` needs a deterministic ancilla channel ('purify' or 'enumerate'), but ancilla = "
+            f"{collision.ancilla!r} (measure/coin are exact only on average: run them with --shots)."
         )
     _check_charge_size(atoms, initial, bath, exact)
     mitigate = _check_mitigate(mitigate, not exact)
     store = _store(job_store)
     coin = collision.ancilla == "coin" and not exact
+    enumerated = collision.ancilla == "enumerate"
     if coin:
         n_coin, coin_shots = _coin_split(check_int("shots", shots, minimum=1))
     # One plan: the circuit(s) and the twin read the same schedule, save point and coin draws.
@@ -283,7 +310,14 @@ def run_charge(
     dt = plan.dt
     t = n_collisions * dt
     me_rho = charge_reference_state(atoms, bath, initial, t)
-    if coin:
+    if enumerated:
+        # Every coin pattern, weighted: exactly by its probability, or (sampled) by the shots it gets,
+        # so that the twin is what the pooled counts estimate (|realized - exact| <= 1/(2 shots) each).
+        alloc = None if exact else _shot_allocation(plan.weights, check_int("shots", shots, minimum=1))
+        kept = np.arange(plan.n_instances) if alloc is None else np.flatnonzero(alloc)
+        weights = plan.weights if alloc is None else alloc[kept] / alloc.sum()
+        twin_rho = np.tensordot(weights, coin_instance_states(plan)[kept, -1], 1)
+    elif coin:
         # The coin circuits are a finite ensemble of plan.n_instances draws: their twin is the mean
         # of the instances' exact states (the channel average is approached as 1/sqrt(instances)).
         twin_rho = coin_instance_states(plan)[:, -1].mean(axis=0)
@@ -307,10 +341,12 @@ def run_charge(
     if exact:
         from .execute import choose_layout, run_density_matrix
 
-        qc = charging_circuit(plan)
-        _check_layout(layout, qc.num_qubits, backend)
-        layout = (layout or choose_layout(qc, backend, seed=seed)) if noisy else None
-        rho = run_density_matrix([qc], backend=backend, seed=seed, initial_layout=layout)[0][label]
+        built = charging_circuit(plan)
+        circuits = built if enumerated else [built]
+        _check_layout(layout, circuits[0].num_qubits, backend)
+        layout = (layout or choose_layout(circuits[0], backend, seed=seed)) if noisy else None
+        states = run_density_matrix(circuits, backend=backend, seed=seed, initial_layout=layout)
+        rho = np.tensordot(plan.weights, [st[label] for st in states], 1)
         cmp = compare_exact(rho, twin_rho, me_rho)
         mode = "exact density matrix" if backend == "aer" else "exact noisy density matrix"
         out.update(mode=mode, shots=None, coherence_l1_ci=None, **cmp.to_dict())
@@ -328,19 +364,30 @@ def run_charge(
         if noisy and layout is None:
             layout = choose_layout(probe[0] if isinstance(probe, list) else probe, backend, seed=seed)
         layout = layout if noisy else None
-        if coin:
-            # plan.n_instances coin draws with coin_shots shots each (benchmarks: ~20x faster than one
-            # 1-shot circuit per shot). Pooled counts are sums of multinomials of the instances'
-            # states, whose mean is twin_rho: their variance is at most the multinomial one, so the
-            # bootstrap intervals and the verdict below are conservative.
-            inst = probe
+        if coin or enumerated:
+            # Coin: plan.n_instances draws with coin_shots shots each (benchmarks: ~20x faster than one
+            # 1-shot circuit per shot). Enumerate: every pattern with shots in proportion to its weight
+            # (stratified sampling). Pooled counts are sums of multinomials of the instances' states,
+            # whose (shot-weighted) mean is twin_rho: their variance is at most the multinomial one,
+            # so the bootstrap intervals and the verdict below are conservative.
+            inst = [probe[k] for k in kept] if enumerated else probe
             per_setting = list(zip(*(tomography_circuits(c, c.metadata["atom_qubits"]) for c in inst)))
-            jobs, per_shot = [list(s) for s in per_setting], coin_shots
-            out.update(coin_instances=plan.n_instances, coin_shots_per_instance=coin_shots)
+            jobs = [list(s) for s in per_setting]
+            if enumerated:
+                for setting in jobs:  # the shots travel with each circuit (routing regroups them below)
+                    for c, k in zip(setting, kept):
+                        c.metadata = {**c.metadata, "shots": int(alloc[k])}
+                per_shot = None
+                out.update(coin_instances=len(kept))
+            else:
+                per_shot = coin_shots
+                out.update(coin_instances=plan.n_instances, coin_shots_per_instance=coin_shots)
         else:
             jobs, per_shot = tomography_circuits(probe, probe.metadata["atom_qubits"]), shots
         first = probe[0] if isinstance(probe, list) else probe
         jobs, note = _with_calibration(jobs, first.num_qubits, mitigate, backend=backend, seed=seed, layout=layout)
+        if per_shot is None:
+            per_shot = _per_circuit_shots(jobs, shots)
         counts = (counts_source or run_counts)(jobs, backend=backend, shots=per_shot, seed=seed, job_store=store,
                                                initial_layout=layout, progress=progress)
         meta = [(j[0] if isinstance(j, list) else j).metadata for j in jobs]
@@ -354,9 +401,13 @@ def run_charge(
         if cal is not None:
             mitigated, std_errors = _mitigated_charge(cal, counts, meta, n_resamples, seed, level, note)
         if noisy:
-            # The coin ensemble is predicted on the same plan.n_instances draws that were sampled.
-            ens = probe if isinstance(probe, list) else [probe]
-            rho_noisy = run_density_matrix([ens], backend=backend, seed=seed, initial_layout=layout)[0][label]
+            # A coin ensemble is predicted on the same instances (and weights) that were sampled.
+            if enumerated:
+                states = run_density_matrix(inst, backend=backend, seed=seed, initial_layout=layout)
+                rho_noisy = np.tensordot(weights, [st[label] for st in states], 1)
+            else:
+                ens = probe if isinstance(probe, list) else [probe]
+                rho_noisy = run_density_matrix([ens], backend=backend, seed=seed, initial_layout=layout)[0][label]
             out.update(noisy_prediction=state_quantities(rho_noisy), layout=layout)
     out["resources"] = _collision_resources(atoms, bath, initial, collision, n_collisions, backend)
     if mitigate:

@@ -227,7 +227,7 @@ class _Submitted(Exception):
     """Raised by the submitting counts source once every job is recorded: the analysis waits for fetch."""
 
 
-def _record_jobs(run: Run, circuits, *, backend, shots: int, seed: int | None, initial_layout=None) -> list[dict]:
+def _record_jobs(run: Run, circuits, *, backend, shots, seed: int | None, initial_layout=None) -> list[dict]:
     """Write the circuits of every job and submit the remote ones, each id recorded before the next step.
 
     Local jobs are recorded (circuits, seed, digest) without running: they could not outlive this process.
@@ -237,15 +237,15 @@ def _record_jobs(run: Run, circuits, *, backend, shots: int, seed: int | None, i
     remote = is_remote_backend(backend)
     device = get_backend(backend) if remote else None  # resolved once (a service call for ibm:)
     records = []
-    for k, spec in enumerate(job_chunks(circuits, seed=seed)):
+    for k, spec in enumerate(job_chunks(circuits, seed=seed, shots=shots)):
         record = {"first_circuit": spec["first_circuit"], "n_circuits": len(spec["circuits"]), "seed": spec["seed"],
-                  "shots": shots, "digest": spec["digest"], "backend": str(backend),
+                  "shots": spec["shots"], "digest": spec["digest"], "backend": str(backend),
                   "initial_layout": None if initial_layout is None else [int(q) for q in initial_layout],
                   "circuits_file": run.save_circuits(f"job-{k}", spec["circuits"])}
         if remote:
             # Transpiled with the run's seed, as run_counts transpiles every job: the same routing, so the
             # same measured physical qubits as the readout calibration was built for.
-            job, transpiled = submit_sampler_job(spec["circuits"], backend=device, shots=shots, seed=spec["seed"],
+            job, transpiled = submit_sampler_job(spec["circuits"], backend=device, shots=spec["shots"], seed=spec["seed"],
                                                  seed_transpiler=seed, initial_layout=initial_layout)
             record.update(kind="remote", job_id=str(job.job_id()), state="queued",
                           submitted=datetime.now(timezone.utc).isoformat(timespec="seconds"))
@@ -258,7 +258,7 @@ def _record_jobs(run: Run, circuits, *, backend, shots: int, seed: int | None, i
     return records
 
 
-def _counts_of_jobs(run: Run, circuits, *, backend, shots: int, seed: int | None, job_store=None,
+def _counts_of_jobs(run: Run, circuits, *, backend, shots, seed: int | None, job_store=None,
                     initial_layout=None, progress: bool = False, service=None) -> list[dict[str, int]]:
     """The counts of the recorded jobs, for the circuits the experiment rebuilt now.
 
@@ -268,7 +268,7 @@ def _counts_of_jobs(run: Run, circuits, *, backend, shots: int, seed: int | None
     from .execute import job_chunks, pool_counts, retrieve_counts, run_counts, runtime_service
 
     records = run.job_records()
-    specs = job_chunks(circuits, seed=seed)
+    specs = job_chunks(circuits, seed=seed, shots=shots)
     if len(records) < len(specs) and all(
             (s["digest"], s["seed"]) == (r["digest"], r["seed"]) for s, r in zip(specs, records)):
         raise ParameterError(f"Argument `run` must name a completely submitted run, but run {run.id!r} has "
@@ -276,7 +276,7 @@ def _counts_of_jobs(run: Run, circuits, *, backend, shots: int, seed: int | None
                              "the recorded jobs are kept in its jobs/ folder).")
     if len(specs) != len(records) or any(
             (s["digest"], s["seed"], s["first_circuit"]) != (r["digest"], r["seed"], r["first_circuit"]) or
-            r["shots"] != shots for s, r in zip(specs, records)):
+            r["shots"] != s["shots"] for s, r in zip(specs, records)):
         raise ParameterError(f"Argument `run` must rebuild the circuits it recorded, but run {run.id!r} rebuilds "
                              "different ones (was it recorded by another qcharge version?).")
     if all(r["kind"] == "local" for r in records):

@@ -38,8 +38,8 @@ from .states import (
 
 __all__ = ["Atoms", "Bath", "InitialState", "Collision", "Harvest", "check_coupling", "ORDERINGS", "ANCILLA_METHODS"]
 
-ORDERINGS = ("palindromic", "exact", "forward", "alternating", "random")
-ANCILLA_METHODS = ("purify", "measure", "coin")
+ORDERINGS = ("palindromic", "exact", "fitted", "forward", "alternating", "random")
+ANCILLA_METHODS = ("purify", "measure", "coin", "enumerate")
 
 # Gamma must be PSD (docs/physics.md §1.1); allow float round-off of a user-typed matrix.
 _PSD_ATOL = 1e-12

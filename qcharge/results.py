@@ -403,7 +403,9 @@ class ChargeRun(_Record):
     comparison: Comparison
     resources: Mapping[str, Any]
     plan_id: str | None = None  # protocol.ChargingPlan.strong_id() of the circuit and its twin
-    coin_instances: int | None = None  # coin ancilla: coin draws, each run with coin_shots_per_instance shots
+    # coin ancilla: coin draws, each run with coin_shots_per_instance shots; enumerate: the coin patterns
+    # sampled (shots in proportion to their probabilities, coin_shots_per_instance None).
+    coin_instances: int | None = None
     coin_shots_per_instance: int | None = None
     # On noisy backends: the state quantities of the exact noisy density matrix (the device model's
     # prediction) and the physical qubits of the logical ones.
@@ -474,6 +476,8 @@ class ChargeRun(_Record):
             f"{self.mode} on {self.backend}: N = {self.atoms}, T = {self.temperature}, theta = {self.theta}, "
             f"{self.ordering}, {self.collisions} collisions, t = n dt = {self.time:.4f}"
             + (f", {self.coin_instances} coin draws x {self.coin_shots_per_instance} shots"
+               if self.coin_shots_per_instance is not None else
+               f", {self.coin_instances} coin patterns, shots in proportion to their probabilities"
                if self.coin_instances is not None else "")
             + "\n" + str(self.comparison)
             + f"\nresources per collision {res['per_collision']}, total {res['total']}"

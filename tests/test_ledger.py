@@ -337,3 +337,19 @@ def test_mitigated_run_fetches_with_the_calibration_of_each_instance_s_measured_
     direct = in_process(capsys, argv)  # what `run` gives, in one process
     assert fetched["mitigated"] == direct["mitigated"] and fetched["circuit"] == direct["circuit"]
     assert fetched["mitigated"]["readout_calibration"]["qubits"] == [list(p) for p in dict.fromkeys(data)]
+
+
+def test_an_enumerated_run_records_one_job_per_shot_count_and_fetches_what_run_prints(tmp_path, capsys):
+    # ancilla='enumerate': every coin pattern with its own share of the shots. A job holds circuits of equal
+    # shots (the runtime sampler asks that), so the ledger records one job per run of equal shots, each with them.
+    argv = ["run", "charge", "--atoms", "2", "-T", "1", "--theta", "1.05", "--collisions", "2", "--ordering", "exact",
+            "--ancilla", "enumerate", "--shots", "400"]
+    runs = str(tmp_path / "runs")
+    run_id = json.loads(cli("submit", *argv, "--runs-dir", runs, "--json").stdout)["run"]
+    jobs = ledger.open_run(run_id, runs_dir=runs).job_records()
+    # 4 patterns, p_e = 0.269: 400 shots split 214 / 79 / 78 / 29 (largest remainder), 9 settings each.
+    assert sum(j["shots"] * j["n_circuits"] for j in jobs) == 9 * 400
+    assert len({j["shots"] for j in jobs}) > 1 and all(j["n_circuits"] <= 100 for j in jobs)
+    fetched = from_jsonable(json.loads(cli("fetch", run_id, "--runs-dir", runs, "--json").stdout))
+    assert fetched == in_process(capsys, argv)
+    assert fetched["coin_instances"] == 4

@@ -157,4 +157,4 @@ def charging_circuit(plan: ChargingPlan, *, measure: bool = False) -> QuantumCir
             meta["coins"] = coins[inst].astype(int).tolist()
         qc.metadata = meta
         circuits.append(qc)
-    return circuits if method == "coin" else circuits[0]
+    return circuits if method in ("coin", "enumerate") else circuits[0]

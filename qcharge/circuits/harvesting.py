@@ -231,6 +231,10 @@ def harvesting_circuit(
         raise ParameterError(f"Argument `save_times` must lie in [0, total_time = {total_time}], but is {saves.tolist()}.")
     check_choice("ordering", ordering, ORDERINGS)
     check_choice("ancilla", ancilla, ANCILLA_METHODS)
+    for name, method in (("ancilla", ancilla), ("charging ancilla", payload.collision.ancilla if kind == "charged" else None)):
+        if method == "enumerate":  # a probe's Poisson instances are drawn, not enumerated
+            raise ParameterError(f"Argument `{name}` 'enumerate' is for charging runs only, but is given to harvesting; "
+                                 "use 'coin', 'measure' or 'purify'.")
     seed = resolve_seed(seed)
     rng = np.random.default_rng([seed, 2])  # coins only; the ordering stream uses `seed` itself
 
@@ -261,7 +265,8 @@ def harvesting_circuit(
     collide = _probe_collision(qc, harvest, probe, cl_q)
     flips = None
     if kind == "charged":
-        charge_schedule = trotter_schedule(k, payload.collision.ordering, payload.n_collisions, payload.seed)
+        charge_schedule = trotter_schedule(k, payload.collision.ordering, payload.n_collisions, payload.seed,
+                                           payload.collision.theta)
         p_e_charge = payload.bath.excited_probability
         if payload.dephase:
             flips = dephasing_flips(seed, len(times), k)

@@ -12,6 +12,8 @@ method        gates                                            exactness
 ``purify``    reset a, reset b; RY(φ) a; CX a→b                exact channel (partner b traced out)
 ``measure``   reset a; RY(φ) a; measure a (bit discarded)      exact on average over shots
 ``coin``      reset a; X a with probability p_e (classical)    exact on average over instances
+``enumerate`` reset a; X a where coin pattern k says so          exact: the 2^n patterns weighted by
+              (one circuit per pattern, charging only)           their probabilities (ChargingPlan.weights)
 ============  ===============================================  =====================================
 
 The same purification trick prepares the atoms' product thermal initial state
@@ -91,9 +93,9 @@ def append_thermal_ancilla(
     check_choice("ancilla", method, ANCILLA_METHODS)
     if reset:
         qc.reset(ancilla)
-    if method == "coin":
+    if method in ("coin", "enumerate"):
         if excited is None:
-            raise ParameterError("Argument `excited` (the classical coin) is required for ancilla='coin'.")
+            raise ParameterError(f"Argument `excited` (the classical coin) is required for ancilla={method!r}.")
         if excited:
             qc.x(ancilla)
         return

@@ -41,10 +41,12 @@ def add_parser(sub) -> None:
     p.add_argument("--plan", choices=["best"], default=None,
                    help="take theta, collisions, ordering and ancilla from `qcharge plan` on --backend (top protocol; default: none)")
     p.add_argument("--ordering", choices=list(ORDERINGS), default=None,
-                   help="order of the atom-ancilla exchanges in one collision (default palindromic)")
+                   help="order of the atom-ancilla exchanges in one collision: palindromic (Strang), fitted "
+                        "(the same gates, angles fitted to the exact collision; N <= 6), exact, ... (default palindromic)")
     p.add_argument("--ancilla", choices=list(ANCILLA_METHODS), default=None,
-                   help="how the thermal ancilla is prepared: purify (exact channel), measure or coin "
-                        "(exact on average; need --shots) (default purify)")
+                   help="how the thermal ancilla is prepared: purify (exact channel, one CX and a partner qubit), "
+                        "enumerate (every coin pattern, one circuit each, weighted by its probability: exact, "
+                        "no partner; collisions <= 8), measure or coin (exact on average; need --shots) (default purify)")
     p.add_argument("--shots", type=int, default=None,
                    help=f"shots per tomography setting (default {DEFAULT_SHOTS}; not with --exact)")
     p.add_argument("--exact", action="store_true", help="exact density-matrix run (no shots)")

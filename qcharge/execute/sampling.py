@@ -7,6 +7,7 @@ import warnings
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
+import numpy as np
 from qiskit import QuantumCircuit
 from qiskit_aer import AerSimulator
 
@@ -121,7 +122,7 @@ def run_counts(
     circuits,
     *,
     backend: str | Any = "aer",
-    shots: int = 1024,
+    shots: int | Sequence[int] = 1024,
     seed: int | None = 1234,
     noise_model=None,
     optimization_level: int = 1,
@@ -144,7 +145,9 @@ def run_counts(
     Args:
         circuits: circuits, or lists of circuits (ensembles: their counts are summed).
         backend: see :func:`get_backend`, or a backend object.
-        shots: shots per circuit.
+        shots: shots per circuit, or one number per flattened circuit (ensemble members in order; a
+            weighted ensemble sampled in proportion to its weights). Circuits of one job share their shots
+            (the runtime sampler asks that of a job), so a job ends where the shots change.
         seed: ``seed_transpiler``, and the user seed of the simulators' seeds (:mod:`qcharge.execute.seeds`:
             Aer and local testing mode get a hash of it, so nearby seeds give independent shots).
         noise_model: Aer noise model (``backend='aer'`` only).
@@ -169,7 +172,7 @@ def run_counts(
     """
     flat, spans = _flatten(circuits)
     store = job_store_for(job_store) if job_store is not None else None
-    shots = check_int("shots", shots, minimum=1)
+    shots = check_shots(shots, len(flat))
     optimization_level = check_int("optimization_level", optimization_level, minimum=0, maximum=3)
     max_circuits_per_job = check_int("max_circuits_per_job", max_circuits_per_job, minimum=1)
     for qc in flat:
@@ -180,7 +183,8 @@ def run_counts(
             )
     be, device = _sampling_backend(backend, noise_model)
     check_supported(flat, be)
-    if isinstance(backend, str) and backend == "aer" and noise_model is None and 2 ** max(c.num_qubits for c in flat) <= shots:
+    least = shots if isinstance(shots, int) else min(shots)
+    if isinstance(backend, str) and backend == "aer" and noise_model is None and 2 ** max(c.num_qubits for c in flat) <= least:
         # Resets force Aer's statevector method to simulate shot by shot (cost ~ shots * 2^n); the
         # density-matrix method applies them as channels once (~ 4^n) and samples every shot from the
         # final state. Measured crossover (benchmarks/README.md): 2^n ~ shots; 15x faster on the
@@ -192,7 +196,7 @@ def run_counts(
                       runtime=device is None and not _is_aer(be))
     batch = _open_batch(be) if device is None and not _is_aer(be) else None
     # Hardware: one sampler in the batch for every job. Simulators: one per job (its own seed, below).
-    sampler = _make_sampler(batch, shots, seed, suppression) if batch is not None else None
+    sampler = _make_sampler(batch, least, seed, suppression) if batch is not None else None
     name = _backend_name(be) if device is None else f"aer_simulator_from({device.name})"
     try:
         counts = _sample_jobs(flat, pm, sampler, device, store, be, name, shots, seed, optimization_level,
@@ -208,9 +212,9 @@ def _sample_jobs(flat, pm, sampler, device, store, be, name, shots, seed, optimi
     """Submit (or resume) the jobs of :func:`run_counts`, each id recorded before waiting."""
 
     counts: list[dict[str, int]] = []
-    specs = job_chunks(flat, seed=seed, max_circuits_per_job=max_circuits_per_job)
+    specs = job_chunks(flat, seed=seed, max_circuits_per_job=max_circuits_per_job, shots=shots)
     for spec in _progress(specs, progress, len(specs), f"jobs on {name}"):
-        chunk, j, seed_j = spec["circuits"], spec["first_circuit"], spec["seed"]
+        chunk, j, seed_j, shots = spec["circuits"], spec["first_circuit"], spec["seed"], spec["shots"]
         inputs = {"record": "sampler job", "backend": name, "shots": shots, "seed": seed_j,
                   "optimization_level": optimization_level, "circuits": spec["digest"]}
         if suppression.enabled:  # (absent when off: the records of runs without it keep their keys)
@@ -246,8 +250,21 @@ def _sample_jobs(flat, pm, sampler, device, store, be, name, shots, seed, optimi
     return counts
 
 
-def job_chunks(circuits, *, seed: int | None, max_circuits_per_job: int = 100) -> list[dict]:
-    """The jobs :func:`run_counts` makes of ``circuits``: first circuit, circuits, seed and digest of each.
+def check_shots(shots, n_circuits: int) -> int | list[int]:
+    """``shots`` of :func:`run_counts`: a positive int, or a list of ``n_circuits`` positive ints (one per flattened circuit)."""
+    if isinstance(shots, (list, tuple, np.ndarray)):
+        if len(shots) != n_circuits:
+            raise ParameterError(f"Argument `shots` must hold one number per circuit ({n_circuits}), but holds {len(shots)}.")
+        return [check_int("shots", k, minimum=1) for k in shots]
+    return check_int("shots", shots, minimum=1)
+
+
+def job_chunks(circuits, *, seed: int | None, max_circuits_per_job: int = 100,
+               shots: int | Sequence[int] | None = None) -> list[dict]:
+    """The jobs :func:`run_counts` makes of ``circuits``: first circuit, circuits, seed, digest and shots of each.
+
+    ``shots`` per flattened circuit (or one int for all): a job holds at most ``max_circuits_per_job``
+    consecutive circuits of equal shots.
 
     :func:`run_counts` runs exactly these jobs, so a job spec recorded here identifies its job. Every
     job gets its own simulator seed: with one seed for all jobs, Aer repeats the same random numbers
@@ -256,10 +273,16 @@ def job_chunks(circuits, *, seed: int | None, max_circuits_per_job: int = 100) -
     Every job's sampler gets :func:`~qcharge.execute.seeds.simulator_seed` of its job seed.
     """
     flat, _ = _flatten(circuits)
-    out = []
-    for j in range(0, len(flat), max_circuits_per_job):
-        chunk = flat[j:j + max_circuits_per_job]
-        out.append({"first_circuit": j, "circuits": chunk, "seed": job_seed(seed, j), "digest": _circuits_digest(chunk)})
+    per = [shots] * len(flat) if shots is None or isinstance(shots, int) else list(check_shots(shots, len(flat)))
+    out, j = [], 0
+    while j < len(flat):
+        end = j + 1
+        while end < len(flat) and end - j < max_circuits_per_job and per[end] == per[j]:
+            end += 1
+        chunk = flat[j:end]
+        out.append({"first_circuit": j, "circuits": chunk, "seed": job_seed(seed, j), "digest": _circuits_digest(chunk),
+                    "shots": per[j]})
+        j = end
     return out
 
 

@@ -213,13 +213,14 @@ def coin_instance_states(plan: ChargingPlan) -> np.ndarray:
 
     Instance k prepares the ancilla of collision c in :math:`|e\rangle` when ``plan.coins[k, c]``,
     else :math:`|g\rangle`; its state is the channel with :math:`p_e \in \{0, 1\}` collision by collision.
-    The equal-weight mean over instances is what pooled counts of the instances estimate.
+    The mean over instances weighted by ``plan.weights`` (equal for ``'coin'``, the pattern probabilities for
+    ``'enumerate'``: the exact channel) is what pooled counts of the instances estimate.
 
     Returns:
         Shape (n_instances, len(plan.saves), 2^N, 2^N).
     """
     if not isinstance(plan, ChargingPlan) or plan.coins is None:
-        raise ParameterError("Argument `plan` must be a ChargingPlan with ancilla='coin', but has no coins.")
+        raise ParameterError("Argument `plan` must be a ChargingPlan with ancilla='coin' or 'enumerate', but has no coins.")
     return np.array([_run(plan, lambda c, row=row: float(row[c])) for row in plan.coins])
 
 
