@@ -22,6 +22,7 @@ from .symmetric_l1 import (
     symmetric_l1_uniformised,
     symmetric_populations_doubling,
 )
+from .thermal_estimate import CHECK_ATOMS, sign_check, thermal_l1_estimate
 from .thermal_l1 import thermal_l1_certified
 from .long_time import _long_time_summary, _symmetric_long_time_log_l1, _u_of_x
 
@@ -60,6 +61,7 @@ class DickeResult:
     coherence_l1_relative_error_bound: np.ndarray
     excitation_probabilities: np.ndarray
     coherence_l1_status: tuple = ()
+    coherence_l1_note: tuple = ()
 
 
 
@@ -261,7 +263,7 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
     idx_inf = np.nonzero(~finite)[0]
     pure = initial.kind in ("ground", "excited")  # only the symmetric multiplet is populated
     want_l1 = bool(finite_time_l1) and bool(idx_dyn.size) and not static
-    thermal_l1 = want_l1 and not pure and n <= l1_max_atoms
+    thermal_l1 = want_l1 and not pure
     full_q = thermal_l1 and n <= _FINITE_L1_MAX_ATOMS
     _check_memory(n, ts.size, full_q)
     n_t = ts.size
@@ -272,13 +274,14 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
     l1_abs = np.zeros(n_t)
     l1_rel = np.zeros(n_t)
     status = ["certified"] * n_t
+    notes = [""] * n_t
     wk = np.zeros((n_t, n + 1))
     omega = atoms.omega
 
-    def skip(idx) -> None:
+    def skip(idx, why: str) -> None:
         log10_l1[idx], l1[idx], l1_abs[idx], l1_rel[idx] = np.nan, np.nan, np.inf, np.inf
         for it in idx:
-            status[it] = "not computed"
+            status[it], notes[it] = "not computed", why
 
     if idx_zero.size:
         tab = _log_tables(n, pe0)
@@ -296,12 +299,13 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
         if full_q:
             q, err = _dynamics(n, x, pe0, gts, nbar, progress)
             w, mean, cre = _observables_from_q(n, q, tables)
+            q_sym, err_sym, w_err = q[:, 0, :], err[:, 0, :], err.sum(axis=(1, 2))
         else:
-            w, s_rho = np.zeros((gts.size, n + 1)), np.zeros(gts.size)
+            w, s_rho, w_err = np.zeros((gts.size, n + 1)), np.zeros(gts.size), np.zeros(gts.size)
             q_sym, err_sym = np.zeros_like(w), np.zeros_like(w)
             if np.any(rest):
                 # Without C_l1(t), multiplets of weight < 1e-30 cannot change any reported digit: skip them.
-                w[rest], s_rho[rest], q_sym[rest], err_sym[rest] = _dynamics_observables(
+                w[rest], s_rho[rest], q_sym[rest], err_sym[rest], w_err[rest] = _dynamics_observables(
                     n, x, pe0, gts[rest], nbar, progress, 0.0 if pure else 1e-30)
             if not np.all(rest):
                 # Renormalised for the populations: the rounding of P's columns drifts the sum by ~K m u (the
@@ -315,7 +319,7 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
         if static:
             pass
         elif not want_l1:
-            skip(idx_dyn)
+            skip(idx_dyn, "not requested (finite_time_l1=False)")
         elif thermal_l1:
             guesses = np.full(idx_dyn.size, np.nan)
             estimates: list = [None] * idx_dyn.size
@@ -329,17 +333,35 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
                     estimates[pos] = _l1_fields(res, dyn)
                     if estimates[pos][3] < 0.5:
                         guesses[pos] = res.log10 * math.log(10.0)
+            # The uncertified estimate first (O(N) per time): it also sizes the certified evaluation's precision
+            # (a first guess far off costs N = 500 a second full attempt).
+            sums = thermal_l1_estimate(n, nbar, pe0, gts, w, w_err, q_sym, err_sym)
+            guesses = np.where(np.isfinite(guesses), guesses, [v for v, _e in sums])
             certified = [None] * idx_dyn.size
-            if n <= _CERTIFIED_THERMAL_MAX_ATOMS and 0.0 < nbar < np.inf:
+            if n <= min(_CERTIFIED_THERMAL_MAX_ATOMS, l1_max_atoms) and 0.0 < nbar < np.inf:
                 certified = thermal_l1_certified(n, x, nbar, pe0, gts, rel_tol, guesses, progress)
+            todo = [pos for pos, res in enumerate(certified) if res is None]
+            checks = dict(zip(todo, sign_check(n, x, nbar, pe0, gts[todo]))) if todo else {}
             for pos, it in enumerate(idx_dyn):
                 if certified[pos] is not None:
                     log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = _l1_fields(certified[pos])
-                elif estimates[pos] is not None:
-                    log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = estimates[pos]
-                    status[it] = "estimate"  # the float64 error of q(t) enters as an estimate
-                else:
-                    skip([it])
+                    continue
+                value, num_err = sums[pos]
+                # the symmetric-multiplet sum: its float error plus the sign check's estimate of what it misses
+                fields = _log_fields(value, np.logaddexp(num_err, value + math.log(checks[pos])) if checks[pos] == checks[pos]
+                                     else np.inf)
+                label = "symmetric-multiplet sum"
+                if estimates[pos] is not None and estimates[pos][3] < fields[3]:
+                    fields, label = estimates[pos], "float64 block probabilities"  # the full (2.7) did better
+                log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = fields
+                status[it] = "estimate"
+                notes[it] = f"uncertified estimate ({label}), relative error estimate {fields[3]:.1g}"
+                if not fields[3] < 1.0:
+                    lower = f"{value / math.log(10.0):.4f}" if np.isfinite(value) else "-inf"
+                    skip([it], "no estimate: the symmetric-multiplet sum, a lower bound "
+                               f"(log10 C_l1 >= {lower}), misses C_l1 by more than itself here (sign check at "
+                               f"N = {min(n, CHECK_ATOMS)})" if checks[pos] == checks[pos] else
+                               f"no estimate: no certified sign check at N = {min(n, CHECK_ATOMS)}")
         elif pure:
             certified = list(small_l1)
             todo = np.nonzero(rest)[0]
@@ -372,8 +394,6 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
                         value, bound = backward[pos]
                     status[it] = "estimate"
                 log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = _log_fields(value, bound)
-        else:
-            skip(idx_dyn)
     if idx_inf.size:
         summary = _long_time_summary(n, x, pe0)
         wk[idx_inf], energy[idx_inf] = summary["w"], omega * summary["mean_excitations"]
@@ -390,10 +410,12 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
             for it in idx_inf:
                 log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = fields
         else:
-            skip(idx_inf)
+            skip(idx_inf, f"above l1_max_atoms = {l1_max_atoms} (the certified long-time value costs ~N^2.6)")
     for it in range(n_t):
         if status[it] == "certified" and not l1_rel[it] < 1.0:
             status[it] = "estimate"  # a bound that does not separate the value from 0 certifies nothing
+        if status[it] == "estimate" and not notes[it]:
+            notes[it] = f"uncertified estimate, relative error estimate {l1_rel[it]:.1g}"
     heat = energy - omega * n * pe0
     return DickeResult(
         times=ts,
@@ -406,6 +428,7 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
         coherence_l1_relative_error_bound=l1_rel,
         excitation_probabilities=wk,
         coherence_l1_status=tuple(status),
+        coherence_l1_note=tuple(notes),
     )
 
 
