@@ -47,8 +47,10 @@ class DickeResult:
         excitation_probabilities: shape ``(n_times, N+1)``, :math:`W_k(t) = \sum_j q_{j,k}(t)`.
         coherence_l1_status: per time, ``'certified'`` (the bound is rigorous and below the value),
             ``'estimate'`` (the bound is an a-priori estimate, or exceeds the value: an uncertified
-            estimate, never to be read as exact) or ``'not computed'`` (nan: above ``l1_max_atoms`` or the
-            finite-time thermal range, see :func:`solve_dicke`).
+            estimate, never to be read as exact) or ``'not computed'`` (nan: above ``l1_max_atoms`` for
+            t = inf, not requested, or a thermal estimate whose error estimate exceeds it).
+        coherence_l1_note: per time, ``''`` for a certified value, else what the estimate is and its
+            relative error estimate, or why C_l1 was not computed.
     """
 
     times: np.ndarray
@@ -97,12 +99,13 @@ def _physical_inputs(atoms: Atoms, bath: Bath, initial: InitialState) -> tuple[i
 
 
 # ----------------------------------------------------------------------------------------- observables
-# Beyond this N a float64 q(t) of a thermal state cannot resolve C_l1(t) (the cancellation in (2.7)
-# exceeds 1e16 from N ~ 60 on), so its finite-time C_l1 is not evaluated (nan, 'not computed'); the
-# long-time value is always exact, and from ground / excited states C_l1(t) is a positive sum at any N.
+# Beyond this N the float64 q(t) of a thermal state is not kept for an evaluation of (2.7) (the cancellation
+# exceeds 1e16 from N ~ 60 on, so it rarely resolves C_l1(t) there); the symmetric-multiplet estimate
+# needs only W_k and q_{0,k}.
 _FINITE_L1_MAX_ATOMS = 200
 # Up to this N the finite-time C_l1 from thermal states is certified (q(t) enclosed in ball arithmetic, see
-# .thermal_l1) wherever its cost fits the budget there; elsewhere the float64 estimate above (N <= 200).
+# .thermal_l1) wherever its cost fits the budget there; elsewhere an estimate (.thermal_estimate, and for
+# N <= 200 the float64 evaluation above where it is better).
 _CERTIFIED_THERMAL_MAX_ATOMS = 1000
 # The late-time relaxation bound (ground / excited) is taken where it is at most this relative to the value
 # (looser, the backward estimate is usually tighter, though not rigorous).
@@ -217,7 +220,8 @@ def solve_dicke(
         rel_tol: target relative accuracy of the certified :math:`C_{l1}`.
         progress: show tqdm progress bars.
         l1_max_atoms: skip the certified long-time :math:`C_{l1}` (nan, ``'not computed'``) above this N
-            (O(N^2) big-integer work: ~2 s at N = 1000).
+            (O(N^2) big-integer work: ~2 s at N = 1000), and the certified finite-time one of thermal states
+            (the uncertified estimate remains).
         finite_time_l1: evaluate :math:`C_{l1}` at finite t > 0 (False: ``'not computed'``; the dynamics
             alone are ~10x cheaper at N = 10^5).
 
@@ -226,10 +230,12 @@ def solve_dicke(
         non-negative uniformisation where :math:`\lambda\gamma t` is moderate (every time of t = 0..20 at
         N <= 20 by doubling, early times up to N ~ 100) and by the relaxation bound at late times
         (:math:`\gamma t \gtrsim 1`, any N), else an estimate from the float64 chain (the positive sum (2.3)); from thermal states, for
-        N <= 1000, certified with q(t) enclosed in ball arithmetic (:mod:`.thermal_l1`: integer
-        uniformisation at early times, the spectral relaxation bound at late times) where that fits its
-        budget; otherwise, for N <= 200, the evaluation for the float64 q(t) plus an a-priori estimate
-        (not a proof) of its error: an estimate; above, 'not computed'. At t = 0 and t = inf the bound is rigorous for the float inputs.
+        N <= min(1000, l1_max_atoms), certified with q(t) enclosed in ball arithmetic (:mod:`.thermal_l1`:
+        integer uniformisation at early times, the spectral relaxation bound at late times) where that fits
+        its budget; otherwise an estimate at any N (:mod:`.thermal_estimate`: the symmetric-multiplet sum,
+        its error estimate including a sign check at N = 40; for N <= 200 the evaluation of (2.7) for the
+        float64 q(t) where its a-priori error estimate is smaller), 'not computed' with a note where the
+        error estimate exceeds the value. At t = 0 and t = inf the bound is rigorous for the float inputs.
 
     Raises:
         ParameterError: bad inputs, or more memory needed than the machine has (checked before allocating).
