@@ -354,8 +354,8 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
                     continue
                 value, num_err = sums[pos]
                 # the symmetric-multiplet sum: its float error plus the sign check's estimate of what it misses
-                fields = _log_fields(value, np.logaddexp(num_err, value + math.log(checks[pos])) if checks[pos] == checks[pos]
-                                     else np.inf)
+                total = np.logaddexp(num_err, value + math.log(checks[pos])) if checks[pos] == checks[pos] else np.inf
+                fields = _log_fields(value, total) if total < value else (np.nan, np.nan, np.inf, np.inf)
                 label = "symmetric-multiplet sum"
                 if estimates[pos] is not None and estimates[pos][3] < fields[3]:
                     fields, label = estimates[pos], "float64 block probabilities"  # the full (2.7) did better
@@ -363,11 +363,14 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
                 status[it] = "estimate"
                 notes[it] = f"uncertified estimate ({label}), relative error estimate {fields[3]:.1g}"
                 if not fields[3] < 1.0:
-                    lower = f"{value / math.log(10.0):.4f}" if np.isfinite(value) else "-inf"
-                    skip([it], "no estimate: the symmetric-multiplet sum, a lower bound "
-                               f"(log10 C_l1 >= {lower}), misses C_l1 by more than itself here (sign check at "
-                               f"N = {min(n, CHECK_ATOMS)})" if checks[pos] == checks[pos] else
-                               f"no estimate: no certified sign check at N = {min(n, CHECK_ATOMS)}")
+                    lower = f" (log10 C_l1 >= {value / math.log(10.0):.4f})" if np.isfinite(value) else ""
+                    if not num_err < value:
+                        why = "its float64 evaluation does not resolve it (error estimate above the value)"
+                    elif checks[pos] == checks[pos]:
+                        why = f"it may miss C_l1 by more than itself (sign check at N = {min(n, CHECK_ATOMS)})"
+                    else:
+                        why = f"no certified sign check at N = {min(n, CHECK_ATOMS)}"
+                    skip([it], f"no estimate: the symmetric-multiplet sum is a lower bound{lower}, {why}")
         elif pure:
             certified = list(small_l1)
             todo = np.nonzero(rest)[0]

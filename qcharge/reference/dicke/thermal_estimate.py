@@ -183,7 +183,11 @@ def thermal_l1_estimate(n: int, nbar: float, pe0: float, gamma_t, w: np.ndarray,
             d_acc = rel * acc + steps * (n + 1) * _FLUSH * float(acc.max())  # + what the flushes can leave
         else:
             if not le < _logsumexp(ly) + _RELAXED_ACCEPT:
-                # neither route: the float64 chain (its error estimate is loose in the tails)
+                # neither route: the float64 chain (its error estimate is loose in the tails), unless it was
+                # skipped (its weight P_0 < 1e-30 from N ~ 550 at T0 = 0.5): then no value
+                if not np.any(q_sym[i] > 0):
+                    out.append((-np.inf, np.inf))
+                    continue
                 with np.errstate(divide="ignore"):
                     ly, le = lc + np.log(q_sym[i]), _logsumexp(lc + np.log(err_sym[i]))
             log_scale = float(max(np.max(ly), le))
