@@ -164,8 +164,12 @@ class ChargePoint(_Record):
     heat: float
     coherence_l1_error_bound: float | None = None  # Dicke method only (absolute bound)
     coherence_l1_status: str | None = None  # Dicke method only: 'certified', 'estimate' or 'not computed'
+    # Dicke method only: what an 'estimate' is and its relative error estimate, or why C_l1 is 'not computed'
+    # (nan); '' for a certified value.
+    coherence_l1_note: str | None = None
 
-    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"coherence_l1_error_bound", "coherence_l1_status"})
+    _OMIT_NONE: ClassVar[frozenset[str]] = frozenset(
+        {"coherence_l1_error_bound", "coherence_l1_status", "coherence_l1_note"})
 
     @classmethod
     def from_dict(cls, data: Mapping) -> ChargePoint:
@@ -187,13 +191,15 @@ class ChargeTrace(_Record):
     heat: tuple[float, ...]
     coherence_l1_error_bound: tuple[float, ...] | None = None  # Dicke method only
     coherence_l1_status: tuple[str, ...] | None = None  # Dicke method only, per time (see ChargePoint)
+    coherence_l1_note: tuple[str, ...] | None = None  # Dicke method only, per time (see ChargePoint)
     long_time: ChargePoint | None = None  # with long_time=True
     coherence_lifetime: float | None = None  # 1/(slowest excited decay rate), inf when protected; None (JSON null): not computed
     gamma_matrix: tuple[tuple[float, ...], ...] | None = None  # the atoms' matrices, where they are not uniform
     dipolar_matrix: tuple[tuple[float, ...], ...] | None = None
 
     _OMIT_NONE: ClassVar[frozenset[str]] = frozenset(
-        {"coherence_l1_error_bound", "coherence_l1_status", "long_time", "gamma_matrix", "dipolar_matrix"}
+        {"coherence_l1_error_bound", "coherence_l1_status", "coherence_l1_note", "long_time", "gamma_matrix",
+         "dipolar_matrix"}
     )
 
     @classmethod
@@ -220,9 +226,22 @@ class ChargeTrace(_Record):
         per_time = list(self.coherence_l1_status or [None] * len(self.times))
         return per_time + ([self.long_time.coherence_l1_status] if self.long_time is not None else [])
 
+    def notes(self) -> list[str]:
+        """The C_l1 note of every row of :meth:`rows` (``''`` where there is none)."""
+        per_time = list(self.coherence_l1_note or [""] * len(self.times))
+        return per_time + ([self.long_time.coherence_l1_note or ""] if self.long_time is not None else [])
+
     def __str__(self) -> str:
-        # A value whose bound does not certify it is never printed as a value: it says so in its row.
+        # A value whose bound does not certify it is never printed as a value: it says so in its row (an
+        # estimate with its relative error estimate; an estimate whose error exceeds it is nan, 'not computed').
         rows = [r + [s or ""] for r, s in zip(self.rows(), self.statuses())]
+        bounds = list(self.coherence_l1_error_bound or [None] * len(self.times))
+        if self.long_time is not None:
+            bounds.append(self.long_time.coherence_l1_error_bound)
+        for r, b in zip(rows, bounds):
+            if r[-1] == "estimate" and b is not None:
+                rel = b / r[1] if 0 < r[1] < float("inf") else _rel_from_log(b, r[2])
+                r[-1] = f"estimate ±{rel:.1g}"
         for r in rows:  # C_l1 beyond float64 (N in the thousands): its log10 is the number
             if r[1] == float("inf") and abs(r[2]) != float("inf") and r[2] == r[2]:
                 r[1] = f"10^{r[2]:.4f}"
@@ -234,7 +253,19 @@ class ChargeTrace(_Record):
         if self.coherence_lifetime is not None:
             tau = self.coherence_lifetime
             text += "\ncoherence lifetime: " + ("inf (protected)" if tau == float("inf") else f"{tau:.6g} / gamma")
+        said = [f"  t = {r[0]}: {note}" for r, note in zip(self.rows(), self.notes()) if note]
+        if said:
+            text += "\nC_l1 notes:\n" + "\n".join(said)
         return text
+
+
+def _rel_from_log(bound: float, log10_value: float) -> float:
+    """bound / value for a value beyond float64, given by its log10 (the bound, if finite, is far below it)."""
+    import math
+
+    if not (bound > 0 and math.isfinite(bound)) or log10_value != log10_value:
+        return float("inf") if bound == float("inf") else 0.0
+    return 10.0 ** (math.log10(bound) - log10_value)
 
 
 # ---------------------------------------------------------------- harvesting

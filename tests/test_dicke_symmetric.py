@@ -223,7 +223,7 @@ def test_doubling_populations_match_the_chain_solver(n, kind):
     times = np.array([0.001, 0.1, 1.0, 3.0])
     pe0 = 1.0 if kind == "excited" else 0.0
     res = solve_dicke(Atoms.dicke(n), BATH, InitialState(kind), times)
-    w, s_rho, _, _ = _dynamics_observables(n, BATH.x, pe0, times, BATH.nbar)
+    w, s_rho, *_ = _dynamics_observables(n, BATH.x, pe0, times, BATH.nbar)
     mean, cre = _mean_and_cre(n, w, s_rho, _log_tables(n, pe0))
     assert np.max(np.abs(res.excitation_probabilities - w)) < 1e-10
     assert np.max(np.abs(res.energy - mean)) < 1e-10 * n

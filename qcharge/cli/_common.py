@@ -37,10 +37,11 @@ __all__ = [
 DEFAULT_SEED = 7
 # Where solve_dicke computes C_l1 (its defaults): nan beyond, by design, and the output says why.
 DEFAULT_L1_MAX_ATOMS = 2000
-NAN_NOTE = ("(C_l1 'not computed' = nan: from a product thermal state the long-time C_l1 is certified up to "
-            "--l1-max-atoms (default 2000; ~N^2.6 big-integer work) and the finite-time one certified up to N = 1000 "
-            "where an enclosure of the chains fits its budget (at N >= 500 not in the first superradiant times, "
-            "e.g. γt = 0.01), else estimated up to N = 200; from ground or excited states it is computed at any N)")
+NAN_NOTE = ("(C_l1 'not computed' = nan, see its note: from a product thermal state the long-time C_l1 is certified up "
+            "to --l1-max-atoms (default 2000; ~N^2.6 big-integer work) and the finite-time one up to N = 1000 where an "
+            "enclosure of the chains fits its budget (at N >= 500 not in the first superradiant times, e.g. γt = 0.01); "
+            "elsewhere it is an uncertified estimate with its error estimate, and nan where that error would exceed "
+            "the value; from ground or excited states it is computed at any N)")
 
 
 class OneLineParser(argparse.ArgumentParser):

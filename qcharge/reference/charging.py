@@ -98,11 +98,24 @@ def _lifetime(atoms: Atoms, bath: Bath, initial: InitialState, max_memory_gb: fl
 def _trace(method: str, times: np.ndarray, columns: dict, long_time: dict | None, atoms: Atoms,
            lifetime: float | None) -> ChargeTrace:
     """The record from per-time columns (one list per observable) and the optional t -> inf point."""
-    values = {k: tuple(float(v) for v in col) if k != "coherence_l1_status" else tuple(col) for k, col in columns.items()}
+    texts = ("coherence_l1_status", "coherence_l1_note")
+    values = {k: tuple(float(v) for v in col) if k not in texts else tuple(col) for k, col in columns.items()}
     uniform = atoms.is_dicke and atoms.dipolar == 0.0
     matrices = {} if uniform else {k: tuple(map(tuple, getattr(atoms, k).tolist())) for k in ("gamma_matrix", "dipolar_matrix")}
     return ChargeTrace(method=method, times=tuple(times.tolist()), long_time=None if long_time is None else
                        ChargePoint(**long_time), coherence_lifetime=lifetime, **matrices, **values)
+
+
+def _unresolved_to_nan(columns: dict, rel: np.ndarray) -> None:
+    """An estimate whose error estimate exceeds it is not printed as a value (issue 9): nan, 'not computed',
+    and the note says what it was."""
+    for i, (status, r) in enumerate(zip(columns["coherence_l1_status"], rel)):
+        if status == "estimate" and not r < 1.0:
+            columns["coherence_l1_note"][i] = (
+                f"no value: the estimate log10 C_l1 = {columns['log10_coherence_l1'][i]:.4f} has an error estimate "
+                f"{columns['coherence_l1_error_bound'][i]:.3g} larger than itself")
+            columns["coherence_l1_status"][i] = "not computed"
+            columns["coherence_l1"][i] = columns["log10_coherence_l1"][i] = math.nan
 
 
 def charge(
@@ -142,11 +155,12 @@ def charge(
 
         res = solve_dicke(atoms, bath, initial, times, long_time=long_time, l1_max_atoms=l1_max_atoms,
                           progress=progress)
-        keys = _OBSERVABLES + ("coherence_l1_error_bound", "coherence_l1_status")
-        columns = {k: list(getattr(res, k))[:n] for k in keys}
-        point = {k: (getattr(res, k)[n] if k == "coherence_l1_status" else float(getattr(res, k)[n]))
-                 for k in keys} if long_time else None
-        return _trace(method, times, columns, point, atoms, tau)
+        keys = _OBSERVABLES + ("coherence_l1_error_bound", "coherence_l1_status", "coherence_l1_note")
+        columns = {k: list(getattr(res, k)) for k in keys}
+        _unresolved_to_nan(columns, res.coherence_l1_relative_error_bound)
+        texts = ("coherence_l1_status", "coherence_l1_note")
+        point = {k: (columns[k][n] if k in texts else float(columns[k][n])) for k in keys} if long_time else None
+        return _trace(method, times, {k: col[:n] for k, col in columns.items()}, point, atoms, tau)
     if method == "permutation":
         from .permutation import solve_permutation
 

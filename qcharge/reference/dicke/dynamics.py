@@ -214,9 +214,10 @@ def _dynamics_observables(
 ):
     r"""Reductions of the block probabilities without storing them: O(n_t N) memory.
 
-    Returns ``(w, s_rho, q_sym, err_sym)``: :math:`W_k(t)` (shape (n_t, N+1)), the anchored
-    :math:`-\sum_{j,k} q_{j,k}(\ln q_{j,k} - \ln d_J + A)` per time (see :func:`_observables_from_q`), and
-    the symmetric multiplet's q and error estimate (j = 0, shape (n_t, N+1)).
+    Returns ``(w, s_rho, q_sym, err_sym, w_err)``: :math:`W_k(t)` (shape (n_t, N+1)), the anchored
+    :math:`-\sum_{j,k} q_{j,k}(\ln q_{j,k} - \ln d_J + A)` per time (see :func:`_observables_from_q`),
+    the symmetric multiplet's q and error estimate (j = 0, shape (n_t, N+1)), and per time the estimated
+    :math:`\sum_k|\delta W_k|` (the chains' error estimates plus the weight of the skipped multiplets).
     """
     from tqdm import tqdm
 
@@ -229,16 +230,18 @@ def _dynamics_observables(
     # Conserved multiplet weights P_J in O(N): empty or negligible multiplets are skipped before their
     # O(L) initial vector is built (from ground / excited only j = 0 is populated).
     weights = np.exp(_log_multiplet_weights(n, pe0, tables))
+    w_err = np.full(gamma_t.size, float(weights[weights <= prune].sum()))
     for j in tqdm(np.nonzero(weights > prune)[0], desc="multiplets", disable=not progress, leave=False):
         length = n - 2 * j + 1
         q0 = np.exp(ld[j] + lw[j : j + length])
         qj, ej = _chain_evolve(q0, gamma_t, nbar, u)
         w[:, j : j + length] += qj
+        w_err += ej.sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             s_rho -= np.sum(np.where(qj > 0, qj * (np.log(qj) - tables.ld[j]), 0.0), axis=1)
         if j == 0:
             q_sym, err_sym = qj, ej
-    return w, s_rho, q_sym, err_sym
+    return w, s_rho, q_sym, err_sym, w_err
 
 
 def block_probabilities(n: int, x: float, pe0: float, gamma_t: ArrayLike, nbar: float) -> np.ndarray:

@@ -22,6 +22,7 @@ from .symmetric_l1 import (
     symmetric_l1_uniformised,
     symmetric_populations_doubling,
 )
+from .thermal_estimate import CHECK_ATOMS, sign_check, thermal_l1_estimate
 from .thermal_l1 import thermal_l1_certified
 from .long_time import _long_time_summary, _symmetric_long_time_log_l1, _u_of_x
 
@@ -46,8 +47,10 @@ class DickeResult:
         excitation_probabilities: shape ``(n_times, N+1)``, :math:`W_k(t) = \sum_j q_{j,k}(t)`.
         coherence_l1_status: per time, ``'certified'`` (the bound is rigorous and below the value),
             ``'estimate'`` (the bound is an a-priori estimate, or exceeds the value: an uncertified
-            estimate, never to be read as exact) or ``'not computed'`` (nan: above ``l1_max_atoms`` or the
-            finite-time thermal range, see :func:`solve_dicke`).
+            estimate, never to be read as exact) or ``'not computed'`` (nan: above ``l1_max_atoms`` for
+            t = inf, not requested, or a thermal estimate whose error estimate exceeds it).
+        coherence_l1_note: per time, ``''`` for a certified value, else what the estimate is and its
+            relative error estimate, or why C_l1 was not computed.
     """
 
     times: np.ndarray
@@ -60,6 +63,7 @@ class DickeResult:
     coherence_l1_relative_error_bound: np.ndarray
     excitation_probabilities: np.ndarray
     coherence_l1_status: tuple = ()
+    coherence_l1_note: tuple = ()
 
 
 
@@ -95,12 +99,13 @@ def _physical_inputs(atoms: Atoms, bath: Bath, initial: InitialState) -> tuple[i
 
 
 # ----------------------------------------------------------------------------------------- observables
-# Beyond this N a float64 q(t) of a thermal state cannot resolve C_l1(t) (the cancellation in (2.7)
-# exceeds 1e16 from N ~ 60 on), so its finite-time C_l1 is not evaluated (nan, 'not computed'); the
-# long-time value is always exact, and from ground / excited states C_l1(t) is a positive sum at any N.
+# Beyond this N the float64 q(t) of a thermal state is not kept for an evaluation of (2.7) (the cancellation
+# exceeds 1e16 from N ~ 60 on, so it rarely resolves C_l1(t) there); the symmetric-multiplet estimate
+# needs only W_k and q_{0,k}.
 _FINITE_L1_MAX_ATOMS = 200
 # Up to this N the finite-time C_l1 from thermal states is certified (q(t) enclosed in ball arithmetic, see
-# .thermal_l1) wherever its cost fits the budget there; elsewhere the float64 estimate above (N <= 200).
+# .thermal_l1) wherever its cost fits the budget there; elsewhere an estimate (.thermal_estimate, and for
+# N <= 200 the float64 evaluation above where it is better).
 _CERTIFIED_THERMAL_MAX_ATOMS = 1000
 # The late-time relaxation bound (ground / excited) is taken where it is at most this relative to the value
 # (looser, the backward estimate is usually tighter, though not rigorous).
@@ -215,7 +220,8 @@ def solve_dicke(
         rel_tol: target relative accuracy of the certified :math:`C_{l1}`.
         progress: show tqdm progress bars.
         l1_max_atoms: skip the certified long-time :math:`C_{l1}` (nan, ``'not computed'``) above this N
-            (O(N^2) big-integer work: ~2 s at N = 1000).
+            (O(N^2) big-integer work: ~2 s at N = 1000), and the certified finite-time one of thermal states
+            (the uncertified estimate remains).
         finite_time_l1: evaluate :math:`C_{l1}` at finite t > 0 (False: ``'not computed'``; the dynamics
             alone are ~10x cheaper at N = 10^5).
 
@@ -224,10 +230,12 @@ def solve_dicke(
         non-negative uniformisation where :math:`\lambda\gamma t` is moderate (every time of t = 0..20 at
         N <= 20 by doubling, early times up to N ~ 100) and by the relaxation bound at late times
         (:math:`\gamma t \gtrsim 1`, any N), else an estimate from the float64 chain (the positive sum (2.3)); from thermal states, for
-        N <= 1000, certified with q(t) enclosed in ball arithmetic (:mod:`.thermal_l1`: integer
-        uniformisation at early times, the spectral relaxation bound at late times) where that fits its
-        budget; otherwise, for N <= 200, the evaluation for the float64 q(t) plus an a-priori estimate
-        (not a proof) of its error: an estimate; above, 'not computed'. At t = 0 and t = inf the bound is rigorous for the float inputs.
+        N <= min(1000, l1_max_atoms), certified with q(t) enclosed in ball arithmetic (:mod:`.thermal_l1`:
+        integer uniformisation at early times, the spectral relaxation bound at late times) where that fits
+        its budget; otherwise an estimate at any N (:mod:`.thermal_estimate`: the symmetric-multiplet sum,
+        its error estimate including a sign check at N = 40; for N <= 200 the evaluation of (2.7) for the
+        float64 q(t) where its a-priori error estimate is smaller), 'not computed' with a note where the
+        error estimate exceeds the value. At t = 0 and t = inf the bound is rigorous for the float inputs.
 
     Raises:
         ParameterError: bad inputs, or more memory needed than the machine has (checked before allocating).
@@ -261,7 +269,7 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
     idx_inf = np.nonzero(~finite)[0]
     pure = initial.kind in ("ground", "excited")  # only the symmetric multiplet is populated
     want_l1 = bool(finite_time_l1) and bool(idx_dyn.size) and not static
-    thermal_l1 = want_l1 and not pure and n <= l1_max_atoms
+    thermal_l1 = want_l1 and not pure
     full_q = thermal_l1 and n <= _FINITE_L1_MAX_ATOMS
     _check_memory(n, ts.size, full_q)
     n_t = ts.size
@@ -272,13 +280,14 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
     l1_abs = np.zeros(n_t)
     l1_rel = np.zeros(n_t)
     status = ["certified"] * n_t
+    notes = [""] * n_t
     wk = np.zeros((n_t, n + 1))
     omega = atoms.omega
 
-    def skip(idx) -> None:
+    def skip(idx, why: str) -> None:
         log10_l1[idx], l1[idx], l1_abs[idx], l1_rel[idx] = np.nan, np.nan, np.inf, np.inf
         for it in idx:
-            status[it] = "not computed"
+            status[it], notes[it] = "not computed", why
 
     if idx_zero.size:
         tab = _log_tables(n, pe0)
@@ -296,12 +305,13 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
         if full_q:
             q, err = _dynamics(n, x, pe0, gts, nbar, progress)
             w, mean, cre = _observables_from_q(n, q, tables)
+            q_sym, err_sym, w_err = q[:, 0, :], err[:, 0, :], err.sum(axis=(1, 2))
         else:
-            w, s_rho = np.zeros((gts.size, n + 1)), np.zeros(gts.size)
+            w, s_rho, w_err = np.zeros((gts.size, n + 1)), np.zeros(gts.size), np.zeros(gts.size)
             q_sym, err_sym = np.zeros_like(w), np.zeros_like(w)
             if np.any(rest):
                 # Without C_l1(t), multiplets of weight < 1e-30 cannot change any reported digit: skip them.
-                w[rest], s_rho[rest], q_sym[rest], err_sym[rest] = _dynamics_observables(
+                w[rest], s_rho[rest], q_sym[rest], err_sym[rest], w_err[rest] = _dynamics_observables(
                     n, x, pe0, gts[rest], nbar, progress, 0.0 if pure else 1e-30)
             if not np.all(rest):
                 # Renormalised for the populations: the rounding of P's columns drifts the sum by ~K m u (the
@@ -315,7 +325,7 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
         if static:
             pass
         elif not want_l1:
-            skip(idx_dyn)
+            skip(idx_dyn, "not requested (finite_time_l1=False)")
         elif thermal_l1:
             guesses = np.full(idx_dyn.size, np.nan)
             estimates: list = [None] * idx_dyn.size
@@ -329,17 +339,38 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
                     estimates[pos] = _l1_fields(res, dyn)
                     if estimates[pos][3] < 0.5:
                         guesses[pos] = res.log10 * math.log(10.0)
+            # The uncertified estimate first (O(N) per time): it also sizes the certified evaluation's precision
+            # (a first guess far off costs N = 500 a second full attempt).
+            sums = thermal_l1_estimate(n, nbar, pe0, gts, w, w_err, q_sym, err_sym)
+            guesses = np.where(np.isfinite(guesses), guesses, [v for v, _e in sums])
             certified = [None] * idx_dyn.size
-            if n <= _CERTIFIED_THERMAL_MAX_ATOMS and 0.0 < nbar < np.inf:
+            if n <= min(_CERTIFIED_THERMAL_MAX_ATOMS, l1_max_atoms) and 0.0 < nbar < np.inf:
                 certified = thermal_l1_certified(n, x, nbar, pe0, gts, rel_tol, guesses, progress)
+            todo = [pos for pos, res in enumerate(certified) if res is None]
+            checks = dict(zip(todo, sign_check(n, x, nbar, pe0, gts[todo]))) if todo else {}
             for pos, it in enumerate(idx_dyn):
                 if certified[pos] is not None:
                     log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = _l1_fields(certified[pos])
-                elif estimates[pos] is not None:
-                    log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = estimates[pos]
-                    status[it] = "estimate"  # the float64 error of q(t) enters as an estimate
-                else:
-                    skip([it])
+                    continue
+                value, num_err = sums[pos]
+                # the symmetric-multiplet sum: its float error plus the sign check's estimate of what it misses
+                total = np.logaddexp(num_err, value + math.log(checks[pos])) if checks[pos] == checks[pos] else np.inf
+                fields = _log_fields(value, total) if total < value else (np.nan, np.nan, np.inf, np.inf)
+                label = "symmetric-multiplet sum"
+                if estimates[pos] is not None and estimates[pos][3] < fields[3]:
+                    fields, label = estimates[pos], "float64 block probabilities"  # the full (2.7) did better
+                log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = fields
+                status[it] = "estimate"
+                notes[it] = f"uncertified estimate ({label}), relative error estimate {fields[3]:.1g}"
+                if not fields[3] < 1.0:
+                    lower = f" (log10 C_l1 >= {value / math.log(10.0):.4f})" if np.isfinite(value) else ""
+                    if not num_err < value:
+                        why = "its float64 evaluation does not resolve it (error estimate above the value)"
+                    elif checks[pos] == checks[pos]:
+                        why = f"it may miss C_l1 by more than itself (sign check at N = {min(n, CHECK_ATOMS)})"
+                    else:
+                        why = f"no certified sign check at N = {min(n, CHECK_ATOMS)}"
+                    skip([it], f"no estimate: the symmetric-multiplet sum is a lower bound{lower}, {why}")
         elif pure:
             certified = list(small_l1)
             todo = np.nonzero(rest)[0]
@@ -372,8 +403,6 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
                         value, bound = backward[pos]
                     status[it] = "estimate"
                 log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = _log_fields(value, bound)
-        else:
-            skip(idx_dyn)
     if idx_inf.size:
         summary = _long_time_summary(n, x, pe0)
         wk[idx_inf], energy[idx_inf] = summary["w"], omega * summary["mean_excitations"]
@@ -390,10 +419,12 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
             for it in idx_inf:
                 log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = fields
         else:
-            skip(idx_inf)
+            skip(idx_inf, f"above l1_max_atoms = {l1_max_atoms} (the certified long-time value costs ~N^2.6)")
     for it in range(n_t):
         if status[it] == "certified" and not l1_rel[it] < 1.0:
             status[it] = "estimate"  # a bound that does not separate the value from 0 certifies nothing
+        if status[it] == "estimate" and not notes[it]:
+            notes[it] = f"uncertified estimate, relative error estimate {l1_rel[it]:.1g}"
     heat = energy - omega * n * pe0
     return DickeResult(
         times=ts,
@@ -406,6 +437,7 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
         coherence_l1_relative_error_bound=l1_rel,
         excitation_probabilities=wk,
         coherence_l1_status=tuple(status),
+        coherence_l1_note=tuple(notes),
     )
 
 
