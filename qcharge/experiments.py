@@ -362,7 +362,8 @@ def run_charge(
         if noisy:
             # The coin ensemble is predicted on the same plan.n_instances draws that were sampled.
             ens = probe if isinstance(probe, list) else [probe]
-            rho_noisy = run_density_matrix([ens], backend=backend, seed=seed, initial_layout=layout, **predict)[0][label]
+            rho_noisy = run_density_matrix([ens], backend=backend, seed=seed, initial_layout=layout,
+                                           **predict)[0][label]
             out.update(noisy_prediction=state_quantities(rho_noisy), layout=layout)
     out["resources"] = _collision_resources(atoms, bath, initial, collision, n_collisions, backend)
     if noisy:
@@ -501,8 +502,8 @@ def run_harvest(
     Poisson process, reported with ``instances_std_error``. ``job_store``, ``counts_source``, ``mitigate``
     (the probe population), ``layout`` (physical qubits of every instance on a noisy backend; default
     :func:`~qcharge.execute.choose_layout` of instance 0, so pin it to compare clusters on the same qubits)
-    and the noisy backends' ``error_budget``, ``idle_noise`` and ``suppression`` as in :func:`run_charge`; noisy backends also report
-    ``two_qubit_gates`` after transpiling (mean and max per instance, and per collision).
+    and the noisy backends' ``error_budget``, ``idle_noise`` and ``suppression`` as in :func:`run_charge`;
+    noisy backends also report ``two_qubit_gates`` after transpiling (mean and max per instance, and per collision).
     """
     from .circuits.harvesting import harvesting_instances
     from .compare import EXACT_ATOL

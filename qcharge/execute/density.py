@@ -122,7 +122,7 @@ def _check_idle(idle_noise, dynamical_decoupling, device, backend) -> None:
         check_choice("dynamical_decoupling", dynamical_decoupling, DD_SEQUENCES)
         if not idle_noise:
             raise ParameterError("Argument `idle_noise` must be True with dynamical_decoupling (a DD run is "
-                                 f"scheduled, so its idle periods relax), but is False.")
+                                 "scheduled, so its idle periods relax), but is False.")
 
 
 def run_density_matrix(

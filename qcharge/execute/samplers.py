@@ -33,9 +33,11 @@ class ErrorSuppression:
     show is a gain from DD: the fake devices' Aer noise is Markovian T1/T2 (no ZZ crosstalk, no
     quasi-static detuning), which DD does not refocus, and only a DD run is scheduled, so only it
     carries idle relaxation during resets and measurements (5.5 µs on FakeManila), which unscheduled
-    runs and the exact-noisy prediction omit. Measured (N = 2, θ = 0.9 x 3, FakeManila, exact density
-    matrices): pair coherence 0.0133 unscheduled, 0.0078 scheduled with delays, 0.0070-0.0071 with XX,
-    XpXm or XY4. Judge DD on hardware, against a run without it.
+    runs omit. The noisy prediction of a DD run is therefore scheduled and padded alike
+    (:meth:`prediction`, ``run_density_matrix(idle_noise=True, dynamical_decoupling=...)``). Measured
+    (N = 2, θ = 0.9 x 3, FakeManila, exact density matrices): pair coherence 0.0133 unscheduled,
+    0.0078 scheduled with delays, 0.0070-0.0071 with XX, XpXm or XY4. Judge DD on hardware, against a
+    run without it.
 
     Example:
         >>> ErrorSuppression(dynamical_decoupling="XY4").to_dict()
@@ -71,7 +73,8 @@ class ErrorSuppression:
             raise ParameterError(f"Argument `idle_noise` must be True or False, but is {idle_noise!r}.")
         if idle_noise and _device_for_noise(backend) is None:
             raise ParameterError("Argument `idle_noise` needs a noisy backend (aer-noisy:<fake>, fake:<fake>, "
-                                 f"ibm:<name>, custom), whose T1 and T2 set the idle relaxation, but is on with {backend!r}.")
+                                 "ibm:<name>, custom), whose T1 and T2 set the idle relaxation, but is on with "
+                                 f"{backend!r}.")
         return {"idle_noise": idle_noise, "dynamical_decoupling": self.dynamical_decoupling if idle_noise else None}
 
     def record(self, idle_noise: bool) -> dict:
