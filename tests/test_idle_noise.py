@@ -192,3 +192,22 @@ def test_cli_idle_noise_flag_and_dd_turn_it_on(capsys, tmp_path):
     with pytest.raises(SystemExit):
         main(["run", "charge", "--help"])
     assert "turns this on" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("sequence", [None, "XY4"])
+def test_idle_prediction_is_aers_from_backend_model_on_the_scheduled_circuit(sequence):
+    # Local mode samples the runtime's scheduled circuit on AerSimulator.from_backend (gate noise and its
+    # own delay-relaxation pass, all qubits); the restricted prediction must give the same state.
+    from qiskit_aer import AerSimulator
+
+    from qcharge.execute.density import prepare_for_aer
+    from qcharge.states import from_qiskit_order
+
+    device = ex.fake_backend("manila")
+    qc = charging_circuit(_charge_plan())
+    transpiled = ex._transpile_with_markers([qc], device, 7, 1)
+    full = AerSimulator.from_backend(device, method="density_matrix")
+    circuit = prepare_for_aer(schedule_idle(transpiled, device, sequence)[0], full)
+    aer = from_qiskit_order(np.asarray(full.run(circuit, shots=1, seed_simulator=1).result().data(0)["rho_3"]))
+    ours = ex.run_density_matrix(qc, backend=MANILA, seed=7, idle_noise=True, dynamical_decoupling=sequence)[0]
+    assert np.max(np.abs(ours["rho_3"] - aer)) < 1e-10

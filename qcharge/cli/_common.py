@@ -114,8 +114,9 @@ def add_suppression_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--idle-noise", action="store_true",
                    help="noisy backends: the noisy prediction is scheduled (ALAP, the device's durations) and each "
                         "idle qubit relaxes with the device's T1, T2 while others work (e.g. during the ancilla's "
-                        "reset). Hardware always idles so; sampled Aer and local-mode runs are scheduled only with "
-                        "--dynamical-decoupling, which turns this on (default: off, the unscheduled prediction)")
+                        "reset). Hardware always idles so; sampled aer-noisy and custom runs are never scheduled, local-mode "
+                        "(fake:) runs only with --dynamical-decoupling, which turns this on (default: off, the "
+                        "unscheduled prediction)")
 
 
 def suppression_from(args):

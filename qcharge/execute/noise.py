@@ -54,33 +54,48 @@ def restricted_noise_model(device, qubits):
 
 
 def restricted_idle_noise(device, qubits):
-    r"""Thermal relaxation on the ``Delay`` instructions of ``qubits``: the noise pass that
-    :meth:`qiskit_aer.noise.NoiseModel.from_backend` adds for idle periods, restricted.
+    r"""Thermal relaxation after the ``Delay`` instructions of ``qubits``: the delay noise that
+    :meth:`qiskit_aer.noise.NoiseModel.from_backend` adds (its ``RelaxationNoisePass``), restricted.
 
-    A delay of length :math:`t` on qubit :math:`q` becomes ``thermal_relaxation_error(T1, T2, t)``
+    A delay of length :math:`t` on qubit :math:`q` is followed by ``thermal_relaxation_error(T1, T2, t)``
     of that qubit (populations relax as :math:`e^{-t/T_1}` to the ground state, coherences decay as
     :math:`e^{-t/T_2}`), with :math:`T_2` capped at :math:`2T_1` and no thermal excitation, as
-    from_backend does at its default temperature 0. Delays on other qubits are left noiseless.
+    from_backend does at its default temperature 0. Delays on other qubits stay noiseless. Each error
+    is built once per (qubit, duration): scheduled circuits repeat a few idle lengths many times, and
+    building an Aer error costs ~1 ms.
 
     Example:
         >>> from qcharge.execute import fake_backend
         >>> type(restricted_idle_noise(fake_backend("manila"), [0, 1])).__name__
-        'RelaxationNoisePass'
+        'LocalNoisePass'
     """
     from qiskit.circuit import Delay
-    from qiskit_aer.noise.passes import RelaxationNoisePass
+    from qiskit.utils.units import apply_prefix
+    from qiskit_aer.noise import thermal_relaxation_error
+    from qiskit_aer.noise.passes import LocalNoisePass
 
-    keep = set(int(q) for q in qubits)
     target = device.target
     props = target.qubit_properties or [None] * target.num_qubits
-    t1s, t2s = [], []
-    for q in range(target.num_qubits):
-        p = props[q] if q in keep else None
+    times = {}
+    for q in sorted(set(int(q) for q in qubits)):
+        p = props[q]
         t1 = math.inf if p is None or p.t1 is None else p.t1
-        t2 = math.inf if p is None or p.t2 is None else p.t2
-        t1s.append(t1)
-        t2s.append(min(t2, 2 * t1))
-    return RelaxationNoisePass(t1s=t1s, t2s=t2s, dt=target.dt, op_types=Delay)
+        t2 = min(math.inf if p is None or p.t2 is None else p.t2, 2 * t1)
+        if not (math.isinf(t1) and math.isinf(t2)):
+            times[q] = (t1, t2)
+    errors: dict[tuple, Any] = {}
+
+    def relax(op, qargs):
+        q = qargs[0]
+        if q not in times:
+            return None
+        key = (q, op.duration, op.unit)
+        if key not in errors:
+            seconds = op.duration * target.dt if op.unit == "dt" else apply_prefix(op.duration, op.unit)
+            errors[key] = thermal_relaxation_error(*times[q], seconds)
+        return errors[key]
+
+    return LocalNoisePass(relax, op_types=Delay, method="append")
 
 
 # Restricted noise models by (device target, qubits): building one costs ~0.1-0.8 s (Aer composes
