@@ -268,6 +268,7 @@ def run_charge(
     mitigate: bool = False,
     progress: bool = False,
     counts_source=None,
+    idle_noise: bool = False,
 ) -> ChargeRun:
     """Charge N atoms with n collisions on a backend and compare with the exact reference.
 
@@ -282,11 +283,15 @@ def run_charge(
     backend (default :func:`qcharge.execute.choose_layout`; a plan's layout), reported as ``layout``.
     ``counts_source``: a callable with the signature of :func:`qcharge.execute.run_counts` used in its
     place (the run ledger, :mod:`qcharge.ledger`, submits and fetches through it).
+    ``idle_noise``: the noisy prediction is scheduled and relaxes in idle periods, padded with the DD
+    sequence of the :func:`~qcharge.execute.error_suppression` block in force
+    (:func:`~qcharge.execute.run_density_matrix`); noisy backends record ``suppression``.
     ``mitigate``: readout calibration of the measured qubits in the same job, ``mitigated`` holds the
     mitigated estimates with their intervals (:mod:`qcharge.mitigation`). Noisy backends add
     ``error_budget`` (:mod:`qcharge.budget`).
     """
     from .circuits.charging import charging_circuit
+    from .execute import current_suppression
     from .protocol import charging_plan
     from .reference.twin import charging_trajectory, coin_instance_states
 
@@ -299,6 +304,7 @@ def run_charge(
         )
     _check_charge_size(atoms, initial, bath, exact)
     mitigate = _check_mitigate(mitigate, not exact)
+    predict = current_suppression().prediction(idle_noise, backend)
     store = _store(job_store)
     coin = collision.ancilla == "coin" and not exact
     enumerated = collision.ancilla == "enumerate"
@@ -345,7 +351,7 @@ def run_charge(
         circuits = built if enumerated else [built]
         _check_layout(layout, circuits[0].num_qubits, backend)
         layout = (layout or choose_layout(circuits[0], backend, seed=seed)) if noisy else None
-        states = run_density_matrix(circuits, backend=backend, seed=seed, initial_layout=layout)
+        states = run_density_matrix(circuits, backend=backend, seed=seed, initial_layout=layout, **predict)
         rho = np.tensordot(plan.weights, [st[label] for st in states], 1)
         cmp = compare_exact(rho, twin_rho, me_rho)
         mode = "exact density matrix" if backend == "aer" else "exact noisy density matrix"
@@ -403,13 +409,16 @@ def run_charge(
         if noisy:
             # A coin ensemble is predicted on the same instances (and weights) that were sampled.
             if enumerated:
-                states = run_density_matrix(inst, backend=backend, seed=seed, initial_layout=layout)
+                states = run_density_matrix(inst, backend=backend, seed=seed, initial_layout=layout, **predict)
                 rho_noisy = np.tensordot(weights, [st[label] for st in states], 1)
             else:
                 ens = probe if isinstance(probe, list) else [probe]
-                rho_noisy = run_density_matrix([ens], backend=backend, seed=seed, initial_layout=layout)[0][label]
+                rho_noisy = run_density_matrix([ens], backend=backend, seed=seed, initial_layout=layout,
+                                               **predict)[0][label]
             out.update(noisy_prediction=state_quantities(rho_noisy), layout=layout)
     out["resources"] = _collision_resources(atoms, bath, initial, collision, n_collisions, backend)
+    if noisy:
+        out["suppression"] = current_suppression().record(idle_noise)
     if mitigate:
         out["mitigated"] = mitigated
     _add_budget(out, out.get("mitigated"), None if exact else std_errors, list(QUANTITIES))
@@ -523,6 +532,7 @@ def run_harvest(
     mitigate: bool = False,
     progress: bool = False,
     counts_source=None,
+    idle_noise: bool = False,
 ) -> HarvestRun:
     """Probe harvesting on a backend beside the exact dynamics.
 
@@ -543,11 +553,12 @@ def run_harvest(
     Poisson process, reported with ``instances_std_error``. ``job_store``, ``counts_source``, ``mitigate``
     (the probe population), ``layout`` (physical qubits of every instance on a noisy backend; default
     :func:`~qcharge.execute.choose_layout` of instance 0, so pin it to compare clusters on the same qubits)
-    and the noisy backends' ``error_budget`` as in :func:`run_charge`; noisy backends also report
-    ``two_qubit_gates`` after transpiling (mean and max per instance, and per collision).
+    and the noisy backends' ``error_budget``, ``idle_noise`` and ``suppression`` as in :func:`run_charge`;
+    noisy backends also report ``two_qubit_gates`` after transpiling (mean and max per instance, and per collision).
     """
     from .circuits.harvesting import harvesting_instances
     from .compare import EXACT_ATOL
+    from .execute import current_suppression
     from .protocol import harvesting_plan
     from .reference.probe import probe_dynamics
     from .reference.twin import harvest_instance_states
@@ -555,6 +566,7 @@ def run_harvest(
     time = check_real("time", time, minimum=0.0, strict_min=True)
     instances = check_int("instances", instances, minimum=2)
     mitigate = _check_mitigate(mitigate, shots is not None)
+    predict = current_suppression().prediction(idle_noise, backend)
     store = _store(job_store)
     omega = bath.omega
     builder_cluster, rho_cluster = _harvest_cluster(cluster, bath, initial, seed, charging)
@@ -581,7 +593,7 @@ def run_harvest(
 
         # Each instance keeps the preset's own layout (the one of instance 0 is reported), unless pinned.
         states = run_density_matrix(circuits, backend=backend, seed=seed, progress=progress,
-                                    initial_layout=layout if pinned else None)
+                                    initial_layout=layout if pinned else None, **predict)
         pe = np.array([float(np.real(s["probe_0"][1, 1])) for s in states])
         pe_hat, pe_ci, accept = float(pe.mean()), None, None
         agree = bool(np.max(np.abs(pe - p_twin)) <= EXACT_ATOL)
@@ -604,7 +616,7 @@ def run_harvest(
         counts, meta, cal = _split_readout(counts, [(j[0] if isinstance(j, list) else j).metadata for j in jobs],
                                            mitigate)
         if noisy:
-            states = run_density_matrix(circuits, backend=backend, seed=seed, initial_layout=layout)
+            states = run_density_matrix(circuits, backend=backend, seed=seed, initial_layout=layout, **predict)
             noisy_prediction = float(np.mean([np.real(s["probe_0"][1, 1]) for s in states]))
         pe_hat = float(np.real(fit_state(counts, meta)[1, 1]))
         # Pooled counts are sums of multinomials with instance-dependent probabilities: their
@@ -673,6 +685,7 @@ def run_harvest(
                                            initial_layout=layout if shots is not None or pinned else None)
         out["two_qubit_gates"] = {"mean_per_instance": float(np.mean(gates)), "max_per_instance": int(max(gates)),
                                   "per_collision": float(sum(gates) / max(1, sum(n_coll)))}
+        out["suppression"] = current_suppression().record(idle_noise)
     if mitigate:
         out["mitigated"] = mitigated
     # T_eff has no bootstrap standard error here (it is infinite on part of the resamples near p_e = 1/2).

@@ -12,7 +12,8 @@ where the dict never had that key.
 * :class:`ClusterTeff`: :func:`qcharge.reference.clusters.cluster_teff` (K-atom clusters in the Dicke basis).
 * :class:`Comparison`: :func:`qcharge.compare.compare_exact` / :func:`~qcharge.compare.compare_sampled`
   (values, intervals and verdicts per quantity: :class:`Quantities`).
-* :class:`ChargeRun`, :class:`HarvestRun`: :func:`qcharge.experiments.run_charge` / ``run_harvest``.
+* :class:`ChargeRun`, :class:`HarvestRun`: :func:`qcharge.experiments.run_charge` / ``run_harvest``
+  (on noisy backends with their error-suppression settings, :class:`Suppression`).
 
 >>> s = HarvestSummary.from_dict({"teff": 1.0, "teff_second_order": 1.0, "probe_excited_population": 0.27,
 ...     "coherence_l1": 0.24, "jp_jm": 0.6, "jm_jp": 1.6, "heat_current": 0.0, "heat_current_second_order": 0.0})
@@ -40,6 +41,7 @@ __all__ = [
     "ClusterTeff",
     "Comparison",
     "ProbeEstimate",
+    "Suppression",
     "ChargeRun",
     "HarvestRun",
 ]
@@ -411,6 +413,38 @@ class Comparison(_Record):
 
 
 # ---------------------------------------------------------------- circuit runs
+@dataclass(frozen=True)
+class Suppression(_Record):
+    """A noisy-backend run's error-suppression settings (``suppression`` in ``run ... --json``).
+
+    ``dynamical_decoupling`` (``'XX'``, ``'XpXm'``, ``'XY4'`` or ``None``) and ``twirl_gates``: what the
+    runtime sampler was asked to do (``--dynamical-decoupling``, ``--twirl-gates``; off on Aer paths).
+    ``idle_noise``: the noisy prediction was scheduled and carries idle relaxation (``--idle-noise``,
+    on with DD), with the same DD sequence. Recorded on noisy backends only, beside
+    ``noisy_prediction`` whose meaning it fixes; ideal Aer runs have none of them.
+
+    >>> Suppression.from_dict({"dynamical_decoupling": "XY4", "twirl_gates": False, "idle_noise": True}).text()
+    'dynamical decoupling XY4, gate twirling off; noisy prediction with idle relaxation (scheduled, XY4)'
+    """
+
+    dynamical_decoupling: str | None
+    twirl_gates: bool
+    idle_noise: bool
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Suppression:
+        names, required = cls._names()
+        _keys(cls, data, names, required)
+        return cls(**{k: data[k] for k in names})
+
+    def text(self) -> str:
+        dd = self.dynamical_decoupling
+        pred = ("with idle relaxation (scheduled" + (f", {dd})" if dd is not None and self.idle_noise else ")")
+                if self.idle_noise else "unscheduled (no idle relaxation)")
+        return (f"dynamical decoupling {dd or 'off'}, gate twirling {'on' if self.twirl_gates else 'off'}; "
+                f"noisy prediction {pred}")
+
+
 _CHARGE_ROWS = ("coherence_l1", "heat_exchange_coherence", "coherence_re", "energy", "rho_eg_ge")
 
 
@@ -446,6 +480,8 @@ class ChargeRun(_Record):
     mitigated: Mapping[str, Any] | None = None
     # Noisy backends: quantity -> signed parts of measured - exact theory (qcharge.budget.error_budget).
     error_budget: Mapping[str, Mapping[str, float | None]] | None = None
+    # Noisy backends: DD, gate twirling and idle noise of the prediction (None in records made before it).
+    suppression: Suppression | None = None
 
     _HEAD: ClassVar[tuple[str, ...]] = (
         "atoms", "temperature", "theta", "ordering", "ancilla", "collisions", "dt", "time", "backend", "seed",
@@ -458,7 +494,7 @@ class ChargeRun(_Record):
         out.update({k: getattr(self, k) for k in self._OPTIONAL if getattr(self, k) is not None})
         out.update(self.comparison.to_dict())  # flat, as run_charge always returned it
         out["resources"] = _plain(self.resources)
-        for k in ("noisy_prediction", "layout", "mitigated", "error_budget"):
+        for k in ("noisy_prediction", "layout", "mitigated", "error_budget", "suppression"):
             if getattr(self, k) is not None:
                 out[k] = _plain(getattr(self, k))
         return out
@@ -473,13 +509,13 @@ class ChargeRun(_Record):
             raise ParameterError(f"Argument `data` must have the keys of ChargeRun, but lacks {missing}.")
         head["coherence_l1_ci"] = _interval(head["coherence_l1_ci"])
         head.update({k: data[k] for k in cls._OPTIONAL if k in data})
-        extra = ("resources", "noisy_prediction", "layout", "mitigated", "error_budget")
+        extra = ("resources", "noisy_prediction", "layout", "mitigated", "error_budget", "suppression")
         rest = {k: v for k, v in data.items() if k not in cls._HEAD + cls._OPTIONAL and k not in extra}
         noisy = data.get("noisy_prediction")
         return cls(**head, comparison=Comparison.from_dict(rest), resources=data["resources"],
                    noisy_prediction=None if noisy is None else Quantities.from_dict(noisy),
                    layout=_tuple(data.get("layout")), mitigated=data.get("mitigated"),
-                   error_budget=data.get("error_budget"))
+                   error_budget=data.get("error_budget"), suppression=_suppression(data.get("suppression")))
 
     @property
     def agree(self) -> bool:
@@ -512,8 +548,12 @@ class ChargeRun(_Record):
                if self.coin_instances is not None else "")
             + "\n" + str(self.comparison)
             + f"\nresources per collision {res['per_collision']}, total {res['total']}"
-            + _extras(self.noisy_prediction, self.mitigated, self.error_budget, self.layout)
+            + _extras(self.noisy_prediction, self.mitigated, self.error_budget, self.layout, self.suppression)
         )
+
+
+def _suppression(v) -> Suppression | None:
+    return None if v is None else Suppression.from_dict(v)
 
 
 @dataclass(frozen=True)
@@ -567,9 +607,11 @@ class HarvestRun(_Record):
     two_qubit_gates: Mapping[str, float] | None = None
     # pipeline clusters: the in-circuit charging protocol (`theta`, `ordering`, `ancilla`, `collisions`)
     pipeline_protocol: Mapping[str, Any] | None = None
+    suppression: Suppression | None = None  # noisy backends, as ChargeRun
 
     _OMIT_NONE: ClassVar[frozenset[str]] = frozenset(
-        {"noisy_prediction", "layout", "mitigated", "error_budget", "coupling", "two_qubit_gates", "pipeline_protocol"})
+        {"noisy_prediction", "layout", "mitigated", "error_budget", "coupling", "two_qubit_gates", "pipeline_protocol",
+         "suppression"})
 
     @classmethod
     def from_dict(cls, data: Mapping) -> HarvestRun:
@@ -581,7 +623,8 @@ class HarvestRun(_Record):
                    noisy_prediction=None if noisy is None else ProbeEstimate.from_dict(noisy),
                    layout=_tuple(data.get("layout")), mitigated=data.get("mitigated"),
                    error_budget=data.get("error_budget"), coupling=_tuple(data.get("coupling")),
-                   two_qubit_gates=data.get("two_qubit_gates"), pipeline_protocol=data.get("pipeline_protocol"))
+                   two_qubit_gates=data.get("two_qubit_gates"), pipeline_protocol=data.get("pipeline_protocol"),
+                   suppression=_suppression(data.get("suppression")))
 
     def rows(self) -> list[list]:
         return [
@@ -599,12 +642,12 @@ class HarvestRun(_Record):
             + table(["quantity", "Poisson ME", "twin", "circuit", "95% CI"], self.rows())
             + (f"\nCI: {self.circuit.ci_method}" if self.circuit.ci_method is not None else "")
             + "\nverdict: " + ("agree" if self.agree else "DISAGREE")
-            + _extras(self.noisy_prediction, self.mitigated, self.error_budget, self.layout)
+            + _extras(self.noisy_prediction, self.mitigated, self.error_budget, self.layout, self.suppression)
         )
 
 
-def _extras(noisy, mitigated, budget, layout) -> str:
-    """The noisy-backend lines of a run's table: prediction, mitigated estimate, error budget, layout."""
+def _extras(noisy, mitigated, budget, layout, suppression) -> str:
+    """The noisy-backend lines of a run's table: prediction, mitigated estimate, error budget, layout, suppression."""
     lines = []
     if noisy is not None:
         lines.append("noisy prediction: " + ", ".join(f"{k} {_fmt(v)}" for k, v in noisy.to_dict().items() if v is not None))
@@ -619,4 +662,6 @@ def _extras(noisy, mitigated, budget, layout) -> str:
                      "total; without --mitigate readout and shot noise are one part):\n" + budget_table(budget))
     if layout is not None:
         lines.append(f"layout (physical qubits): {list(layout)}")
+    if suppression is not None:
+        lines.append("error suppression: " + suppression.text())
     return "".join("\n" + line for line in lines)

@@ -289,7 +289,8 @@ def test_remote_jobs_are_retrieved_by_id_through_the_runtime_job_classes(tmp_pat
     # Same counts as the local run of the same circuits, so the same record but for the backend's name.
     expected = in_process(capsys, HARVEST)
     assert fetched["backend"] == "ibm:test_eagle"
-    device_only = ("backend", "noisy_prediction", "layout", "error_budget", "two_qubit_gates")  # a device run adds these
+    device_only = ("backend", "noisy_prediction", "layout", "error_budget", "two_qubit_gates",
+                   "suppression")  # a device run adds these
     assert {k: v for k, v in fetched.items() if k not in device_only} == {
         k: v for k, v in expected.items() if k not in device_only}
     assert fetched["noisy_prediction"]["probe_excited_population"] == pytest.approx(

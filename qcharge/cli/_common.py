@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_SEED",
     "add_suppression_args",
     "suppression_from",
+    "idle_noise_from",
 ]
 
 DEFAULT_SEED = 7
@@ -102,21 +103,32 @@ def backend_from(args) -> str:
 def add_suppression_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("error suppression (runtime sampler only: --backend fake:<fake> or ibm:<name>; "
                              "applied by the runtime's client-side sampler, so local testing mode runs it too; "
-                             "recorded in the run ledger's parameters; not in the noisy prediction)")
+                             "recorded in the run ledger and in the record's `suppression`)")
     g.add_argument("--dynamical-decoupling", default=None, metavar="XX|XpXm|XY4",
                    help="pad idle periods of the scheduled circuits with this sequence (not with control flow). "
-                        "Local testing mode cannot show a gain: its noise is Markovian T1/T2, and only DD runs are "
-                        "scheduled, so only they carry idle relaxation (default: off)")
+                        "Turns --idle-noise on: the noisy prediction is scheduled and padded with the same "
+                        "sequence, as the runtime pads the run. Local testing mode cannot show a gain: its noise "
+                        "is Markovian T1/T2 (default: off)")
     g.add_argument("--twirl-gates", action="store_true",
                    help="Pauli-twirl the two-qubit gate layers (randomizations x shots each = --shots). "
                         "Measurement twirling is not offered: it fails with mid-circuit measurements (default off)")
+    p.add_argument("--idle-noise", action="store_true",
+                   help="noisy backends: the noisy prediction is scheduled (ALAP, the device's durations) and each "
+                        "idle qubit relaxes with the device's T1, T2 while others work (e.g. during the ancilla's "
+                        "reset). Hardware always idles so; sampled aer-noisy and custom runs are never scheduled, local-mode "
+                        "(fake:) runs only with --dynamical-decoupling, which turns this on (default: off, the "
+                        "unscheduled prediction)")
 
 
 def suppression_from(args):
     """The :class:`~qcharge.execute.ErrorSuppression` of ``--dynamical-decoupling`` / ``--twirl-gates``,
-    checked against ``--backend`` and the run's shots before anything runs or is recorded."""
+    checked against ``--backend`` and the run's shots (and ``--idle-noise`` against ``--backend``)
+    before anything runs or is recorded."""
     from ..execute import ErrorSuppression
 
+    if getattr(args, "idle_noise", False) and args.backend == "aer":
+        raise ParameterError("Argument `--idle-noise` needs a noisy backend (aer-noisy:<fake>, fake:<fake>, "
+                             "ibm:<name>, custom), whose T1 and T2 set the idle relaxation, but --backend is 'aer'.")
     sup = ErrorSuppression(getattr(args, "dynamical_decoupling", None), bool(getattr(args, "twirl_gates", False)))
     if not sup.enabled:
         return sup
@@ -128,6 +140,11 @@ def suppression_from(args):
     if exact:
         raise ParameterError(f"Argument `{flag}` needs a sampled run (--shots), but this run is exact.")
     return sup
+
+
+def idle_noise_from(args) -> bool:
+    """``--idle-noise``, or on with ``--dynamical-decoupling`` (the prediction is then scheduled as the run is)."""
+    return bool(getattr(args, "idle_noise", False)) or getattr(args, "dynamical_decoupling", None) is not None
 
 
 def add_circuit_args(p: argparse.ArgumentParser) -> None:

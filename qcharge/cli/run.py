@@ -19,6 +19,7 @@ from ._common import (
     emit,
     initial_from,
     load_matrix,
+    idle_noise_from,
     progress,
     suppression_from,
 )
@@ -167,6 +168,7 @@ def run_charge(args) -> int:
             mitigate=args.mitigate,
             progress=progress(args),
             counts_source=getattr(args, "counts_source", None),  # set by qcharge.ledger (submit / fetch / --runs-dir)
+            idle_noise=idle_noise_from(args),
         )
     emit(args, res.to_dict(), str(res))
     return 0
@@ -209,6 +211,7 @@ def run_harvest(args) -> int:
             mitigate=args.mitigate,
             progress=progress(args),
             counts_source=getattr(args, "counts_source", None),  # set by qcharge.ledger (submit / fetch / --runs-dir)
+            idle_noise=idle_noise_from(args),
         )
     emit(args, res.to_dict(), str(res))
     return 0

@@ -8,7 +8,8 @@ Its modules each own one thing:
 ``backends``           backend names -> objects (Aer, fake, custom noise, IBM); describe and list
 ``capabilities``       what circuits need (reset, mid-circuit measurement, control flow); refusal
 ``layout``             physical layouts (the preset's choice), transpiling with save markers
-``noise``              the device noise model restricted to the used qubits, and its cache
+``noise``              the device noise model restricted to the used qubits (gates; delays), and its cache
+``scheduling``         idle periods: ALAP scheduling, delay or DD padding as the runtime sampler pads
 ``density``            exact (noisy) density matrices: :func:`run_density_matrix`, :func:`prepare_for_aer`
 ``seeds``              the one derivation of simulator and per-job seeds from a user seed
 ``samplers``           the sampler for a backend and its opt-in error suppression

@@ -115,7 +115,7 @@ class _CustomDevice(BackendV2):
 
     def __init__(self, noise: CustomNoise):
         super().__init__(name="custom", description=noise.spec())
-        from qiskit.circuit import IfElseOp, Measure, Parameter, Reset
+        from qiskit.circuit import Delay, IfElseOp, Measure, Parameter, Reset
         from qiskit.circuit.library import CZGate, RZGate, SXGate, XGate
         from qiskit.providers import QubitProperties
         from qiskit.transpiler import InstructionProperties, Target
@@ -137,6 +137,8 @@ class _CustomDevice(BackendV2):
                                            for q in range(n)})
         target.add_instruction(Reset(), {(q,): InstructionProperties(duration=self._MEAS_NS, error=0.0)
                                          for q in range(n)})
+        # As on IBM devices: idle periods of a scheduled circuit are delays (qcharge.execute.scheduling).
+        target.add_instruction(Delay(Parameter("t")), {(q,): None for q in range(n)})
         target.add_instruction(IfElseOp, name="if_else")
         self._target = target
 

@@ -11,7 +11,7 @@ from qiskit.circuit.library import RXXGate, RYYGate, StatePreparation, UnitaryGa
 from qiskit_aer import AerSimulator
 from qiskit_aer.library import SaveDensityMatrix
 
-from .._checks import check_int
+from .._checks import check_choice, check_int
 from ..circuits.collisions import save_marker_label
 from ..exceptions import BackendError, ParameterError
 from ..states import from_qiskit_order
@@ -19,7 +19,8 @@ from ._common import _active_qubits, _flatten, _progress
 from .backends import _device_for_noise
 from .capabilities import check_supported
 from .layout import _transpile_with_markers
-from .noise import _cached_noise_model
+from .noise import _cached_idle_noise, _cached_noise_model
+from .scheduling import DD_SEQUENCES, schedule_idle
 from .seeds import simulator_seed
 
 # Shots for circuits whose saved states depend on mid-circuit measurements (ancilla='measure'):
@@ -111,6 +112,19 @@ def _check_density_matrix_width(n_qubits: int) -> None:
 
 
 
+def _check_idle(idle_noise, dynamical_decoupling, device, backend) -> None:
+    if not isinstance(idle_noise, bool):
+        raise ParameterError(f"Argument `idle_noise` must be True or False, but is {idle_noise!r}.")
+    if idle_noise and device is None:
+        raise ParameterError("Argument `idle_noise` needs a noisy backend ('aer-noisy:<fake>', a device, custom), "
+                             f"whose T1 and T2 set the idle relaxation, but the backend is {backend!r}.")
+    if dynamical_decoupling is not None:
+        check_choice("dynamical_decoupling", dynamical_decoupling, DD_SEQUENCES)
+        if not idle_noise:
+            raise ParameterError("Argument `idle_noise` must be True with dynamical_decoupling (a DD run is "
+                                 "scheduled, so its idle periods relax), but is False.")
+
+
 def run_density_matrix(
     circuits,
     *,
@@ -119,6 +133,8 @@ def run_density_matrix(
     shots: int | None = None,
     optimization_level: int = 1,
     initial_layout: Sequence[int] | None = None,
+    idle_noise: bool = False,
+    dynamical_decoupling: str | None = None,
     progress: bool = False,
 ) -> list[dict[str, np.ndarray]]:
     """Exact reduced density matrices at every save point, from Aer's density-matrix method.
@@ -134,6 +150,17 @@ def run_density_matrix(
     restricted to the qubits the transpiled circuit uses (:func:`restricted_noise_model`). A noisy
     backend is never replaced by the ideal simulator. Readout errors do not act on saved states.
 
+    ``idle_noise=True`` adds what hardware does while a qubit waits (e.g. for the ancilla's reset or
+    measurement): the transpiled circuit is scheduled ALAP with the target's durations, every idle
+    period of a used qubit becomes a delay (or, with ``dynamical_decoupling``, the runtime's DD
+    sequence, :func:`~qcharge.execute.scheduling.schedule_idle`), and each delay of length
+    :math:`t` relaxes its qubit, :math:`e^{-t/T_1}` populations, :math:`e^{-t/T_2}` coherences
+    (:func:`~qcharge.execute.noise.restricted_idle_noise`, the delay noise of Aer's
+    ``NoiseModel.from_backend``). This is the noise a runtime run with DD samples (it is
+    scheduled; local mode samples it on Aer's from_backend model), and part of what hardware does
+    always; unscheduled runs (Aer, local mode without DD) do not carry it. A save point in the
+    middle of a circuit is a barrier: the qubits that finished earlier wait, and relax, up to it.
+
     Args:
         circuits: a circuit, or a list whose elements are circuits or lists of circuits
             (ensembles, averaged with equal weights).
@@ -144,6 +171,10 @@ def run_density_matrix(
         optimization_level: preset pass-manager level 0-3 (noisy backends only).
         initial_layout: physical qubit of each logical qubit (noisy backends only; default: the
             preset's choice, see :func:`choose_layout`).
+        idle_noise: schedule the circuits and add thermal relaxation on their idle periods (noisy
+            backends only; default off: the unscheduled prediction).
+        dynamical_decoupling: ``'XX'``, ``'XpXm'`` or ``'XY4'``: pad idle periods with this sequence
+            as the runtime sampler does (needs ``idle_noise=True``; default none).
         progress: show a tqdm bar.
 
     Returns:
@@ -155,6 +186,7 @@ def run_density_matrix(
     n_meas = DEFAULT_MEASURE_SHOTS if shots is None else check_int("shots", shots, minimum=1)
     optimization_level = check_int("optimization_level", optimization_level, minimum=0, maximum=3)
     device = _device_for_noise(backend)
+    _check_idle(idle_noise, dynamical_decoupling, device, backend)
     for qc in flat:  # the transpiled circuits keep their width (ancillas stay idle)
         _check_density_matrix_width(qc.num_qubits)
     ideal = AerSimulator(method="density_matrix")
@@ -164,15 +196,19 @@ def run_density_matrix(
     else:
         check_supported(flat, device)
         transpiled = _transpile_with_markers(flat, device, seed, optimization_level, initial_layout)
+        if idle_noise:
+            transpiled = schedule_idle(transpiled, device, dynamical_decoupling)
         prepared = [prepare_for_aer(c, ideal, seed=seed) for c in transpiled]
         models: dict[tuple[int, ...], AerSimulator] = {}
         sims = []
-        for c in prepared:
+        for k, c in enumerate(prepared):
             used = tuple(_active_qubits(c))
             _check_density_matrix_width(len(used))
             if used not in models:
                 models[used] = AerSimulator(method="density_matrix", noise_model=_cached_noise_model(device, used))
             sims.append(models[used])
+            if idle_noise:  # after prepare_for_aer: the pass appends error instructions it would not pass through
+                prepared[k] = _cached_idle_noise(device, used)(c)
     shot_list = [n_meas if _needs_shots(c) else 1 for c in prepared]
     results: list[dict[str, np.ndarray] | None] = [None] * len(flat)
     groups: dict[tuple[int, int], list[int]] = {}

@@ -13,10 +13,8 @@ from .._checks import check_choice
 from ..exceptions import BackendError, ParameterError
 from ._common import _is_aer
 from .capabilities import _CONTROL_FLOW, circuit_features
+from .scheduling import DD_SEQUENCES
 from .seeds import simulator_seed
-
-# The sequences of qiskit-ibm-runtime's DynamicalDecouplingOptions.sequence_type (0.51).
-DD_SEQUENCES = ("XX", "XpXm", "XY4")
 
 
 @dataclass(frozen=True)
@@ -35,9 +33,11 @@ class ErrorSuppression:
     show is a gain from DD: the fake devices' Aer noise is Markovian T1/T2 (no ZZ crosstalk, no
     quasi-static detuning), which DD does not refocus, and only a DD run is scheduled, so only it
     carries idle relaxation during resets and measurements (5.5 µs on FakeManila), which unscheduled
-    runs and the exact-noisy prediction omit. Measured (N = 2, θ = 0.9 x 3, FakeManila, exact density
-    matrices): pair coherence 0.0133 unscheduled, 0.0078 scheduled with delays, 0.0070-0.0071 with XX,
-    XpXm or XY4. Judge DD on hardware, against a run without it.
+    runs omit. The noisy prediction of a DD run is therefore scheduled and padded alike
+    (:meth:`prediction`, ``run_density_matrix(idle_noise=True, dynamical_decoupling=...)``). Measured
+    (N = 2, θ = 0.9 x 3, FakeManila, exact density matrices): pair coherence 0.0133 unscheduled,
+    0.0078 scheduled with delays, 0.0070-0.0071 with XX, XpXm or XY4. Judge DD on hardware, against a
+    run without it.
 
     Example:
         >>> ErrorSuppression(dynamical_decoupling="XY4").to_dict()
@@ -61,6 +61,25 @@ class ErrorSuppression:
 
     def to_dict(self) -> dict:
         return {"dynamical_decoupling": self.dynamical_decoupling, "twirl_gates": self.twirl_gates}
+
+    def prediction(self, idle_noise: bool, backend) -> dict:
+        """The ``idle_noise`` / ``dynamical_decoupling`` arguments of
+        :func:`~qcharge.execute.run_density_matrix` for the noisy prediction of a run on ``backend``
+        sampled with these choices: with idle noise, this DD sequence too (the prediction is padded as
+        the run is). Refuses idle noise on the ideal simulator (it has no T1, T2) before anything runs."""
+        from .backends import _device_for_noise
+
+        if not isinstance(idle_noise, bool):
+            raise ParameterError(f"Argument `idle_noise` must be True or False, but is {idle_noise!r}.")
+        if idle_noise and _device_for_noise(backend) is None:
+            raise ParameterError("Argument `idle_noise` needs a noisy backend (aer-noisy:<fake>, fake:<fake>, "
+                                 "ibm:<name>, custom), whose T1 and T2 set the idle relaxation, but is on with "
+                                 f"{backend!r}.")
+        return {"idle_noise": idle_noise, "dynamical_decoupling": self.dynamical_decoupling if idle_noise else None}
+
+    def record(self, idle_noise: bool) -> dict:
+        """The run record's ``suppression`` entry (:class:`qcharge.results.Suppression`)."""
+        return {**self.to_dict(), "idle_noise": idle_noise}
 
     def check(self, circuits, backend_name: str, *, runtime: bool) -> None:
         """Refuse, in one line and before anything is submitted, what the runtime would refuse or ignore.

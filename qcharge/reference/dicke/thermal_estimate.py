@@ -50,7 +50,6 @@ _LOG_TAIL = -46.0
 def _symmetric_uniformised(n: int, nbar: float, pe0: float, gamma_t: float):
     r""":math:`y_k = \binom Nk q_{0,k}(t)` as (mantissas, ln scale, relative error estimate), or None above
     ``MAX_TERMS`` steps. q_{0,k}(0) = p_e^k p_g^{N-k}; the chain has rates (2.8) with L = N + 1."""
-    from scipy.special import gammaln
 
     m = np.arange(n + 1.0)
     a = nbar * (m + 1.0) * (n - m) + (nbar + 1.0) * m * (n - m + 1.0)  # out-rate of level m (units gamma)
