@@ -163,6 +163,7 @@ def plan(
     top: int = 5,
     seed: int = 7,
     layout_trials: int = LAYOUT_TRIALS,
+    idle_noise: bool = False,
 ) -> list[Protocol]:
     """Search charging protocols on ``backend`` by their exact-noisy prediction; best first.
 
@@ -183,6 +184,8 @@ def plan(
         seed: seed of the transpiler (layout, routing) and of the circuits.
         layout_trials: other transpiler seeds tried for the layout of the leading protocols (0: the
             preset's layout only).
+        idle_noise: predict with idle relaxation (the circuits scheduled, idle qubits relaxing with the
+            device's T1, T2 during resets: :func:`~qcharge.execute.run_density_matrix`); hardware idles so.
 
     Returns:
         Up to ``top`` :class:`Protocol` records, best first (target coherence: the largest fraction kept;
@@ -220,7 +223,7 @@ def plan(
     t_plat = plateau_time(atoms_, bath, initial)
 
     if target == "teff":
-        return _plan_teff(backend, device, atoms_, bath, initial, thetas, orderings, top, seed, t_plat)
+        return _plan_teff(backend, device, atoms_, bath, initial, thetas, orderings, top, seed, t_plat, idle_noise)
     found: list[Protocol] = []
     for theta in thetas:
         for n_coll in candidate_collisions(theta, bath, atoms_.gamma, t_plat):
@@ -240,7 +243,7 @@ def plan(
                         check_supported(circuits[:1], device)
                         tq = _transpile_with_markers(circuits[:1], device, seed, 1)[0]
                         gates, layout = _two_qubit_gates(tq), layout_of(tq)
-                    predicted = _predicted(circuits, coll, n_coll, backend, seed, layout)
+                    predicted = _predicted(circuits, coll, n_coll, backend, seed, layout, idle_noise)
                     found.append(Protocol(theta, n_coll, ordering, ancilla, int(gates),
                                           None if layout is None else tuple(layout), predicted, exact, t))
     found.sort(key=_rank)
@@ -248,7 +251,7 @@ def plan(
         # Layout: the preset's choice is noise-aware but, where no perfect embedding exists (N >= 3 on
         # heavy-hex), Sabre's placement depends on its seed. Re-transpile the leading protocols with
         # other seeds and keep each one's best prediction (cheap: a few protocols, cached noise models).
-        refined = [_best_layout(p, atoms_, bath, initial, backend, device, seed, layout_trials)
+        refined = [_best_layout(p, atoms_, bath, initial, backend, device, seed, layout_trials, idle_noise)
                    for p in found[:max(top, _REFINE)]]
         found = sorted(refined, key=_rank) + found[max(top, _REFINE):]
     return found[:top]
@@ -268,21 +271,24 @@ def _circuits(plan) -> list:
     return built if isinstance(built, list) else [built]
 
 
-def _predicted(circuits: list, collision: Collision, n_coll: int, backend, seed: int, layout) -> float:
+def _predicted(circuits: list, collision: Collision, n_coll: int, backend, seed: int, layout,
+               idle_noise: bool = False) -> float:
     """Heat-exchange coherence of the exact-noisy state; ``'enumerate'``: the probability-weighted mean of the
     patterns' states (the thermal channel exactly)."""
     from .execute import run_density_matrix
     from .protocol import coin_patterns
 
     states = [st[f"rho_{n_coll}"] for st in run_density_matrix(
-        circuits, backend=backend, seed=seed, initial_layout=None if layout is None else list(layout))]
+        circuits, backend=backend, seed=seed, initial_layout=None if layout is None else list(layout),
+        idle_noise=idle_noise)]
     if collision.ancilla != "enumerate":
         return _signal(states[0])
     weights = coin_patterns(n_coll, circuits[0].metadata["ancilla_excited_probability"])[1]
     return _signal(np.tensordot(weights, states, 1))
 
 
-def _best_layout(p: Protocol, atoms, bath, initial, backend, device, seed: int, trials: int) -> Protocol:
+def _best_layout(p: Protocol, atoms, bath, initial, backend, device, seed: int, trials: int,
+                 idle_noise: bool = False) -> Protocol:
     from .execute import _transpile_with_markers, layout_of
     from .protocol import charging_plan
 
@@ -294,7 +300,7 @@ def _best_layout(p: Protocol, atoms, bath, initial, backend, device, seed: int, 
         if layout == best.layout:
             continue
         # The prediction runs the circuit on this layout with the planner's own seed (as `run` will).
-        predicted = _predicted(circuits, p.collision(), p.collisions, backend, seed, layout)
+        predicted = _predicted(circuits, p.collision(), p.collisions, backend, seed, layout, idle_noise)
         gates = _two_qubit_gates(_transpile_with_markers(circuits[:1], device, seed, 1, list(layout))[0])
         cand = replace(p, layout=layout, predicted=predicted, two_qubit_gates=int(gates))
         if cand.predicted > best.predicted:
@@ -315,7 +321,8 @@ def _teff_std_error(p: float, omega: float, shots: int) -> float:
     return omega / (math.sqrt(p * (1 - p)) * math.log((1 - p) / p) ** 2 * math.sqrt(shots))
 
 
-def _plan_teff(backend, device, pair, bath, initial, thetas, orderings, top, seed, t_plat) -> list[Protocol]:
+def _plan_teff(backend, device, pair, bath, initial, thetas, orderings, top, seed, t_plat,
+               idle_noise: bool = False) -> list[Protocol]:
     """target='teff': rank in-circuit charging protocols by the predicted charged-minus-dephased T_eff gap."""
     from .circuits.harvesting import ChargedCluster, harvesting_instances
     from .coherence import dephase
@@ -358,7 +365,8 @@ def _plan_teff(backend, device, pair, bath, initial, thetas, orderings, top, see
 
                     gates = int(np.mean([resources(c)["transpiled_two_qubit_gates"] for c in circuits["charged"]]))
                 # Both kinds on the same layout: the same gates and gate noise, the Z draws only differ.
-                pe = {kind: _mean_pe(run_density_matrix(c, backend=backend, seed=seed, initial_layout=layout))
+                pe = {kind: _mean_pe(run_density_matrix(c, backend=backend, seed=seed, initial_layout=layout,
+                                                        idle_noise=idle_noise))
                       for kind, c in circuits.items()}
                 # The ideal circuits of the same instances (NumPy twin) and their Poisson average.
                 rho_c = charging_trajectory(charging_plan(pair, bath, initial, coll, n_coll, seed=seed))[1][-1]

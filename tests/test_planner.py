@@ -163,3 +163,17 @@ def test_teff_gap_on_the_ideal_simulator_is_the_collision_model_gap():
 def test_teff_target_refuses_bad_input():
     with pytest.raises(ParameterError, match="Argument `atoms` must be 2 for target 'teff'"):
         plan(LIGHT, 3, 1.0, target="teff")
+
+
+def test_idle_noise_plan_predicts_less_and_refuses_ideal_aer(capsys):
+    from qcharge.cli import main
+
+    kwargs = dict(thetas=(0.9,), orderings=("palindromic",), ancillas=("purify",), top=1, layout_trials=0)
+    plain = plan("aer-noisy:fake_manila", 2, 1.0, **kwargs)[0]
+    idle = plan("aer-noisy:fake_manila", 2, 1.0, idle_noise=True, **kwargs)[0]
+    # FakeManila's reset takes ~5.5 us: the atoms dephase meanwhile, so the scheduled prediction keeps less
+    # (0.145 -> 0.041 for a similar run, tests/test_idle_noise.py), on the same circuit and layout.
+    assert (idle.theta, idle.collisions, idle.layout) == (plain.theta, plain.collisions, plain.layout)
+    assert idle.predicted < 0.8 * plain.predicted
+    assert main(["plan", "--backend", "aer", "-N", "2", "-T", "1", "--idle-noise"]) == 2
+    assert "Argument `--idle-noise` needs a noisy backend" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..exceptions import ParameterError
 from ..records import dumps
 from ..results import table
 from ._common import add_backend_args, add_initial_args, backend_from, initial_from
@@ -21,6 +22,10 @@ def add_parser(sub) -> None:
                         "T_eff gap with pairs charged in the circuit (N = 2) (default coherence)")
     p.add_argument("--top", type=int, default=5, help="number of protocols printed (default 5)")
     p.add_argument("--seed", type=int, default=7, help="seed of the transpiler and the circuits (default 7)")
+    p.add_argument("--idle-noise", action="store_true",
+                   help="rank by the prediction with idle relaxation: the circuits scheduled, idle qubits relaxing "
+                        "with the device's T1, T2 during resets and measurements, as on hardware (noisy backends; "
+                        "default: the unscheduled prediction)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     add_backend_args(p)
     p.set_defaults(func=run)
@@ -30,23 +35,27 @@ def run(args) -> int:
     from ..planner import plan
 
     backend = backend_from(args)
+    if args.idle_noise and backend == "aer":
+        raise ParameterError("Argument `--idle-noise` needs a noisy backend (aer-noisy:<fake>, fake:<fake>, "
+                             "ibm:<name>, custom), whose T1 and T2 set the idle relaxation, but --backend is 'aer'.")
     protocols = plan(backend, args.atoms, args.temperature, initial=initial_from(args), target=args.target,
-                     top=args.top, seed=args.seed)
+                     top=args.top, seed=args.seed, idle_noise=args.idle_noise)
     rows = [p.to_dict() for p in protocols]
     payload = {"backend": backend, "atoms": args.atoms, "temperature": args.temperature, "target": args.target,
-               "protocols": rows}
+               "idle_noise": args.idle_noise, "protocols": rows}
     if args.json:
         print(dumps(payload, indent=2))
     else:
         print(f"charging protocols on {backend}, N = {args.atoms}, T = {args.temperature}, target "
-              f"{args.target} (predicted: exact noisy density matrix; exact: master equation at t = n dt)")
+              f"{args.target} (predicted: exact noisy density matrix{', with idle relaxation' if args.idle_noise else ''}; "
+              "exact: master equation at t = n dt)")
         cols = list(_COLUMNS) + (["std_error"] if args.target == "teff" else [])
         print(table(cols, [[r[k] for k in cols] for r in rows]))
     return 0
 
 
-def best_protocol(backend: str, atoms: int, temperature: float, initial, seed: int):
-    """The top plan (``run charge --plan best``)."""
+def best_protocol(backend: str, atoms: int, temperature: float, initial, seed: int, idle_noise: bool = False):
+    """The top plan (``run charge --plan best``; ranked with idle relaxation when the run predicts with it)."""
     from ..planner import plan
 
-    return plan(backend, atoms, temperature, initial=initial, top=1, seed=seed)[0]
+    return plan(backend, atoms, temperature, initial=initial, top=1, seed=seed, idle_noise=idle_noise)[0]

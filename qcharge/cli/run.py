@@ -139,7 +139,8 @@ def run_charge(args) -> int:
                                  "theta, collisions, ordering and ancilla), but was.")
         from .plan import best_protocol
 
-        best = best_protocol(backend, args.atoms, args.temperature, initial_from(args), args.seed)
+        best = best_protocol(backend, args.atoms, args.temperature, initial_from(args), args.seed,
+                             idle_noise_from(args))
         theta, collisions, ordering, ancilla = best.theta, best.collisions, best.ordering, best.ancilla
         layout = layout or (None if best.layout is None else list(best.layout))
         # The plan depends on the device's calibration of today: pin what it chose in the arguments,
@@ -240,7 +241,7 @@ def _pipeline_protocol(args):
         from ..planner import plan as plan_protocols
 
         best = plan_protocols(backend_from(args), 2, args.temperature, initial=initial_from(args), target="teff",
-                              top=1, seed=args.seed)[0]
+                              top=1, seed=args.seed, idle_noise=idle_noise_from(args))[0]
         args.plan, args.pipeline_theta, args.pipeline_collisions = None, best.theta, best.collisions
         args.pipeline_ordering = best.ordering
         layout = layout or (None if best.layout is None else list(best.layout))
