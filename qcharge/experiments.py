@@ -318,11 +318,11 @@ def run_charge(
     me_rho = charge_reference_state(atoms, bath, initial, t)
     if enumerated:
         # Every coin pattern, weighted: exactly by its probability, or (sampled) by the shots it gets,
-        # so that the twin is what the pooled counts estimate (|realized - exact| <= 1/(2 shots) each).
+        # so that the twin is what the pooled counts estimate (|realised - exact| < 1/shots each).
         alloc = None if exact else _shot_allocation(plan.weights, check_int("shots", shots, minimum=1))
-        kept = np.arange(plan.n_instances) if alloc is None else np.flatnonzero(alloc)
-        weights = plan.weights if alloc is None else alloc[kept] / alloc.sum()
-        twin_rho = np.tensordot(weights, coin_instance_states(plan)[kept, -1], 1)
+        patterns = np.arange(plan.n_instances) if alloc is None else np.flatnonzero(alloc)  # those with shots
+        weights = plan.weights if alloc is None else alloc[patterns] / alloc.sum()
+        twin_rho = np.tensordot(weights, coin_instance_states(plan)[patterns, -1], 1)
     elif coin:
         # The coin circuits are a finite ensemble of plan.n_instances draws: their twin is the mean
         # of the instances' exact states (the channel average is approached as 1/sqrt(instances)).
@@ -376,15 +376,15 @@ def run_charge(
             # (stratified sampling). Pooled counts are sums of multinomials of the instances' states,
             # whose (shot-weighted) mean is twin_rho: their variance is at most the multinomial one,
             # so the bootstrap intervals and the verdict below are conservative.
-            inst = [probe[k] for k in kept] if enumerated else probe
+            inst = [probe[k] for k in patterns] if enumerated else probe
             per_setting = list(zip(*(tomography_circuits(c, c.metadata["atom_qubits"]) for c in inst)))
             jobs = [list(s) for s in per_setting]
             if enumerated:
                 for setting in jobs:  # the shots travel with each circuit (routing regroups them below)
-                    for c, k in zip(setting, kept):
+                    for c, k in zip(setting, patterns):
                         c.metadata = {**c.metadata, "shots": int(alloc[k])}
                 per_shot = None
-                out.update(coin_instances=len(kept))
+                out.update(coin_instances=len(patterns))
             else:
                 per_shot = coin_shots
                 out.update(coin_instances=plan.n_instances, coin_shots_per_instance=coin_shots)

@@ -234,7 +234,7 @@ def plan(
                     if ancilla == "enumerate" and n_coll > PLAN_MAX_ENUMERATED:
                         continue
                     coll = Collision(theta, ordering, ancilla)
-                    circuits = _circuits(charging_plan(atoms_, bath, initial, coll, n_coll, seed=seed))
+                    circuits, weights = _circuits(charging_plan(atoms_, bath, initial, coll, n_coll, seed=seed))
                     if device is None:
                         from .execute import resources
 
@@ -243,7 +243,7 @@ def plan(
                         check_supported(circuits[:1], device)
                         tq = _transpile_with_markers(circuits[:1], device, seed, 1)[0]
                         gates, layout = _two_qubit_gates(tq), layout_of(tq)
-                    predicted = _predicted(circuits, coll, n_coll, backend, seed, layout, idle_noise)
+                    predicted = _predicted(circuits, weights, n_coll, backend, seed, layout, idle_noise)
                     found.append(Protocol(theta, n_coll, ordering, ancilla, int(gates),
                                           None if layout is None else tuple(layout), predicted, exact, t))
     found.sort(key=_rank)
@@ -263,27 +263,23 @@ def _rank(p: Protocol) -> tuple[float, int]:
 
 
 
-def _circuits(plan) -> list:
-    """The plan's charging circuit(s): one, or one per coin pattern (``'enumerate'``)."""
+def _circuits(plan) -> tuple[list, np.ndarray]:
+    """The plan's charging circuit(s) and their weights: one circuit, or one per coin pattern (``'enumerate'``)."""
     from .circuits.charging import charging_circuit
 
     built = charging_circuit(plan)
-    return built if isinstance(built, list) else [built]
+    return (built if isinstance(built, list) else [built]), plan.weights
 
 
-def _predicted(circuits: list, collision: Collision, n_coll: int, backend, seed: int, layout,
+def _predicted(circuits: list, weights: np.ndarray, n_coll: int, backend, seed: int, layout,
                idle_noise: bool = False) -> float:
-    """Heat-exchange coherence of the exact-noisy state; ``'enumerate'``: the probability-weighted mean of the
-    patterns' states (the thermal channel exactly)."""
+    """Heat-exchange coherence of the exact-noisy state, the ``weights``-mean over the circuits (``'enumerate'``:
+    the patterns weighted by their probabilities, the thermal channel exactly)."""
     from .execute import run_density_matrix
-    from .protocol import coin_patterns
 
     states = [st[f"rho_{n_coll}"] for st in run_density_matrix(
         circuits, backend=backend, seed=seed, initial_layout=None if layout is None else list(layout),
         idle_noise=idle_noise)]
-    if collision.ancilla != "enumerate":
-        return _signal(states[0])
-    weights = coin_patterns(n_coll, circuits[0].metadata["ancilla_excited_probability"])[1]
     return _signal(np.tensordot(weights, states, 1))
 
 
@@ -292,7 +288,7 @@ def _best_layout(p: Protocol, atoms, bath, initial, backend, device, seed: int, 
     from .execute import _transpile_with_markers, layout_of
     from .protocol import charging_plan
 
-    circuits = _circuits(charging_plan(atoms, bath, initial, p.collision(), p.collisions, seed=seed))
+    circuits, weights = _circuits(charging_plan(atoms, bath, initial, p.collision(), p.collisions, seed=seed))
     best = p
     for k in range(1, trials + 1):
         tq = _transpile_with_markers(circuits[:1], device, seed + k, 1)[0]
@@ -300,7 +296,7 @@ def _best_layout(p: Protocol, atoms, bath, initial, backend, device, seed: int, 
         if layout == best.layout:
             continue
         # The prediction runs the circuit on this layout with the planner's own seed (as `run` will).
-        predicted = _predicted(circuits, p.collision(), p.collisions, backend, seed, layout, idle_noise)
+        predicted = _predicted(circuits, weights, p.collisions, backend, seed, layout, idle_noise)
         gates = _two_qubit_gates(_transpile_with_markers(circuits[:1], device, seed, 1, list(layout))[0])
         cand = replace(p, layout=layout, predicted=predicted, two_qubit_gates=int(gates))
         if cand.predicted > best.predicted:

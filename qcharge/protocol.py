@@ -59,7 +59,7 @@ DEFAULT_COIN_INSTANCES = 64
 MAX_ENUMERATED_COLLISIONS = 8
 # Dense 2^(N+1) collision unitaries: N = 10 is a 2048 x 2048 complex matrix (64 MiB).
 MAX_COLLISION_ATOMS = 10
-# ordering='fitted': least squares over dense 2^(N+1) products (128 x 128 at N = 6, ~0.1 s).
+# ordering='fitted': least squares over dense 2^(N+1) products (128 x 128 at N = 6: ~1 s, once per θ).
 MAX_FITTED_ATOMS = 6
 
 
