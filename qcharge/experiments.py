@@ -304,7 +304,7 @@ def run_charge(
         )
     _check_charge_size(atoms, initial, bath, exact)
     mitigate = _check_mitigate(mitigate, not exact)
-    predict = current_suppression().prediction(idle_noise, backend)
+    predict = current_suppression().prediction(idle_noise, backend, sampled=not exact)
     store = _store(job_store)
     coin = collision.ancilla == "coin" and not exact
     enumerated = collision.ancilla == "enumerate"
@@ -566,7 +566,7 @@ def run_harvest(
     time = check_real("time", time, minimum=0.0, strict_min=True)
     instances = check_int("instances", instances, minimum=2)
     mitigate = _check_mitigate(mitigate, shots is not None)
-    predict = current_suppression().prediction(idle_noise, backend)
+    predict = current_suppression().prediction(idle_noise, backend, sampled=shots is not None)
     store = _store(job_store)
     omega = bath.omega
     builder_cluster, rho_cluster = _harvest_cluster(cluster, bath, initial, seed, charging)

@@ -133,6 +133,9 @@ def trotter_schedule(
     if ordering == "fitted":
         if theta is None:
             raise ParameterError("Argument `theta` is required for ordering='fitted' (its fractions depend on θ), but is None.")
+        if n_atoms > MAX_FITTED_ATOMS:
+            raise ParameterError(f"Argument `atoms` must be <= {MAX_FITTED_ATOMS} for ordering='fitted' (its angles are "
+                                 f"fitted on the dense 2^(N+1) collision), but is {n_atoms}; use 'palindromic'.")
         f = fitted_fractions(n_atoms, theta)
         entry = tuple((i, f[i]) for i in range(n_atoms - 1)) + ((n_atoms - 1, f[-1]),) + tuple(
             (i, f[i]) for i in reversed(range(n_atoms - 1)))

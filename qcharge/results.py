@@ -537,15 +537,23 @@ class ChargeRun(_Record):
         """The master equation's state quantities (:attr:`Comparison.reference`)."""
         return self.comparison.reference
 
+    def _coins_text(self) -> str:
+        if self.ancilla == "enumerate":
+            total = 2 ** self.collisions
+            if self.shots is None:
+                return f", all {total} coin patterns weighted by their probabilities"
+            return (f", {self.coin_instances} of {total} coin patterns (those given shots), shots in proportion to "
+                    "their probabilities")
+        if self.coin_shots_per_instance is not None:
+            return f", {self.coin_instances} coin draws x {self.coin_shots_per_instance} shots"
+        return ""
+
     def __str__(self) -> str:
         res = self.resources
         return (
             f"{self.mode} on {self.backend}: N = {self.atoms}, T = {self.temperature}, theta = {self.theta}, "
-            f"{self.ordering}, {self.collisions} collisions, t = n dt = {self.time:.4f}"
-            + (f", {self.coin_instances} coin draws x {self.coin_shots_per_instance} shots"
-               if self.coin_shots_per_instance is not None else
-               f", {self.coin_instances} coin patterns, shots in proportion to their probabilities"
-               if self.coin_instances is not None else "")
+            f"{self.ordering}, {self.ancilla} ancilla, {self.collisions} collisions, t = n dt = {self.time:.4f}"
+            + self._coins_text()
             + "\n" + str(self.comparison)
             + f"\nresources per collision {res['per_collision']}, total {res['total']}"
             + _extras(self.noisy_prediction, self.mitigated, self.error_budget, self.layout, self.suppression)

@@ -115,7 +115,7 @@ def test_enumerate_sampled_run_agrees_with_its_twin():
     assert run.comparison.agree
     # Shot noise: the heat-exchange coherence of a pair at 4000 shots per setting has SE ~ 0.01.
     assert abs(run.comparison.circuit.heat_exchange_coherence - run.comparison.twin.heat_exchange_coherence) < 0.05
-    assert "8 coin patterns, shots in proportion" in str(run)
+    assert "8 of 8 coin patterns (those given shots), shots in proportion" in str(run)
 
 
 def test_enumerate_refuses_too_many_collisions_and_harvesting():
@@ -151,3 +151,32 @@ def test_run_counts_takes_shots_per_circuit_and_splits_jobs_there():
     assert [(s["first_circuit"], len(s["circuits"]), s["shots"]) for s in specs] == [(0, 1, 30), (1, 2, 10)]
     with pytest.raises(ParameterError, match="Argument `shots` must hold one number per circuit"):
         run_counts(circuits, shots=[10, 10], seed=1)
+
+
+def test_enumerate_needs_no_partner_qubit_unless_the_initial_state_does():
+    enum = charging_circuit(charging_plan(Atoms.dicke(3), BATH, InitialState(), Collision(0.5, "fitted", "enumerate"),
+                                          2, seed=0))
+    assert enum[0].num_qubits == 4 and enum[0].metadata["partner_qubit"] is None  # 3 atoms + the ancilla
+    purify = charging_circuit(charging_plan(Atoms.dicke(3), BATH, InitialState(), Collision(0.5, "fitted"), 2, seed=0))
+    assert purify.num_qubits == 5
+    thermal = charging_circuit(charging_plan(Atoms.dicke(3), BATH, InitialState("thermal", temperature=0.5),
+                                             Collision(0.5, "fitted", "enumerate"), 2, seed=0))
+    assert thermal[0].num_qubits == 5  # the thermal initial state is purified with the partner
+
+
+def test_run_header_names_the_ancilla_and_the_patterns():
+    args = (Atoms.dicke(2), BATH, InitialState(), Collision(1.05, "exact", "enumerate"), 2)
+    assert "enumerate ancilla" in str(run_charge(*args, exact=True))
+    assert "all 4 coin patterns weighted by their probabilities" in str(run_charge(*args, exact=True))
+    assert "4 of 4 coin patterns (those given shots)" in str(run_charge(*args, shots=400, seed=1))
+
+
+def test_width_and_idle_noise_refusals_are_one_line(capsys):
+    from qcharge.cli import main
+
+    base = ["run", "charge", "-T", "1", "--theta", "0.3", "--collisions", "1", "--backend", "aer-noisy:fake_manila"]
+    assert main([*base, "-N", "5", "--exact"]) == 2
+    assert "has 5 qubits, but the circuits need 7" in capsys.readouterr().err
+    # Sampled aer-noisy circuits are not scheduled: a prediction with idle relaxation would not be theirs.
+    assert main([*base, "-N", "2", "--idle-noise", "--shots", "100"]) == 2
+    assert "Argument `--idle-noise` on a sampled run needs circuits that idle" in capsys.readouterr().err

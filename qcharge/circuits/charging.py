@@ -36,14 +36,19 @@ from .thermal import append_initial_state, append_thermal_ancilla, initial_aux_q
 __all__ = ["charging_circuit", "charging_layout"]
 
 
-def charging_layout(n_atoms: int, initial: InitialState | None = None, omega: float = 1.0) -> dict:
-    """Qubit indices: ``atoms``, ``ancilla``, ``partner``, ``aux`` (= [ancilla, partner, extra purifiers...])."""
+def charging_layout(n_atoms: int, initial: InitialState | None = None, omega: float = 1.0,
+                    ancilla: str = "purify") -> dict:
+    """Qubit indices: ``atoms``, ``ancilla``, ``partner``, ``aux`` (= [ancilla, partner, extra purifiers...]).
+
+    The partner purifies the ancilla (``ancilla='purify'``) and the thermal or matrix initial states; the
+    other ancilla methods from a pure initial state need none (``partner`` None, one qubit less).
+    """
     n_atoms = check_int("atoms", n_atoms, minimum=1)
     need = 0 if initial is None else initial_aux_qubits_needed(initial, n_atoms, omega)
-    n_aux = max(2, need)
+    n_aux = max(2 if ancilla == "purify" or need else 1, need)
     aux = list(range(n_atoms, n_atoms + n_aux))
-    return {"atoms": list(range(n_atoms)), "ancilla": n_atoms, "partner": n_atoms + 1, "aux": aux,
-            "width": n_atoms + n_aux}
+    return {"atoms": list(range(n_atoms)), "ancilla": n_atoms, "partner": n_atoms + 1 if n_aux > 1 else None,
+            "aux": aux, "width": n_atoms + n_aux}
 
 
 def charging_circuit(plan: ChargingPlan, *, measure: bool = False) -> QuantumCircuit | list[QuantumCircuit]:
@@ -81,7 +86,7 @@ def charging_circuit(plan: ChargingPlan, *, measure: bool = False) -> QuantumCir
     n_collisions, saves, seed, dt, p_e = plan.n_collisions, plan.saves, plan.seed, plan.dt, plan.p_e
     n = atoms.n
     method = collision.ancilla
-    layout = charging_layout(n, initial, atoms.omega)
+    layout = charging_layout(n, initial, atoms.omega, method)
     schedule, coins, n_inst = plan.schedule, plan.coins, plan.n_instances
     # One gate object for every exact collision of the circuit (the matrix is the plan's one cache);
     # N = 2 needs none (three exchange gates, qcharge.circuits.synthesis).
@@ -121,7 +126,9 @@ def charging_circuit(plan: ChargingPlan, *, measure: bool = False) -> QuantumCir
 
     circuits = []
     for inst in range(n_inst):
-        regs = [QuantumRegister(n, "atom"), QuantumRegister(1, "anc"), QuantumRegister(1, "partner")]
+        regs = [QuantumRegister(n, "atom"), QuantumRegister(1, "anc")]
+        if layout["partner"] is not None:
+            regs.append(QuantumRegister(1, "partner"))
         if layout["width"] > n + 2:
             regs.append(QuantumRegister(layout["width"] - n - 2, "purifier"))
         clbit = None
@@ -134,7 +141,7 @@ def charging_circuit(plan: ChargingPlan, *, measure: bool = False) -> QuantumCir
         qc = QuantumCircuit(*regs, name=f"charging_N{n}_{collision.ordering}_{method}_n{n_collisions}")
         atom_q, anc_q, partner_q = layout["atoms"], layout["ancilla"], layout["partner"]
         # Thermal initial state uses the partner (index 0 of aux for it), a matrix uses all purifiers.
-        init_aux = [partner_q, anc_q] + layout["aux"][2:]
+        init_aux = [q for q in (partner_q, anc_q) if q is not None] + layout["aux"][2:]
         append_initial_state(qc, initial, atom_q, init_aux, atoms.omega)
         if 0 in saves:
             append_save_marker(qc, "rho_0", atom_q)

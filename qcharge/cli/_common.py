@@ -116,8 +116,9 @@ def add_suppression_args(p: argparse.ArgumentParser) -> None:
                    help="noisy backends: the noisy prediction is scheduled (ALAP, the device's durations) and each "
                         "idle qubit relaxes with the device's T1, T2 while others work (e.g. during the ancilla's "
                         "reset). Hardware always idles so; sampled aer-noisy and custom runs are never scheduled, local-mode "
-                        "(fake:) runs only with --dynamical-decoupling, which turns this on (default: off, the "
-                        "unscheduled prediction)")
+                        "(fake:) runs only with --dynamical-decoupling, which turns this on; so a sampled run takes it on "
+                        "ibm: and on fake: with --dynamical-decoupling only, an exact run on any noisy backend (default: "
+                        "off, the unscheduled prediction)")
 
 
 def suppression_from(args):

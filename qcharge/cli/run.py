@@ -49,7 +49,8 @@ def add_parser(sub) -> None:
                         "enumerate (every coin pattern, one circuit each, weighted by its probability: exact, "
                         "no partner; collisions <= 8), measure or coin (exact on average; need --shots) (default purify)")
     p.add_argument("--shots", type=int, default=None,
-                   help=f"shots per tomography setting (default {DEFAULT_SHOTS}; not with --exact)")
+                   help=f"shots per tomography setting (default {DEFAULT_SHOTS}; not with --exact; --ancilla "
+                        "enumerate splits them over the coin patterns in proportion to their probabilities)")
     p.add_argument("--exact", action="store_true", help="exact density-matrix run (no shots)")
     add_circuit_args(p)
     add_layout_arg(p, "the noise-aware choice, or the plan's with --plan best")

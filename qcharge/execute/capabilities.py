@@ -30,6 +30,16 @@ def circuit_features(circuits) -> set[str]:
     return need
 
 
+def check_width(circuits, device) -> None:
+    """Refuse, in one line, circuits wider than ``device`` (before a transpiler error says it less clearly)."""
+    size = getattr(device, "num_qubits", None)
+    need = max(c.num_qubits for c in _flatten(circuits)[0])
+    if size is not None and need > size:
+        raise BackendError(f"Backend {_backend_name(device)!r} has {size} qubits, but the circuits need {need} "
+                           "(atoms, ancilla and auxiliary qubits): choose a larger device (see `qcharge backends`) "
+                           "or fewer atoms.")
+
+
 def check_supported(circuits, backend) -> None:
     """Refuse, in one line, circuits using what ``backend`` lacks (reset, mid-circuit measurement, control flow).
 
@@ -42,6 +52,7 @@ def check_supported(circuits, backend) -> None:
     """
     if _is_aer(backend):
         return
+    check_width(circuits, backend)
     names = set(backend.target.operation_names)
     missing = sorted(f for f in circuit_features(circuits)
                      if (f == "mid-circuit measurement" and "if_else" not in names)

@@ -9,6 +9,7 @@ from qiskit.transpiler import generate_preset_pass_manager
 
 from ..circuits.collisions import append_save_marker, save_marker_label
 from .backends import _device_for_noise
+from .capabilities import check_width
 
 
 def layout_of(transpiled: QuantumCircuit) -> list[int] | None:
@@ -40,6 +41,7 @@ def _transpile_with_markers(flat: list[QuantumCircuit], device, seed: int | None
     A circuit without markers gets one on all its qubits first, so that its final state is saved in
     the order of its logical qubits (not of the device's 156 physical ones).
     """
+    check_width(flat, device)
     marked = []
     for qc in flat:
         if not any(save_marker_label(inst.operation) is not None for inst in qc.data):

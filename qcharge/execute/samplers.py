@@ -62,11 +62,14 @@ class ErrorSuppression:
     def to_dict(self) -> dict:
         return {"dynamical_decoupling": self.dynamical_decoupling, "twirl_gates": self.twirl_gates}
 
-    def prediction(self, idle_noise: bool, backend) -> dict:
+    def prediction(self, idle_noise: bool, backend, *, sampled: bool = False) -> dict:
         """The ``idle_noise`` / ``dynamical_decoupling`` arguments of
         :func:`~qcharge.execute.run_density_matrix` for the noisy prediction of a run on ``backend``
         sampled with these choices: with idle noise, this DD sequence too (the prediction is padded as
-        the run is). Refuses idle noise on the ideal simulator (it has no T1, T2) before anything runs."""
+        the run is). Refuses, before anything runs, idle noise on the ideal simulator (it has no T1, T2)
+        and on ``sampled`` runs whose circuits do not idle as the prediction does: Aer paths
+        (``aer-noisy:``, ``custom``) sample unscheduled circuits, and local mode (``fake:``) schedules
+        only with dynamical decoupling; hardware (``ibm:``) always idles."""
         from .backends import _device_for_noise
 
         if not isinstance(idle_noise, bool):
@@ -75,6 +78,12 @@ class ErrorSuppression:
             raise ParameterError("Argument `idle_noise` needs a noisy backend (aer-noisy:<fake>, fake:<fake>, "
                                  "ibm:<name>, custom), whose T1 and T2 set the idle relaxation, but is on with "
                                  f"{backend!r}.")
+        kind = backend.partition(":")[0] if isinstance(backend, str) else None
+        if idle_noise and sampled and not (kind == "ibm" or (kind == "fake" and self.dynamical_decoupling)):
+            raise ParameterError(
+                "Argument `idle_noise` on a sampled run needs circuits that idle as the prediction does (ibm:<name>, "
+                f"or fake:<fake> with dynamical decoupling), but {backend!r} samples unscheduled circuits, so the "
+                "prediction would not be theirs: drop it, or run exactly (--exact / no --shots) for the prediction.")
         return {"idle_noise": idle_noise, "dynamical_decoupling": self.dynamical_decoupling if idle_noise else None}
 
     def record(self, idle_noise: bool) -> dict:
