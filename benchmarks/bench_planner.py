@@ -8,7 +8,7 @@ the device's noise model restricted to the used qubits, Aer density matrix), the
 the two-qubit gates after transpiling, the layout, and the wall time of the planner.
 
 Target (issue 7): the planned charging keeps >= 85 % of the exact heat-exchange coherence on
-FakeKingston and FakeFez at N = 2.
+FakeKingston and FakeFez (N = 2 and 3).
 
 ``--teff``: also ``plan(target='teff')`` on FakeFez and FakeKingston (θ grid ``TEFF_THETAS``, palindromic and
 exact): the top protocols' predicted charged-minus-dephased T_eff gap (both pairs charged in the circuit),
@@ -53,7 +53,8 @@ def evaluate(backend: str, n: int, collision: Collision, n_coll: int) -> dict:
     t = n_coll * collision.time_step(bath, atoms.gamma)
     exact = float(heat_exchange_coherence(charge_reference_state(atoms, bath, initial, t)))
     predicted = float(heat_exchange_coherence(rho))
-    return {"theta": collision.theta, "collisions": n_coll, "ordering": collision.ordering, "time": t,
+    return {"theta": collision.theta, "collisions": n_coll, "ordering": collision.ordering,
+            "ancilla": collision.ancilla, "time": t,
             "two_qubit_gates": _two_qubit_gates(tq), "layout": layout, "exact": exact, "predicted": predicted,
             "kept": predicted / exact}
 
@@ -99,20 +100,22 @@ def main(argv=None) -> int:
         "",
         f"T = {TEMPERATURE}, from ground, heat-exchange coherence of the atoms. Default: palindromic θ = 0.3, "
         f"{DEFAULT_COLLISIONS} collisions. Planned: top protocol of `qcharge plan` (θ grid 0.3-1.2, collisions 2-24 "
-        "around the plateau, palindromic/exact, purify). Exact = master equation at t = n Δt; noisy = Aer density "
+        "around the plateau, orderings palindromic / fitted (N >= 3) / exact, ancillas purify / enumerate (n <= 6), "
+        "ranked by the fraction kept). Exact = master equation at t = n Δt; noisy = Aer density "
         "matrix of the transpiled circuit on the device's noise model (restricted to the used qubits, no shots); "
         "2q = two-qubit gates after transpiling (level 1, seed 7). Kept = noisy / exact at the same t; "
         "of plateau = noisy / the long-time exact value (γt = 30).",
         "",
-        "| device | N | protocol | θ | n | ordering | 2q gates | exact | noisy prediction | kept | of plateau | layout | plan (s) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| device | N | protocol | θ | n | ordering | ancilla | 2q gates | exact | noisy prediction | kept | of plateau | "
+        "layout | plan (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         for kind in ("default", "planned"):
             p = r[kind]
             lines.append(
                 f"| {r['device']} | {r['atoms']} | {kind} | {p['theta']} | {p['collisions']} | {p['ordering']} | "
-                f"{p['two_qubit_gates']} | {p['exact']:.4f} | {p['predicted']:.4f} | {100 * p['kept']:.1f} % | "
+                f"{p['ancilla']} | {p['two_qubit_gates']} | {p['exact']:.4f} | {p['predicted']:.4f} | {100 * p['kept']:.1f} % | "
                 f"{100 * p['kept_of_plateau']:.1f} % | "
                 f"{p['layout']} | {p.get('plan_seconds', float('nan')):.1f} |".replace("| nan |", "| - |"))
     if teff_rows:
