@@ -265,7 +265,7 @@ def _counts_of_jobs(run: Run, circuits, *, backend, shots, seed: int | None, job
     The rebuilt circuits must be the recorded ones (same digests, shots, seeds), else the stored
     jobs would be analysed as something they are not.
     """
-    from .execute import job_chunks, pool_counts, retrieve_counts, run_counts, runtime_service
+    from .execute import job_chunks, place_counts, pool_counts, retrieve_counts, run_counts, runtime_service
 
     records = run.job_records()
     specs = job_chunks(circuits, seed=seed, shots=shots)
@@ -288,11 +288,11 @@ def _counts_of_jobs(run: Run, circuits, *, backend, shots, seed: int | None, job
             run.save_job(r["index"], {**r, "state": "done"})
         return counts
     service = service or runtime_service(backend)
-    flat = []
+    per_job = []
     for spec, r in zip(specs, records):
-        flat += retrieve_counts(service, r["job_id"], spec["circuits"])
+        per_job.append(retrieve_counts(service, r["job_id"], spec["circuits"]))
         run.save_job(r["index"], {**r, "state": "done"})
-    return pool_counts(circuits, flat)
+    return pool_counts(circuits, place_counts(specs, per_job, sum(len(s["circuits"]) for s in specs)))
 
 
 def _source(run: Run, mode: str, service=None) -> Callable:

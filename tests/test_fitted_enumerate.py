@@ -149,6 +149,12 @@ def test_run_counts_takes_shots_per_circuit_and_splits_jobs_there():
     assert counts == [{"0": 30, "1": 10}, {"1": 20}]
     specs = job_chunks(circuits, seed=1, shots=[30, 10, 10])
     assert [(s["first_circuit"], len(s["circuits"]), s["shots"]) for s in specs] == [(0, 1, 30), (1, 2, 10)]
+    # Interleaved shots (a weighted ensemble, setting by setting) make one job per shot count, not one per run,
+    # and the counts come back to their circuits.
+    mixed = [[_measured(0), _measured(1)], [_measured(0), _measured(1)]]
+    specs = job_chunks(mixed, seed=1, shots=[30, 10, 30, 10])
+    assert [(s["indices"], s["shots"]) for s in specs] == [([0, 2], 30), ([1, 3], 10)]
+    assert run_counts(mixed, shots=[30, 10, 30, 10], seed=1) == [{"0": 30, "1": 10}] * 2
     with pytest.raises(ParameterError, match="Argument `shots` must hold one number per circuit"):
         run_counts(circuits, shots=[10, 10], seed=1)
 

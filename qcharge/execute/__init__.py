@@ -52,8 +52,8 @@ from .noise import restricted_noise_model
 from .remote import (is_remote_backend, job_state, retrieve_counts, retrieve_job, runtime_service,
                      submit_sampler_job)
 from .samplers import ErrorSuppression, current_suppression, error_suppression
-from .sampling import (MEASURED_PHYSICAL, job_chunks, job_store_for, measured_physical_qubits, pool_counts, run_counts,
-                       transpiled_two_qubit_gates)
+from .sampling import (MEASURED_PHYSICAL, job_chunks, job_store_for, measured_physical_qubits, place_counts,
+                       pool_counts, run_counts, transpiled_two_qubit_gates)
 from .transpile_stats import resources
 
 __all__ = [
@@ -80,6 +80,7 @@ __all__ = [
     "resources",
     "is_remote_backend",
     "job_chunks",
+    "place_counts",
     "submit_sampler_job",
     "runtime_service",
     "job_state",

@@ -211,7 +211,7 @@ def _sample_jobs(flat, pm, sampler, device, store, be, name, shots, seed, optimi
                  max_circuits_per_job, progress, suppression) -> list[dict[str, int]]:
     """Submit (or resume) the jobs of :func:`run_counts`, each id recorded before waiting."""
 
-    counts: list[dict[str, int]] = []
+    per_job: list[list[dict[str, int]]] = []
     specs = job_chunks(flat, seed=seed, max_circuits_per_job=max_circuits_per_job, shots=shots)
     for spec in _progress(specs, progress, len(specs), f"jobs on {name}"):
         chunk, j, seed_j, shots = spec["circuits"], spec["first_circuit"], spec["seed"], spec["shots"]
@@ -246,8 +246,8 @@ def _sample_jobs(flat, pm, sampler, device, store, be, name, shots, seed, optimi
         result = job.result()
         if store is not None:
             store.save(inputs, {**store.load(inputs), "done": True})
-        counts += [_counts(pub, qc) for pub, qc in zip(result, chunk)]
-    return counts
+        per_job.append([_counts(pub, qc) for pub, qc in zip(result, chunk)])
+    return place_counts(specs, per_job, len(flat))
 
 
 def check_shots(shots, n_circuits: int) -> int | list[int]:
@@ -261,10 +261,13 @@ def check_shots(shots, n_circuits: int) -> int | list[int]:
 
 def job_chunks(circuits, *, seed: int | None, max_circuits_per_job: int = 100,
                shots: int | Sequence[int] | None = None) -> list[dict]:
-    """The jobs :func:`run_counts` makes of ``circuits``: first circuit, circuits, seed, digest and shots of each.
+    """The jobs :func:`run_counts` makes of ``circuits``: indices (into the flattened circuits), first circuit,
+    circuits, seed, digest and shots of each.
 
-    ``shots`` per flattened circuit (or one int for all): a job holds at most ``max_circuits_per_job``
-    consecutive circuits of equal shots.
+    ``shots`` per flattened circuit (or one int for all): the circuits are grouped by their shots (groups in
+    order of first appearance, circuits in order within a group), and each group is cut into jobs of at most
+    ``max_circuits_per_job``. One int: consecutive chunks, as always. (A weighted ensemble, ``ancilla='enumerate'``,
+    interleaves its shot counts setting by setting: grouping keeps it to a few jobs, not one per run of equal shots.)
 
     :func:`run_counts` runs exactly these jobs, so a job spec recorded here identifies its job. Every
     job gets its own simulator seed: with one seed for all jobs, Aer repeats the same random numbers
@@ -274,16 +277,26 @@ def job_chunks(circuits, *, seed: int | None, max_circuits_per_job: int = 100,
     """
     flat, _ = _flatten(circuits)
     per = [shots] * len(flat) if shots is None or isinstance(shots, int) else list(check_shots(shots, len(flat)))
-    out, j = [], 0
-    while j < len(flat):
-        end = j + 1
-        while end < len(flat) and end - j < max_circuits_per_job and per[end] == per[j]:
-            end += 1
-        chunk = flat[j:end]
-        out.append({"first_circuit": j, "circuits": chunk, "seed": job_seed(seed, j), "digest": _circuits_digest(chunk),
-                    "shots": per[j]})
-        j = end
+    groups: dict = {}
+    for i, k in enumerate(per):
+        groups.setdefault(k, []).append(i)
+    out = []
+    for k, members in groups.items():
+        for a in range(0, len(members), max_circuits_per_job):
+            idx = members[a:a + max_circuits_per_job]
+            chunk = [flat[i] for i in idx]
+            out.append({"indices": idx, "first_circuit": idx[0], "circuits": chunk, "seed": job_seed(seed, idx[0]),
+                        "digest": _circuits_digest(chunk), "shots": k})
     return out
+
+
+def place_counts(specs: Sequence[dict], per_job: Sequence[Sequence[dict]], n_circuits: int) -> list[dict]:
+    """Counts per flattened circuit from the counts of each job of :func:`job_chunks` (its ``indices``)."""
+    flat: list = [None] * n_circuits
+    for spec, counts in zip(specs, per_job):
+        for i, c in zip(spec["indices"], counts):
+            flat[i] = c
+    return flat
 
 
 def pool_counts(circuits, flat_counts: Sequence[dict[str, int]]) -> list[dict[str, int]]:
