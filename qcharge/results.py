@@ -129,6 +129,13 @@ class _Record:
         required = [f.name for f in fields if f.name not in cls._OMIT_NONE]
         return [f.name for f in fields], required
 
+    @classmethod
+    def from_dict(cls, data: Mapping):
+        """The record of a :meth:`to_dict` mapping: every field kept as it is (records of nested types override this)."""
+        names, required = cls._names()
+        _keys(cls, data, names, required)
+        return cls(**{k: data.get(k) for k in names})
+
 
 # ---------------------------------------------------------------- per-quantity values
 @dataclass(frozen=True)
@@ -172,12 +179,6 @@ class ChargePoint(_Record):
 
     _OMIT_NONE: ClassVar[frozenset[str]] = frozenset(
         {"coherence_l1_error_bound", "coherence_l1_status", "coherence_l1_note"})
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> ChargePoint:
-        names, required = cls._names()
-        _keys(cls, data, names, required)
-        return cls(**{k: data.get(k) for k in names})
 
 
 @dataclass(frozen=True)
@@ -284,12 +285,6 @@ class HarvestSummary(_Record):
     heat_current: float  # exact heat flow into the probe, omega r [M(rho_p) - rho_p]_ee
     heat_current_second_order: float  # (4.6) at the same steady state
 
-    @classmethod
-    def from_dict(cls, data: Mapping) -> HarvestSummary:
-        names, required = cls._names()
-        _keys(cls, data, names, required)
-        return cls(**{k: data.get(k) for k in names})
-
     def __str__(self) -> str:
         return table(["quantity", "value"], [[k, v] for k, v in self.to_dict().items()])
 
@@ -311,12 +306,6 @@ class ClusterTeff(_Record):
     relaxation_rate: float  # of the probe populations, exact map (units of gamma)
     relaxation_rate_second_order: float
     theta: float
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> ClusterTeff:
-        names, required = cls._names()
-        _keys(cls, data, names, required)
-        return cls(**{k: data.get(k) for k in names})
 
     def __str__(self) -> str:
         return table(["quantity", "value"], [[k, v] for k, v in self.to_dict().items()])
@@ -430,12 +419,6 @@ class Suppression(_Record):
     dynamical_decoupling: str | None
     twirl_gates: bool
     idle_noise: bool
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> Suppression:
-        names, required = cls._names()
-        _keys(cls, data, names, required)
-        return cls(**{k: data[k] for k in names})
 
     def text(self) -> str:
         dd = self.dynamical_decoupling
