@@ -244,7 +244,7 @@ class ChargeTrace(_Record):
         for r, b in zip(rows, bounds):
             if r[-1] == "estimate" and b is not None:
                 rel = b / r[1] if 0 < r[1] < float("inf") else _rel_from_log(b, r[2])
-                r[-1] = f"estimate ±{rel:.1g}"
+                r[-1] = f"estimate, rel. error ~{rel:.1g}"
         for r in rows:  # C_l1 beyond float64 (N in the thousands): its log10 is the number
             if r[1] == float("inf") and abs(r[2]) != float("inf") and r[2] == r[2]:
                 r[1] = f"10^{r[2]:.4f}"

@@ -85,7 +85,7 @@ def test_cli_prints_the_estimate_as_such(capsys):
     assert main(["charge", "-N", "300", "-T", "1", "--initial-temperature", "0.5", "--times", "0.01"]) == 0
     text = capsys.readouterr().out
     row = next(line for line in text.splitlines() if line.lstrip().startswith("0.01"))
-    assert "23.0842" in row and "estimate ±" in row
+    assert "23.0842" in row and "estimate, rel. error ~" in row
     assert "t = 0.01: uncertified estimate (symmetric-multiplet sum)" in text
 
 
