@@ -194,6 +194,7 @@ def plan(
         |1 - kept|; target teff: the largest predicted gap).
     """
     from .execute import _device_for_noise, _transpile_with_markers, check_supported, layout_of
+    from .execute.density import _check_idle
     from .experiments import _check_charge_size, charge_reference_state
     from .protocol import charging_plan
 
@@ -222,6 +223,7 @@ def plan(
     bath = Bath(temperature, atoms_.omega)
     _check_charge_size(atoms_, initial, bath, True)
     device = _device_for_noise(backend)
+    _check_idle(idle_noise, None, device, backend)
     t_plat = plateau_time(atoms_, bath, initial)
 
     if target == "teff":

@@ -127,19 +127,16 @@ def suppression_from(args):
     before anything runs or is recorded."""
     from ..execute import ErrorSuppression
 
-    if getattr(args, "idle_noise", False) and args.backend == "aer":
-        raise ParameterError("Argument `--idle-noise` needs a noisy backend (aer-noisy:<fake>, fake:<fake>, "
-                             "ibm:<name>, custom), whose T1 and T2 set the idle relaxation, but --backend is 'aer'.")
     sup = ErrorSuppression(getattr(args, "dynamical_decoupling", None), bool(getattr(args, "twirl_gates", False)))
-    if not sup.enabled:
-        return sup
-    flag = "--dynamical-decoupling" if sup.dynamical_decoupling is not None else "--twirl-gates"
-    if args.backend.partition(":")[0] not in ("fake", "ibm"):
-        raise ParameterError(f"Argument `{flag}` needs the runtime sampler (--backend fake:<fake> or ibm:<name>), "
-                             f"but --backend is {args.backend!r}.")
     exact = getattr(args, "exact", False) if args.experiment == "charge" else args.shots is None
-    if exact:
-        raise ParameterError(f"Argument `{flag}` needs a sampled run (--shots), but this run is exact.")
+    if sup.enabled:
+        flag = "--dynamical-decoupling" if sup.dynamical_decoupling is not None else "--twirl-gates"
+        if args.backend.partition(":")[0] not in ("fake", "ibm"):
+            raise ParameterError(f"Argument `{flag}` needs the runtime sampler (--backend fake:<fake> or ibm:<name>), "
+                                 f"but --backend is {args.backend!r}.")
+        if exact:
+            raise ParameterError(f"Argument `{flag}` needs a sampled run (--shots), but this run is exact.")
+    sup.prediction(idle_noise_from(args), backend_from(args), sampled=not exact)  # the experiment's own check, early
     return sup
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..exceptions import ParameterError
 from ..records import dumps
 from ..results import table
 from ._common import add_backend_args, add_initial_args, backend_from, initial_from
@@ -35,9 +34,6 @@ def run(args) -> int:
     from ..planner import plan
 
     backend = backend_from(args)
-    if args.idle_noise and backend == "aer":
-        raise ParameterError("Argument `--idle-noise` needs a noisy backend (aer-noisy:<fake>, fake:<fake>, "
-                             "ibm:<name>, custom), whose T1 and T2 set the idle relaxation, but --backend is 'aer'.")
     protocols = plan(backend, args.atoms, args.temperature, initial=initial_from(args), target=args.target,
                      top=args.top, seed=args.seed, idle_noise=args.idle_noise)
     rows = [p.to_dict() for p in protocols]

@@ -113,10 +113,11 @@ def _check_density_matrix_width(n_qubits: int) -> None:
 
 
 def _check_idle(idle_noise, dynamical_decoupling, device, backend) -> None:
+    """``idle_noise`` / ``dynamical_decoupling`` of :func:`run_density_matrix` (``device``: the noisy one, or None)."""
     if not isinstance(idle_noise, bool):
         raise ParameterError(f"Argument `idle_noise` must be True or False, but is {idle_noise!r}.")
     if idle_noise and device is None:
-        raise ParameterError("Argument `idle_noise` needs a noisy backend ('aer-noisy:<fake>', a device, custom), "
+        raise ParameterError("Argument `idle_noise` needs a noisy backend (aer-noisy:<fake>, fake:<fake>, ibm:<name>, custom), "
                              f"whose T1 and T2 set the idle relaxation, but the backend is {backend!r}.")
     if dynamical_decoupling is not None:
         check_choice("dynamical_decoupling", dynamical_decoupling, DD_SEQUENCES)

@@ -71,13 +71,10 @@ class ErrorSuppression:
         (``aer-noisy:``, ``custom``) sample unscheduled circuits, and local mode (``fake:``) schedules
         only with dynamical decoupling; hardware (``ibm:``) always idles."""
         from .backends import _device_for_noise
+        from .density import _check_idle
 
-        if not isinstance(idle_noise, bool):
-            raise ParameterError(f"Argument `idle_noise` must be True or False, but is {idle_noise!r}.")
-        if idle_noise and _device_for_noise(backend) is None:
-            raise ParameterError("Argument `idle_noise` needs a noisy backend (aer-noisy:<fake>, fake:<fake>, "
-                                 "ibm:<name>, custom), whose T1 and T2 set the idle relaxation, but is on with "
-                                 f"{backend!r}.")
+        # The device is resolved only with idle noise (for ibm: that is a service call).
+        _check_idle(idle_noise, None, _device_for_noise(backend) if idle_noise is True else None, backend)
         kind = backend.partition(":")[0] if isinstance(backend, str) else None
         if idle_noise and sampled and not (kind == "ibm" or (kind == "fake" and self.dynamical_decoupling)):
             raise ParameterError(
