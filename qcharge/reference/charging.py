@@ -95,11 +95,14 @@ def _lifetime(atoms: Atoms, bath: Bath, initial: InitialState, max_memory_gb: fl
         return None  # its sector is too large for a dense spectrum: reported as not computed
 
 
+# Per-time columns of a trace that hold text (the C_l1 status and note), not floats.
+_TEXT_COLUMNS = ("coherence_l1_status", "coherence_l1_note")
+
+
 def _trace(method: str, times: np.ndarray, columns: dict, long_time: dict | None, atoms: Atoms,
            lifetime: float | None) -> ChargeTrace:
     """The record from per-time columns (one list per observable) and the optional t -> inf point."""
-    texts = ("coherence_l1_status", "coherence_l1_note")
-    values = {k: tuple(float(v) for v in col) if k not in texts else tuple(col) for k, col in columns.items()}
+    values = {k: tuple(float(v) for v in col) if k not in _TEXT_COLUMNS else tuple(col) for k, col in columns.items()}
     uniform = atoms.is_dicke and atoms.dipolar == 0.0
     matrices = {} if uniform else {k: tuple(map(tuple, getattr(atoms, k).tolist())) for k in ("gamma_matrix", "dipolar_matrix")}
     return ChargeTrace(method=method, times=tuple(times.tolist()), long_time=None if long_time is None else
@@ -158,8 +161,7 @@ def charge(
         keys = _OBSERVABLES + ("coherence_l1_error_bound", "coherence_l1_status", "coherence_l1_note")
         columns = {k: list(getattr(res, k)) for k in keys}
         _unresolved_to_nan(columns, res.coherence_l1_relative_error_bound)
-        texts = ("coherence_l1_status", "coherence_l1_note")
-        point = {k: (columns[k][n] if k in texts else float(columns[k][n])) for k in keys} if long_time else None
+        point = {k: (columns[k][n] if k in _TEXT_COLUMNS else float(columns[k][n])) for k in keys} if long_time else None
         return _trace(method, times, {k: col[:n] for k, col in columns.items()}, point, atoms, tau)
     if method == "permutation":
         from .permutation import solve_permutation
