@@ -106,6 +106,8 @@ def test_tables_for_people(capsys):
         (["charge", "--atoms", "2"], "required"),
         (["charge", "--atoms", "-2", "-T", "1", "--dipolar", "0.3"], "atoms"),
         (["charge", "--atoms", "2", "-T", "1", "--times", "5", "1"], "ascending"),
+        (["charge", "--atoms", "2", "-T", "1", "--l1-budget", "-1"], "--l1-budget"),
+        (["charge", "--atoms", "2", "-T", "1", "--l1-budget", "soon"], "--l1-budget"),
         (["charge", "--atoms", "2", "-T", "1", "--times", "1", "--plot", "/no/such/dir/x.png"], "--plot"),
         (["export", "--out", "/proc/qcharge-cannot-write-here"], "qcharge-cannot-write-here"),
         (["frobnicate"], "invalid choice"),
@@ -333,3 +335,17 @@ def test_new_user_findings(capsys, tmp_path):
     assert main(argv) == 0 and main(argv) == 0  # the rerun finds an Aer job it cannot retrieve
     err = capsys.readouterr().err
     assert "qcharge: note: Stored job" in err and "UserWarning" not in err and "warnings.warn" not in err
+
+
+def test_default_times_follow_the_collective_time_scale(capsys):
+    # Issue 9: at N = 500 the default times 0 1 5 20 all printed the long-time state (the superradiant
+    # dynamics take ~1/(N gamma)). They are now 0 1 5 20 x min(1, 2/(N gamma)): N = 2 keeps them.
+    pair = run_json(capsys, ["charge", "-N", "2", "-T", "1"])
+    assert pair["times"] == [0.0, 1.0, 5.0, 20.0]
+    many = run_json(capsys, ["charge", "-N", "500", "-T", "1"])
+    assert many["times"] == [0.0, 0.004, 0.02, 0.08]
+    energy = many["energy"]
+    # From ground the energy rises to its long-time value; every default time shows a different state
+    # (float64 dynamics: 1e-6 of the energy is far above their ~1e-12 error).
+    assert all(b - a > 1e-6 * energy[-1] for a, b in zip(energy, energy[1:]))
+

@@ -8,6 +8,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from qcharge.exceptions import ParameterError
 from qcharge.params import Atoms, Bath, InitialState
 from qcharge.reference.dicke import solve_dicke
 from qcharge.reference.dicke.certified_l1 import _certified_l1_generic, _certified_l1_long_time, _log_beta, _logsumexp
@@ -248,3 +249,22 @@ def test_n500_slow_mode_route_relaxes_to_the_long_time_value():
     assert r is not None and r.rel_bound <= 1e-12
     diff = abs(arb_to_fraction(r.ball) - arb_to_fraction(lt.ball))
     assert float(diff) <= math.exp(r.log_abs_bound) + math.exp(lt.log_abs_bound)
+
+
+def test_budget_refuses_before_any_work_and_reports_the_plan(monkeypatch):
+    # A time whose plan exceeds budget_s gets None without entering a chain's uniformisation, and its planned
+    # CPU seconds are reported (the caller's note names them); with the default budget it is certified.
+    from qcharge.reference.dicke import thermal_l1
+
+    pe0 = excited_probability(0.5)
+    guess = [29.0 * math.log(10.0)]  # log C_l1 ~ 1e29 at N = 400, gamma t = 0.01: sizes the plan as solve_dicke does
+    monkeypatch.setattr(thermal_l1, "_chain_uniformised", lambda *a, **k: pytest.fail("worked over the budget"))
+    planned: list = []
+    assert thermal_l1_certified(400, BATH.x, BATH.nbar, pe0, [0.01], 1e-12, guess, budget_s=1.0, planned=planned) == [None]
+    assert len(planned) == 1 and planned[0] > 1.0
+
+
+def test_l1_budget_is_checked():
+    with pytest.raises(ParameterError, match="l1_budget_s"):
+        solve_dicke(Atoms.dicke(4), BATH, InitialState.thermal(0.5), [1.0], l1_budget_s=-1.0)
+

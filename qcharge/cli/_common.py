@@ -29,6 +29,7 @@ __all__ = [
     "NAN_NOTE",
     "DEFAULT_L1_MAX_ATOMS",
     "add_l1_max_atoms_arg",
+    "add_l1_budget_arg",
     "DEFAULT_SEED",
     "add_suppression_args",
     "suppression_from",
@@ -40,7 +41,7 @@ DEFAULT_SEED = 7
 DEFAULT_L1_MAX_ATOMS = 2000
 NAN_NOTE = ("(C_l1 'not computed' = nan, see its note: from a product thermal state the long-time C_l1 is certified up "
             "to --l1-max-atoms (default 2000; ~N^2.6 big-integer work) and the finite-time one up to N = 1000 where an "
-            "enclosure of the chains fits its budget (at N >= 500 not in the first superradiant times, e.g. γt = 0.01); "
+            "enclosure of the chains fits --l1-budget (default 30 s per time; N = 1000 at γt = 0.01 needs ~950 s); "
             "elsewhere it is an uncertified estimate with its error estimate, and nan where that error would exceed "
             "the value; from ground or excited states it is computed at any N)")
 
@@ -70,6 +71,16 @@ def add_l1_max_atoms_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--l1-max-atoms", type=int, default=DEFAULT_L1_MAX_ATOMS, metavar="N",
                    help="Dicke solver: certify the long-time C_l1 of product thermal states up to this N "
                         f"(cost ~N^2.6: N = 2000 ~5 s, N = 4000 ~40-50 s CPU; default {DEFAULT_L1_MAX_ATOMS})")
+
+
+def add_l1_budget_arg(p: argparse.ArgumentParser) -> None:
+    from ..reference.dicke.thermal_l1 import DEFAULT_BUDGET_S
+
+    p.add_argument("--l1-budget", type=float, default=DEFAULT_BUDGET_S, metavar="SECONDS",
+                   help="Dicke solver, product thermal states, N <= 1000: CPU seconds the certified finite-time C_l1 "
+                        "may cost per time, planned before any work; over it the estimate is printed with the planned "
+                        f"cost (N = 1000 from T0 = 0.5, T = 1: ~200 s at γt = 0.001, ~950 s at 0.01, ~50 s at 0.1; "
+                        f"default {DEFAULT_BUDGET_S:g})")
 
 
 def add_backend_args(p: argparse.ArgumentParser) -> None:

@@ -10,9 +10,9 @@ from .._checks import check_real
 from ..exceptions import ParameterError
 from ..params import Atoms, Bath, InitialState
 from ..reference.charging import METHODS
-from ._common import NAN_NOTE, add_bath_args, add_initial_args, add_l1_max_atoms_arg, emit, initial_from, load_matrix, output_file, progress
+from ._common import NAN_NOTE, add_bath_args, add_initial_args, add_l1_budget_arg, add_l1_max_atoms_arg, emit, initial_from, load_matrix, output_file, progress
 
-__all__ = ["add_parser", "run", "load_state", "DEFAULT_TIMES", "MAX_DENSE_DICKE_ATOMS"]
+__all__ = ["add_parser", "run", "load_state", "DEFAULT_TIMES", "default_times", "MAX_DENSE_DICKE_ATOMS"]
 
 DEFAULT_TIMES = (0.0, 1.0, 5.0, 20.0)
 # --save-state with the Dicke method builds the dense 2^N x 2^N state: 16 * 4^12 B = 256 MiB at N = 12.
@@ -39,7 +39,9 @@ def add_parser(sub) -> None:
     geo.add_argument("--dipole", default="z", metavar="x|y|z|DX,DY,DZ",
                      help="common dipole orientation with --distance/--positions (default z)")
     p.add_argument("--times", type=float, nargs="+", default=None,
-                   help="ascending times in units of 1/gamma (default 0 1 5 20; only 0 at T = inf)")
+                   help="ascending times in units of 1/gamma (default 0 1 5 20 times min(1, 2/(N gamma)) in the Dicke limit, "
+                        "e.g. 0 0.004 0.02 0.08 at N = 500, where the superradiant dynamics happen; largest eigenvalue "
+                        "of gamma_ij for N gamma otherwise; only 0 at T = inf)")
     p.add_argument("--long-time", action="store_true", help="also the t -> infinity state (after the --times rows)")
     p.add_argument("--method", choices=list(METHODS), default="auto",
                    help="dicke: J-multiplet solver, any N; permutation: uniform off-diagonal gamma_ij, Omega_ij, "
@@ -48,6 +50,7 @@ def add_parser(sub) -> None:
     p.add_argument("--max-memory-gb", type=float, default=2.0, metavar="GB",
                    help="memory cap of the full-space and permutation solvers, checked before allocating (default 2)")
     add_l1_max_atoms_arg(p)
+    add_l1_budget_arg(p)
     p.add_argument("--plot", default=None, metavar="FILE.png",
                    help="draw C_l1, C_re and heat versus time into this file (default: no figure)")
     p.add_argument("--initial-state-file", default=None, metavar="FILE.npy",
@@ -117,11 +120,26 @@ def _final_state(atoms: Atoms, bath: Bath, initial: InitialState, t: float, meth
     return long_time_state(atoms, bath, rho0) if math.isinf(t) else evolve(atoms, bath, rho0, [t])[0]
 
 
-def _times(args) -> list[float]:
+def default_times(atoms: Atoms) -> list[float]:
+    r"""DEFAULT_TIMES in units of :math:`\tau = \min(1, 2/\lambda_{max}(\gamma_{ij}))`, 2 significant digits.
+
+    The collective decay runs at :math:`\lambda_{max} = N\gamma` in the Dicke limit (docs/physics.md §2.7):
+    at N = 500 its dynamics are over by t ~ 0.1, so 0 1 5 20 printed the long-time state four times. A pair
+    (:math:`\lambda_{max} \le 2\gamma`) keeps 0 1 5 20.
+
+    >>> default_times(Atoms.dicke(2)), default_times(Atoms.dicke(500))
+    ([0.0, 1.0, 5.0, 20.0], [0.0, 0.004, 0.02, 0.08])
+    """
+    rate = atoms.n * atoms.gamma if atoms.is_dicke else float(np.linalg.eigvalsh(atoms.gamma_matrix).max())
+    tau = min(1.0, 2.0 / rate)
+    return [float(f"{t * tau:.2g}") for t in DEFAULT_TIMES]
+
+
+def _times(args, atoms: Atoms) -> list[float]:
     """--times, else the defaults (also with --long-time: its help says "also")."""
     if args.times is None:
         # At T = inf the rates gamma*nbar are infinite: only t = 0 (and t -> inf) have a state.
-        return [0.0] if math.isinf(args.temperature) else list(DEFAULT_TIMES)
+        return [0.0] if math.isinf(args.temperature) else default_times(atoms)
     if math.isinf(args.temperature) and any(0 < t < math.inf for t in args.times):
         raise ParameterError(
             "Argument `--times` must be 0 at T = inf (the rates gamma*nbar are infinite), "
@@ -196,15 +214,16 @@ def run(args) -> int:
 
         args.plot = output_file("--plot", figure_path("--plot", args.plot))
     check_real("--max-memory-gb", args.max_memory_gb, minimum=0.0, strict_min=True)
+    check_real("--l1-budget", args.l1_budget, minimum=0.0)
     atoms = _atoms(args)
     bath = Bath(args.temperature, args.omega)
-    times = _times(args)
+    times = _times(args, atoms)
     initial = _initial(args, atoms.n)
     if args.save_state:
         method = choose_method(atoms, initial, args.method)
         args.save_state = _check_save_state(args, atoms, method)
     trace = charge(atoms, bath, initial, times, long_time=args.long_time, method=args.method,
-                   l1_max_atoms=args.l1_max_atoms, max_memory_gb=args.max_memory_gb, lifetime=True,
+                   l1_max_atoms=args.l1_max_atoms, l1_budget_s=args.l1_budget, max_memory_gb=args.max_memory_gb, lifetime=True,
                    progress=progress(args))
     text = str(trace)
     if args.save_state:

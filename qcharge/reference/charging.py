@@ -20,6 +20,7 @@ from ..exceptions import ParameterError
 from ..params import Atoms, Bath, InitialState
 from ..results import ChargePoint, ChargeTrace
 from ..thermo import energy
+from .dicke.thermal_l1 import DEFAULT_BUDGET_S
 
 __all__ = ["METHODS", "choose_method", "charge"]
 
@@ -130,6 +131,7 @@ def charge(
     long_time: bool = False,
     method: str = "auto",
     l1_max_atoms: int = 2000,
+    l1_budget_s: float = DEFAULT_BUDGET_S,
     max_memory_gb: float = 2.0,
     lifetime: bool = False,
     progress: bool = False,
@@ -140,7 +142,7 @@ def charge(
     :math:`\Delta Q = E(t) - E(0)` per time; the Dicke method adds the C_l1 error bound and status
     ('certified' / 'estimate' / 'not computed', see :class:`~qcharge.reference.dicke.DickeResult`);
     ``long_time=True`` adds the :math:`t \to \infty` point. ``l1_max_atoms``: the Dicke solver's cap
-    for the certified C_l1 of thermal states; ``max_memory_gb`` caps the full-space and permutation
+    for the certified C_l1 of thermal states, ``l1_budget_s`` its CPU seconds per finite time; ``max_memory_gb`` caps the full-space and permutation
     solvers (checked before anything is allocated). ``lifetime=True`` adds the coherence lifetime
     (:func:`~qcharge.reference.lifetime.coherence_lifetime`; ``None`` where its dense spectrum is too large).
 
@@ -157,7 +159,7 @@ def charge(
         from .dicke import solve_dicke
 
         res = solve_dicke(atoms, bath, initial, times, long_time=long_time, l1_max_atoms=l1_max_atoms,
-                          progress=progress)
+                          l1_budget_s=l1_budget_s, progress=progress)
         keys = _OBSERVABLES + ("coherence_l1_error_bound", "coherence_l1_status", "coherence_l1_note")
         columns = {k: list(getattr(res, k)) for k in keys}
         _unresolved_to_nan(columns, res.coherence_l1_relative_error_bound)

@@ -23,7 +23,7 @@ from .symmetric_l1 import (
     symmetric_populations_doubling,
 )
 from .thermal_estimate import CHECK_ATOMS, sign_check, thermal_l1_estimate
-from .thermal_l1 import thermal_l1_certified
+from .thermal_l1 import DEFAULT_BUDGET_S, thermal_l1_certified
 from .long_time import _long_time_summary, _symmetric_long_time_log_l1, _u_of_x
 
 __all__ = ["DickeResult", "solve_dicke", "default_times"]
@@ -201,6 +201,7 @@ def solve_dicke(
     progress: bool = False,
     l1_max_atoms: int = 2000,
     finite_time_l1: bool = True,
+    l1_budget_s: float = DEFAULT_BUDGET_S,
 ) -> DickeResult:
     r"""Dicke-limit dynamics and long-time state from a product thermal initial state, any N.
 
@@ -224,6 +225,10 @@ def solve_dicke(
             (the uncertified estimate remains).
         finite_time_l1: evaluate :math:`C_{l1}` at finite t > 0 (False: ``'not computed'``; the dynamics
             alone are ~10x cheaper at N = 10^5).
+        l1_budget_s: CPU seconds the certified finite-time :math:`C_{l1}` of a thermal state may cost per time
+            (planned before any work; over it, the estimate and a note with the planned cost). From T0 = 0.5
+            to T = 1: N = 200 needs < 5 s at any t; N = 1000 ~200 s at gamma t = 0.001, ~950 s at 0.01, ~50 s
+            at 0.1.
 
     Returns:
         :class:`DickeResult`. :math:`C_{l1}` at finite t > 0: from ground / excited states, certified by
@@ -244,12 +249,14 @@ def solve_dicke(
 
     # Vectors of length <= N+1 and tridiagonal solves: BLAS threads cost more than they bring at small N.
     with blas_threads_for(atoms.n + 1 if isinstance(atoms, Atoms) else 0):
-        return _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_max_atoms, finite_time_l1)
+        return _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_max_atoms, finite_time_l1,
+                            l1_budget_s)
 
 
-def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_max_atoms, finite_time_l1):
+def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_max_atoms, finite_time_l1, l1_budget_s):
     n, x, nbar, pe0 = _physical_inputs(atoms, bath, initial)
     rel_tol = check_real("rel_tol", rel_tol, minimum=0.0, strict_min=True, maximum=1.0)
+    l1_budget_s = check_real("l1_budget_s", l1_budget_s, minimum=0.0)
     l1_max_atoms = check_int("l1_max_atoms", l1_max_atoms, minimum=0)
     ts = _check_times(times)
     if long_time:
@@ -344,8 +351,10 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
             sums = thermal_l1_estimate(n, nbar, pe0, gts, w, w_err, q_sym, err_sym)
             guesses = np.where(np.isfinite(guesses), guesses, [v for v, _e in sums])
             certified = [None] * idx_dyn.size
+            planned = [math.nan] * idx_dyn.size
             if n <= min(_CERTIFIED_THERMAL_MAX_ATOMS, l1_max_atoms) and 0.0 < nbar < np.inf:
-                certified = thermal_l1_certified(n, x, nbar, pe0, gts, rel_tol, guesses, progress)
+                planned = []
+                certified = thermal_l1_certified(n, x, nbar, pe0, gts, rel_tol, guesses, progress, l1_budget_s, planned)
             todo = [pos for pos, res in enumerate(certified) if res is None]
             checks = dict(zip(todo, sign_check(n, x, nbar, pe0, gts[todo]))) if todo else {}
             for pos, it in enumerate(idx_dyn):
@@ -361,7 +370,10 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
                     fields, label = estimates[pos], "float64 block probabilities"  # the full (2.7) did better
                 log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = fields
                 status[it] = "estimate"
-                notes[it] = f"uncertified estimate ({label}), relative error estimate {fields[3]:.1g}"
+                # say what certification would cost where only the budget stood in the way
+                over = (f"; certifying it is planned at ~{planned[pos]:.2g} s CPU, over l1_budget_s = {l1_budget_s:g}"
+                        " (CLI: --l1-budget)") if planned[pos] > l1_budget_s else ""
+                notes[it] = f"uncertified estimate ({label}), relative error estimate {fields[3]:.1g}{over}"
                 if not fields[3] < 1.0:
                     lower = f" (log10 C_l1 >= {value / math.log(10.0):.4f})" if np.isfinite(value) else ""
                     if not num_err < value:
@@ -370,7 +382,7 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
                         why = f"it may miss C_l1 by more than itself (sign check at N = {min(n, CHECK_ATOMS)})"
                     else:
                         why = f"no certified sign check at N = {min(n, CHECK_ATOMS)}"
-                    skip([it], f"no estimate: the symmetric-multiplet sum is a lower bound{lower}, {why}")
+                    skip([it], f"no estimate: the symmetric-multiplet sum is a lower bound{lower}, {why}{over}")
         elif pure:
             certified = list(small_l1)
             todo = np.nonzero(rest)[0]

@@ -15,7 +15,7 @@ handed to it as arb balls (midpoint + radius); two ways to get them, chosen per 
   :math:`\|y_n - 2^s P^n q(0)\|_1 \le E_0 + nL` (E_0: the initial rounding). The Poisson weights are
   arb balls floored to integers (their error enters), the tail beyond the last term is bounded by its
   rigorous mass times the chain weight. Cost: (#terms ~ λt) x L big-integer operations per chain, so
-  the work per time is capped (``UNIFORMISATION_MAX_WORK``). Why not an ODE enclosure or arb matrices:
+  the work per time is capped (``budget_s``). Why not an ODE enclosure or arb matrices:
   the non-negative iteration has no cancellation, so plain floors give a rigorous bound with no
   wrapping effect, and exact integers let numpy's object arrays run the loop (arb would need one
   Python object per entry and operation; a dense arb matrix exponential costs O(L^3) per chain).
@@ -50,14 +50,15 @@ import numpy as np
 from .certified_l1 import _ArbPrecision, _certified_l1_generic, _flint, _log_beta, _logsumexp, _scaled_floor
 from .combinatorics import _log_degeneracies
 
-__all__ = ["thermal_l1_certified", "UNIFORMISATION_MAX_WORK", "SLOW_MODE_MAX_WORK"]
+__all__ = ["thermal_l1_certified", "DEFAULT_BUDGET_S"]
 
-# Most (Poisson terms) x (chain entries) big-integer steps spent per time (~3 us each on numpy object
-# arrays at N = 200): 1e7 is ~30 s at worst; N = 200 at gamma t = 1/N needs ~2e6.
-UNIFORMISATION_MAX_WORK = 1e7
-# The same for the slow-mode enclosures of one time (units as above: ~3 us): 5e7 is ~150 s at worst; N = 1000
-# at gamma t = 0.1 needs ~3e7.
-SLOW_MODE_MAX_WORK = 5e7
+# The certified evaluation of one time is planned before any work and refused (the caller's estimate) when
+# it would exceed ``budget_s`` CPU seconds. Seconds per planned unit (this 2-core x86 machine):
+_UNIFORM_STEP_S = 1e-6  # one (Poisson term x chain entry) big-integer step: 0.6-0.9 us measured at N = 1000
+_SLOW_UNIT_S = 3e-6  # one slow-mode work unit (see _slow_mode_work, fitted at L = 401 and 501)
+_EVALUATION_S_AT_1000 = 22.0  # the certified sum (2.7) of the enclosure, ~N^3: 22 s at N = 1000, 2.2 s at 500
+# Default budget per time: N = 200 at any t, N = 500-1000 from gamma t ~ 0.1 on (slow modes, relaxation).
+DEFAULT_BUDGET_S = 30.0
 # The relaxation bound is used once it is below this fraction of the requested bound (it then costs
 # nothing in accuracy); the uniformisation otherwise.
 _RELAX_SHARE = 0.25
@@ -109,9 +110,20 @@ def _initial_balls(n: int, pe0: float, prec: int) -> list:
 
 # ----------------------------------------------------------------------------------------- uniformisation
 def _terms_estimate(mu: float, length: int, log_target: float) -> float:
-    """Poisson terms needed: Chernoff, the tail e^{-a^2 / (2 (mu + a))} below e^{log_target}."""
+    r"""Poisson terms needed for a tail below :math:`e^{-c}`, c = -log_target + ln L + 10: the smallest n with
+    the Chernoff bound :math:`P(X \ge n) \le e^{-\mu}(e\mu/n)^n` below it (planning only: the loop stops on
+    the rigorous arb tail). The weaker :math:`e^{-a^2/(2(\mu+a))}` form over-counts 2-10x at small :math:`\mu`."""
     c = max(-log_target, 0.0) + math.log(length) + 10.0
-    return mu + math.sqrt(2.0 * mu * c) + 2.0 * c
+    if mu <= 0.0:
+        return 1.0
+    lo, hi = mu, mu + math.sqrt(2.0 * mu * c) + 2.0 * c  # hi satisfies the weaker bound, hence this one
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if -mu + mid * (1.0 + math.log(mu / mid)) <= -c:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 class _KrylovCache:
@@ -370,8 +382,9 @@ def _slow_mode_work(length: int, modes: int) -> float:
     return 8.0 * modes * length + 0.36 * modes**2 * length
 
 
-def _enclosure(n, x, nbar, pe0, gamma_t, log_allowed, gaps, q0, lbeta_chain, krylovs=None):
-    """q(gamma t) as an object array of arb balls, each chain by its cheapest route, or None (over budget).
+def _enclosure(n, x, nbar, pe0, gamma_t, log_allowed, gaps, q0, lbeta_chain, budget_s, krylovs=None):
+    """(q(gamma t) as an object array of arb balls, each chain by its cheapest route, or None when the plan
+    exceeds ``budget_s``; the plan's CPU seconds).
     ``krylovs``: a dict j -> that chain's uniformisation cache (see :class:`_KrylovCache`), ("relax", j) -> its
     relaxation-bound parts, shared by the times.
 
@@ -406,15 +419,19 @@ def _enclosure(n, x, nbar, pe0, gamma_t, log_allowed, gaps, q0, lbeta_chain, kry
             if plan is not None and plan[0] <= MAX_MODES:
                 slow = ("slow", plan, log_e, _slow_mode_work(int(length), plan[0]))
         routes.append(("uniform", work_u, slow))
-    # Each chain the cheaper of the two; if the uniformised ones exceed the budget together, those with a
-    # slow-mode plan take it instead; refuse before any work when either budget is still exceeded.
+    # Each chain the cheaper of the two; if together they exceed the budget, every chain with a slow-mode
+    # plan takes it instead; refuse before any work when the plan still exceeds it.
     routes = [r[2] if r[0] == "uniform" and r[2] is not None and r[2][3] < r[1] else r for r in routes]
-    planned = sum(r[1] for r in routes if r[0] == "uniform")
-    if planned > UNIFORMISATION_MAX_WORK:
+    max_uniform = budget_s / _UNIFORM_STEP_S
+
+    def planned_s(rs) -> float:
+        return _EVALUATION_S_AT_1000 * (n / 1000.0) ** 3 + sum(r[1] for r in rs if r[0] == "uniform") * _UNIFORM_STEP_S + sum(
+            r[3] for r in rs if r[0] == "slow") * _SLOW_UNIT_S
+
+    if planned_s(routes) > budget_s:
         routes = [r[2] if r[0] == "uniform" and r[2] is not None else r for r in routes]
-        planned = sum(r[1] for r in routes if r[0] == "uniform")
-    if planned > UNIFORMISATION_MAX_WORK or sum(r[3] for r in routes if r[0] == "slow") > SLOW_MODE_MAX_WORK:
-        return None
+    if planned_s(routes) > budget_s:
+        return None, planned_s(routes)
     work = 0.0
     with _ArbPrecision(int((lbeta_chain.max() - log_allowed) / math.log(2.0)) + 160):
         # The chains' stationary ratio is nbar/(nbar+1) of the binary nbar the rates are built from; the
@@ -442,23 +459,24 @@ def _enclosure(n, x, nbar, pe0, gamma_t, log_allowed, gaps, q0, lbeta_chain, kry
                     values, radii = got
             if route[0] == "uniform" or (route[0] == "slow" and got is None):
                 got = _chain_uniformised(
-                    int(length), nbar, chain, gamma_t, log_share - lbeta_chain[j], UNIFORMISATION_MAX_WORK - work,
+                    int(length), nbar, chain, gamma_t, log_share - lbeta_chain[j], max_uniform - work,
                     None if krylovs is None else krylovs.setdefault(j, {}),
                 )
                 if got is None:
-                    return None
+                    return None, planned_s(routes)
                 values, radius, used = got
                 work += used
                 radii = [radius] * int(length)
             for mm in range(length):
                 v = values[mm]
                 q[j, j + mm] = v + flint.arb(0, radii[mm]) if radii[mm] else v
-    return q
+    return q, planned_s(routes)
 
 
 # ----------------------------------------------------------------------------------------- entry point
 def thermal_l1_certified(
-    n: int, x: float, nbar: float, pe0: float, gamma_t, rel_tol: float, log_guess, progress: bool = False
+    n: int, x: float, nbar: float, pe0: float, gamma_t, rel_tol: float, log_guess, progress: bool = False,
+    budget_s: float = DEFAULT_BUDGET_S, planned: list | None = None,
 ) -> list:
     r"""Certified C_l1 at each :math:`\gamma t > 0` from a product thermal state, or None per time.
 
@@ -467,6 +485,9 @@ def thermal_l1_certified(
             excited probability; gamma_t: times; rel_tol: requested relative bound.
         log_guess: per time an estimate of :math:`\ln C_{l1}` (nan if unknown), to size the precision.
         progress: show a tqdm bar over the times.
+        budget_s: CPU seconds one time may cost (planned before any work: N = 1000 at gamma t = 0.01 plans
+            ~15 min, gamma t = 0.1 ~2 min); a time over it gets None at once.
+        planned: if a list, the planned CPU seconds of each time are appended to it (to say what was refused).
 
     Returns:
         Per time an internal ``_L1`` (see :mod:`.certified_l1`) whose bound covers the arithmetic and the
@@ -499,7 +520,7 @@ def thermal_l1_certified(
             prec = int((log_unit - log_allowed) / math.log(2.0)) + 192
             if q0 is None or q0[0] < prec:
                 q0 = (prec, _initial_balls(n, pe0, prec))
-            q = _enclosure(n, x, nbar, pe0, float(h), log_allowed, gaps, q0[1], lbeta_chain, krylovs)
+            q, cost = _enclosure(n, x, nbar, pe0, float(h), log_allowed, gaps, q0[1], lbeta_chain, budget_s, krylovs)
             if q is None:
                 res = None
                 break
@@ -514,4 +535,6 @@ def thermal_l1_certified(
         if res is not None and not res.rel_bound <= _ACCEPT:
             res = None  # a bound that does not pin the value down certifies nothing: the caller estimates
         out.append(res)
+        if planned is not None:
+            planned.append(cost)
     return out
