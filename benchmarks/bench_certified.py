@@ -1,9 +1,10 @@
 """Certified C_l1 of product thermal states (qcharge.reference.dicke): finite time N x t, and the long-time state.
 
-1. Finite time, T0 = 0.5 -> T = 1 (Dicke limit): N = 200, 500, 1000 at gamma t = 0.01, 0.1, 1 through
+1. Finite time, T0 = 0.5 -> T = 1 (Dicke limit): N = 200, 500, 1000 at gamma t = 0.001, 0.01, 0.1, 1 through
    ``thermal_l1_certified`` (routes per chain: integer uniformisation, slow-mode enclosure, relaxation
-   bound): log10 C_l1, relative bound, status ('certified', or 'not certified' where no route fits the
-   budget), CPU and wall time.
+   bound), with solve_dicke's estimate as the first guess and a CPU budget per time (``--budget``, default
+   3600 s, so every row is certified; solve_dicke's default is 30 s): log10 C_l1, relative bound, status
+   ('certified', or 'not certified' where the plan exceeds the budget), the planned and the measured CPU time.
 2. Long-time state: N = 1000 ... 4000, log10 C_l1, relative bound, CPU and wall time, fitted CPU exponent.
 
 Usage: ``python benchmarks/bench_certified.py [--quick] [--out benchmarks/results/certified.json] [--no-readme]``
@@ -31,7 +32,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
-from qcharge.params import Bath  # noqa: E402
+from qcharge.params import Atoms, Bath, InitialState  # noqa: E402
+from qcharge.reference.dicke import solve_dicke  # noqa: E402
 from qcharge.reference.dicke.certified_l1 import _certified_l1_long_time  # noqa: E402
 from qcharge.reference.dicke.thermal_l1 import thermal_l1_certified  # noqa: E402
 from qcharge.states import excited_probability  # noqa: E402
@@ -51,15 +53,19 @@ def _timed(fn):
     return out, time.process_time() - c0, time.perf_counter() - w0
 
 
-def finite_time(sizes, times) -> list:
+def finite_time(sizes, times, budget_s: float) -> list:
     bath, pe0 = Bath(TEMPERATURE), excited_probability(T0)
     rows = []
     for n in sizes:
-        for t in times:
+        # solve_dicke's own first guess of ln C_l1 (its estimate, O(N) per time): it sizes the plan as in a run
+        est = solve_dicke(Atoms.dicke(n), bath, InitialState.thermal(T0), list(times), l1_budget_s=0.0)
+        for t, log10_guess in zip(times, est.log10_coherence_l1):
+            planned: list = []
             (res,), cpu, wall = _timed(
-                lambda: thermal_l1_certified(n, bath.x, bath.nbar, pe0, [t], REL_TOL, [math.nan])
+                lambda: thermal_l1_certified(n, bath.x, bath.nbar, pe0, [t], REL_TOL, [log10_guess * math.log(10.0)],
+                                             budget_s=budget_s, planned=planned)
             )
-            row = {"atoms": n, "gamma_t": t, "cpu_s": cpu, "wall_s": wall,
+            row = {"atoms": n, "gamma_t": t, "cpu_s": cpu, "wall_s": wall, "planned_s": float(planned[0]),
                    "status": "certified" if res is not None else "not certified",
                    "log10_coherence_l1": None if res is None else res.log10,
                    "relative_error_bound": None if res is None else res.rel_bound}
@@ -88,14 +94,14 @@ def markdown(res: dict) -> str:
         f"Thermal start T0 = {T0} -> bath T = {TEMPERATURE} (Dicke limit), requested relative bound {REL_TOL:g}. "
         "CPU seconds (wall in parentheses; 2 shared, loaded cores).",
         "",
-        "| N | gamma t | status | log10 C_l1 | relative bound | CPU (wall) |",
-        "|---|---|---|---|---|---|",
+        "| N | gamma t | status | log10 C_l1 | relative bound | planned CPU | CPU (wall) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in res["finite_time"]:
         value = f"{r['log10_coherence_l1']:.12f}" if r["log10_coherence_l1"] is not None else "-"
         bound = f"{r['relative_error_bound']:.1e}" if r["relative_error_bound"] is not None else "-"
         lines.append(f"| {r['atoms']} | {r['gamma_t']:g} | {r['status']} | {value} | {bound} "
-                     f"| {r['cpu_s']:.1f} s ({r['wall_s']:.0f} s) |")
+                     f"| {r['planned_s']:.0f} s | {r['cpu_s']:.1f} s ({r['wall_s']:.0f} s) |")
     lt = res["long_time"]
     lines += ["", "| N | t | log10 C_l1 | relative bound | CPU (wall) |", "|---|---|---|---|---|"]
     for r in lt["rows"]:
@@ -106,7 +112,7 @@ def markdown(res: dict) -> str:
     return "\n".join(lines)
 
 
-def _update_readme(table: str) -> None:
+def _update_readme(table: str, budget: float) -> None:
     path = Path(__file__).parent / "README.md"
     text = path.read_text()
     section = f"""{README_START}
@@ -114,8 +120,11 @@ def _update_readme(table: str) -> None:
 
 Finite-time C_l1(t) needs the chain populations q_j,k(t) as rigorous enclosures to the absolute accuracy
 the cancellation in (2.7) demands (~10^-230 at N = 1000); per chain the cheapest of integer
-uniformisation, the slow-mode (Rayleigh-Ritz) enclosure and the relaxation bound. The long-time value
-uses the fixed-point Taylor-shift engine. Regenerate with `python benchmarks/bench_certified.py`.
+uniformisation, the slow-mode (Rayleigh-Ritz) enclosure and the relaxation bound. Each time is planned
+before any work; `solve_dicke` / `qcharge charge` certify where the plan fits `l1_budget_s` / `--l1-budget`
+(default 30 s) and print the estimate with the planned cost elsewhere. The rows below ran with a budget of
+{budget:g} s. The long-time value uses the fixed-point Taylor-shift engine. Regenerate with
+`python benchmarks/bench_certified.py`.
 
 {table}
 {README_END}"""
@@ -127,13 +136,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="N <= 500, long time to N = 2000")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "certified.json")
     parser.add_argument("--no-readme", action="store_true", help="do not update benchmarks/README.md")
+    parser.add_argument("--budget", type=float, default=3600.0,
+                        help="CPU seconds per certified time (solve_dicke's l1_budget_s; default 3600: every row certified)")
     args = parser.parse_args(argv)
     sizes = (200, 500) if args.quick else (200, 500, 1000)
     res = {
         "machine": {"platform": platform.platform(), "python": sys.version.split()[0], "cpus": os.cpu_count(),
                     "note": "2 cores shared with other jobs; single-threaded BLAS"},
         "quick": args.quick,
-        "finite_time": finite_time(sizes, (0.01, 0.1, 1.0)),
+        "budget_s": args.budget,
+        "finite_time": finite_time(sizes, (0.001, 0.01, 0.1, 1.0), args.budget),
         "long_time": long_time((1000, 2000) if args.quick else (1000, 2000, 3000, 4000)),
     }
     table = markdown(res)
@@ -142,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(res, indent=2))
     args.out.with_suffix(".md").write_text(table + "\n")
     if not args.no_readme:
-        _update_readme(table)
+        _update_readme(table, args.budget)
     print(table)
     return 0
 
