@@ -172,13 +172,15 @@ class ChargePoint(_Record):
     energy: float
     heat: float
     coherence_l1_error_bound: float | None = None  # Dicke method only (absolute bound)
+    # Dicke method only: the bound relative to the value (finite where the absolute one overflows, C_l1 > 1e308)
+    coherence_l1_relative_error_bound: float | None = None
     coherence_l1_status: str | None = None  # Dicke method only: 'certified', 'estimate' or 'not computed'
     # Dicke method only: what an 'estimate' is and its relative error estimate, or why C_l1 is 'not computed'
     # (nan); '' for a certified value.
     coherence_l1_note: str | None = None
 
     _OMIT_NONE: ClassVar[frozenset[str]] = frozenset(
-        {"coherence_l1_error_bound", "coherence_l1_status", "coherence_l1_note"})
+        {"coherence_l1_error_bound", "coherence_l1_relative_error_bound", "coherence_l1_status", "coherence_l1_note"})
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,7 @@ class ChargeTrace(_Record):
     energy: tuple[float, ...]
     heat: tuple[float, ...]
     coherence_l1_error_bound: tuple[float, ...] | None = None  # Dicke method only
+    coherence_l1_relative_error_bound: tuple[float, ...] | None = None  # Dicke method only (see ChargePoint)
     coherence_l1_status: tuple[str, ...] | None = None  # Dicke method only, per time (see ChargePoint)
     coherence_l1_note: tuple[str, ...] | None = None  # Dicke method only, per time (see ChargePoint)
     long_time: ChargePoint | None = None  # with long_time=True
@@ -201,7 +204,8 @@ class ChargeTrace(_Record):
     dipolar_matrix: tuple[tuple[float, ...], ...] | None = None
 
     _OMIT_NONE: ClassVar[frozenset[str]] = frozenset(
-        {"coherence_l1_error_bound", "coherence_l1_status", "coherence_l1_note", "long_time", "gamma_matrix",
+        {"coherence_l1_error_bound", "coherence_l1_relative_error_bound", "coherence_l1_status", "coherence_l1_note",
+         "long_time", "gamma_matrix",
          "dipolar_matrix"}
     )
 
@@ -238,12 +242,15 @@ class ChargeTrace(_Record):
         # A value whose bound does not certify it is never printed as a value: it says so in its row (an
         # estimate with its relative error estimate; an estimate whose error exceeds it is nan, 'not computed').
         rows = [r + [s or ""] for r, s in zip(self.rows(), self.statuses())]
+        rels = list(self.coherence_l1_relative_error_bound or [None] * len(self.times))
         bounds = list(self.coherence_l1_error_bound or [None] * len(self.times))
         if self.long_time is not None:
+            rels.append(self.long_time.coherence_l1_relative_error_bound)
             bounds.append(self.long_time.coherence_l1_error_bound)
-        for r, b in zip(rows, bounds):
-            if r[-1] == "estimate" and b is not None:
-                rel = b / r[1] if 0 < r[1] < float("inf") else _rel_from_log(b, r[2])
+        for r, rel, b in zip(rows, rels, bounds):
+            if r[-1] == "estimate" and (rel is not None or b is not None):
+                if rel is None:  # a record written before the relative bound was kept
+                    rel = b / r[1] if 0 < r[1] < float("inf") else _rel_from_log(b, r[2])
                 r[-1] = f"estimate, rel. error ~{rel:.1g}"
         for r in rows:  # C_l1 beyond float64 (N in the thousands): its log10 is the number
             if r[1] == float("inf") and abs(r[2]) != float("inf") and r[2] == r[2]:

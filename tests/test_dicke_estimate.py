@@ -97,14 +97,15 @@ def test_cli_prints_the_estimate_as_such(capsys):
 
 def test_unresolved_estimate_is_not_printed_as_a_value():
     # Issue 9: log10 C_l1 = 3.379 was printed with an error bound of 7e7. An estimate whose error estimate
-    # exceeds it becomes nan, 'not computed', and its note keeps what it was; a resolved one is kept.
-    from qcharge.reference.charging import _unresolved_to_nan
+    # exceeds it becomes nan, 'not computed' in solve_dicke itself (so in every caller), and its note keeps
+    # what it was; a resolved one is kept.
+    from qcharge.reference.dicke.solve import _unresolved_to_nan
 
-    cols = {"coherence_l1": [2393.0, 5.0], "log10_coherence_l1": [3.379, math.log10(5.0)],
-            "coherence_l1_error_bound": [7e7, 1e-9], "coherence_l1_status": ["estimate", "estimate"],
-            "coherence_l1_note": ["", "uncertified estimate"]}
-    _unresolved_to_nan(cols, np.array([7e7 / 2393.0, 2e-10]))
-    assert cols["coherence_l1_status"] == ["not computed", "estimate"]
-    assert np.isnan(cols["coherence_l1"][0]) and np.isnan(cols["log10_coherence_l1"][0])
-    assert "3.3790" in cols["coherence_l1_note"][0] and "7e+07 larger than itself" in cols["coherence_l1_note"][0]
-    assert cols["coherence_l1"][1] == 5.0
+    log10_l1, l1 = np.array([3.379, math.log10(5.0)]), np.array([2393.0, 5.0])
+    l1_abs, rel = np.array([7e7, 1e-9]), np.array([7e7 / 2393.0, 2e-10])
+    status, notes = ["estimate", "estimate"], ["", "uncertified estimate"]
+    _unresolved_to_nan(log10_l1, l1, l1_abs, rel, status, notes)
+    assert status == ["not computed", "estimate"]
+    assert np.isnan(l1[0]) and np.isnan(log10_l1[0])
+    assert "3.3790" in notes[0] and "7e+07 larger than itself" in notes[0]
+    assert l1[1] == 5.0 and notes[1] == "uncertified estimate"

@@ -10,8 +10,8 @@ import pytest
 
 from qcharge import Atoms, Bath, InitialState, ParameterError
 from qcharge.coherence import l1_coherence
-from qcharge.reference.charging import charge
-from qcharge.reference.dicke import default_times, solve_dicke
+from qcharge.reference.charging import charge, default_times
+from qcharge.reference.dicke import solve_dicke
 from qcharge.reference.dicke.certified_l1 import _certified_l1_long_time
 from qcharge.reference.dicke.dynamics import _chain_rates
 from qcharge.reference.lindblad import evolve
@@ -153,12 +153,15 @@ def test_charge_passes_the_status_through():
 
 
 def test_default_times_resolve_the_superradiant_scale():
-    # N = 500 from T0 = 0.5: t = 0.5 and t = 2 print the same values (relaxed); 0.1/(N gamma) does not.
-    times = default_times(500)
-    assert times[0] == 0.0 and times[1] == pytest.approx(0.1 / 500, rel=1e-15) and times[-1] == 20.0
-    assert np.all(np.diff(times) > 0)
+    # N = 500 from T0 = 0.5: t = 0.5 and t = 2 print the same values (relaxed); times on the collective
+    # scale 2/(N gamma) do not.
+    times = default_times(Atoms.dicke(500))
+    assert times == [0.0, 0.004, 0.02, 0.08]
     res = solve_dicke(Atoms.dicke(500), BATH, InitialState.thermal(0.5), times[1:3], finite_time_l1=False)
     assert abs(res.heat[1] - res.heat[0]) > 1e-3  # the first two default times see different states
+    # independent atoms and a pair keep the pair's times; a full-rank gamma_ij uses its largest eigenvalue
+    assert default_times(Atoms.independent(3)) == default_times(Atoms.pair(0.5)) == [0.0, 1.0, 5.0, 20.0]
+    assert default_times(Atoms(4, gamma_matrix=0.5 * np.ones((4, 4)) + 0.5 * np.eye(4))) == [0.0, 0.8, 4.0, 16.0]
 
 
 @pytest.mark.parametrize("n, temperature, kind", [(2, 1.0, "ground"), (50, 1.0, "ground"), (50, 2.0, "excited"),
@@ -297,3 +300,46 @@ def test_doubling_from_excited_at_zero_temperature_is_exact():
     rel = abs(10.0 ** (res.log10_coherence_l1[0] - ref) - 1.0)
     assert rel <= res.coherence_l1_relative_error_bound[0] + 1e-12  # ref to ~1e-13 (float of a tight ball)
     assert res.coherence_l1_relative_error_bound[0] < 1e-10
+
+
+def test_extended_range_step_matches_exact_arithmetic():
+    # One uniformisation step y -> M y on a vector spanning 2^-3000 ... 2^3000 (float64 holds 2^+-1022): the
+    # entrywise exponents keep every entry to a few eps of exact rational arithmetic.
+    from fractions import Fraction
+
+    from qcharge.reference.dicke.symmetric_l1 import _step_extended
+
+    rng = np.random.default_rng(5)
+    size = 40
+    m = rng.uniform(0.5, 1.0, size)
+    e = rng.integers(-3000, 3000, size).astype(np.int32)
+    m[7], e[7] = 0.0, np.int32(-(2**29))  # an exact zero entry
+    diag, sub, sup = rng.uniform(0, 1, size), rng.uniform(1e-9, 1, size - 1), rng.uniform(1e-9, 1, size - 1)
+    diag[3] = 0.0
+    with np.errstate(divide="ignore"):
+        l2 = [np.where(c > 0, np.log2(c), -(2.0**29)) for c in (diag, sub, sup)]
+    m1, e1 = _step_extended(m, e, diag, sub, sup, *l2)
+    y = [Fraction(float(mi)) * Fraction(2) ** int(ei) if mi else Fraction(0) for mi, ei in zip(m, e)]
+    for i in range(size):
+        exact = Fraction(float(diag[i])) * y[i]
+        if i:
+            exact += Fraction(float(sub[i - 1])) * y[i - 1]
+        if i + 1 < size:
+            exact += Fraction(float(sup[i])) * y[i + 1]
+        got = Fraction(float(m1[i])) * Fraction(2) ** int(e1[i]) if m1[i] else Fraction(0)
+        assert (got == 0) == (exact == 0)
+        if exact:
+            assert abs(float((got - exact) / exact)) < 4 * np.finfo(float).eps  # 3 eps: products and two sums
+
+
+def test_ground_l1_at_n10000_early_time_is_certified_and_within_the_rigorous_bound():
+    # Issue 9's own command: N = 10^4 from ground at gamma t ~ 1e-4 (inside the superradiant burst) printed
+    # nan. One common scale made the uniformisation exceed the rigorous bound C_l1 <= (1 + x)^N - 1
+    # (p_k(t) <= x^k from ground) by 10^1300 at gamma t = 3e-4: entries underflowed at small k and re-entered
+    # amplified. With entrywise exponents it is certified and below that bound.
+    res = solve_dicke(Atoms.dicke(10_000), BATH, InitialState("ground"), [1e-4])
+    assert res.coherence_l1_status == ("certified",)
+    assert res.coherence_l1_relative_error_bound[0] < 1e-9
+    bound = 10_000 * math.log10(1.0 + BATH.x)
+    assert 900.0 < res.log10_coherence_l1[0] < bound  # 999.633 (the long-time value is 1360.279)
+

@@ -9,12 +9,11 @@ import numpy as np
 from .._checks import check_real
 from ..exceptions import ParameterError
 from ..params import Atoms, Bath, InitialState
-from ..reference.charging import METHODS
+from ..reference.charging import METHODS, default_times
 from ._common import NAN_NOTE, add_bath_args, add_initial_args, add_l1_budget_arg, add_l1_max_atoms_arg, emit, initial_from, load_matrix, output_file, progress
 
-__all__ = ["add_parser", "run", "load_state", "DEFAULT_TIMES", "default_times", "MAX_DENSE_DICKE_ATOMS"]
+__all__ = ["add_parser", "run", "load_state", "MAX_DENSE_DICKE_ATOMS"]
 
-DEFAULT_TIMES = (0.0, 1.0, 5.0, 20.0)
 # --save-state with the Dicke method builds the dense 2^N x 2^N state: 16 * 4^12 B = 256 MiB at N = 12.
 MAX_DENSE_DICKE_ATOMS = 12
 # --save-state with a full-space state: the same default cap as the full-space solver (GB = 1e9 B).
@@ -118,21 +117,6 @@ def _final_state(atoms: Atoms, bath: Bath, initial: InitialState, t: float, meth
 
     rho0 = initial.density_matrix(atoms.n, atoms.omega)
     return long_time_state(atoms, bath, rho0) if math.isinf(t) else evolve(atoms, bath, rho0, [t])[0]
-
-
-def default_times(atoms: Atoms) -> list[float]:
-    r"""DEFAULT_TIMES in units of :math:`\tau = \min(1, 2/\lambda_{max}(\gamma_{ij}))`, 2 significant digits.
-
-    The collective decay runs at :math:`\lambda_{max} = N\gamma` in the Dicke limit (docs/physics.md §2.7):
-    at N = 500 its dynamics are over by t ~ 0.1, so 0 1 5 20 printed the long-time state four times. A pair
-    (:math:`\lambda_{max} \le 2\gamma`) keeps 0 1 5 20.
-
-    >>> default_times(Atoms.dicke(2)), default_times(Atoms.dicke(500))
-    ([0.0, 1.0, 5.0, 20.0], [0.0, 0.004, 0.02, 0.08])
-    """
-    rate = atoms.n * atoms.gamma if atoms.is_dicke else float(np.linalg.eigvalsh(atoms.gamma_matrix).max())
-    tau = min(1.0, 2.0 / rate)
-    return [float(f"{t * tau:.2g}") for t in DEFAULT_TIMES]
 
 
 def _times(args, atoms: Atoms) -> list[float]:

@@ -22,7 +22,7 @@ from ..results import ChargePoint, ChargeTrace
 from ..thermo import energy
 from .dicke.thermal_l1 import DEFAULT_BUDGET_S
 
-__all__ = ["METHODS", "choose_method", "charge"]
+__all__ = ["METHODS", "DEFAULT_TIMES", "choose_method", "charge", "default_times"]
 
 METHODS = ("auto", "full", "dicke", "permutation")
 # Outside the Dicke limit the lifetime needs a dense Schur form of a C(2N, N) sector: N = 6 is 924.
@@ -110,16 +110,24 @@ def _trace(method: str, times: np.ndarray, columns: dict, long_time: dict | None
                        ChargePoint(**long_time), coherence_lifetime=lifetime, **matrices, **values)
 
 
-def _unresolved_to_nan(columns: dict, rel: np.ndarray) -> None:
-    """An estimate whose error estimate exceeds it is not printed as a value (issue 9): nan, 'not computed',
-    and the note says what it was."""
-    for i, (status, r) in enumerate(zip(columns["coherence_l1_status"], rel)):
-        if status == "estimate" and not r < 1.0:
-            columns["coherence_l1_note"][i] = (
-                f"no value: the estimate log10 C_l1 = {columns['log10_coherence_l1'][i]:.4f} has an error estimate "
-                f"{columns['coherence_l1_error_bound'][i]:.3g} larger than itself")
-            columns["coherence_l1_status"][i] = "not computed"
-            columns["coherence_l1"][i] = columns["log10_coherence_l1"][i] = math.nan
+# The CLI's default times for a pair (docs/physics.md §2.3), in units of the collective time (default_times).
+DEFAULT_TIMES = (0.0, 1.0, 5.0, 20.0)
+
+
+def default_times(atoms: Atoms) -> list[float]:
+    r"""Times (units of 1/γ) that show the dynamics: DEFAULT_TIMES in units of
+    :math:`\tau = \min(1, 2/\lambda_{max}(\gamma_{ij}))`, 2 significant digits (the CLI's default).
+
+    The collective decay runs at :math:`\lambda_{max} = N\gamma` in the Dicke limit (docs/physics.md §2.7):
+    at N = 500 its dynamics are over by t ~ 0.1, so 0 1 5 20 printed the long-time state four times. A pair
+    (:math:`\lambda_{max} \le 2\gamma`) keeps 0 1 5 20.
+
+    >>> default_times(Atoms.dicke(2)), default_times(Atoms.dicke(500))
+    ([0.0, 1.0, 5.0, 20.0], [0.0, 0.004, 0.02, 0.08])
+    """
+    rate = atoms.n * atoms.gamma if atoms.is_dicke else float(np.linalg.eigvalsh(atoms.gamma_matrix).max())
+    tau = min(1.0, 2.0 / rate)
+    return [float(f"{t * tau:.2g}") for t in DEFAULT_TIMES]
 
 
 def charge(
@@ -160,9 +168,9 @@ def charge(
 
         res = solve_dicke(atoms, bath, initial, times, long_time=long_time, l1_max_atoms=l1_max_atoms,
                           l1_budget_s=l1_budget_s, progress=progress)
-        keys = _OBSERVABLES + ("coherence_l1_error_bound", "coherence_l1_status", "coherence_l1_note")
+        keys = _OBSERVABLES + ("coherence_l1_error_bound", "coherence_l1_relative_error_bound", "coherence_l1_status",
+                               "coherence_l1_note")
         columns = {k: list(getattr(res, k)) for k in keys}
-        _unresolved_to_nan(columns, res.coherence_l1_relative_error_bound)
         point = {k: (columns[k][n] if k in _TEXT_COLUMNS else float(columns[k][n])) for k in keys} if long_time else None
         return _trace(method, times, {k: col[:n] for k, col in columns.items()}, point, atoms, tau)
     if method == "permutation":

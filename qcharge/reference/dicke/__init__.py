@@ -30,12 +30,11 @@ from .combinatorics import eberlein_matrix, multiplet_degeneracies
 from .dense import dicke_density_matrix
 from .dynamics import block_probabilities
 from .long_time import long_time_block_probabilities, long_time_observables
-from .solve import DickeResult, default_times, solve_dicke
+from .solve import DickeResult, solve_dicke
 
 __all__ = [
     "DickeResult",
     "solve_dicke",
-    "default_times",
     "long_time_block_probabilities",
     "block_probabilities",
     "certified_coherence_l1",

@@ -26,7 +26,7 @@ from .thermal_estimate import CHECK_ATOMS, sign_check, thermal_l1_estimate
 from .thermal_l1 import DEFAULT_BUDGET_S, thermal_l1_certified
 from .long_time import _long_time_summary, _symmetric_long_time_log_l1, _u_of_x
 
-__all__ = ["DickeResult", "solve_dicke", "default_times"]
+__all__ = ["DickeResult", "solve_dicke"]
 
 
 # ----------------------------------------------------------------------------------------- results
@@ -41,14 +41,15 @@ class DickeResult:
         coherence_re: relative entropy of coherence :math:`C_{re} = S(\Delta\rho) - S(\rho)` (nats).
         log10_coherence_l1: :math:`\log_{10} C_{l1}` (``-inf`` when :math:`C_{l1} = 0`).
         coherence_l1: :math:`C_{l1}` as a float (``inf`` where it overflows; use the log10).
-        coherence_l1_error_bound: certified bound on :math:`|C_{l1} - \text{value}|` (``inf`` on overflow).
+        coherence_l1_error_bound: certified bound on :math:`|C_{l1} - \text{value}|` (``inf`` on overflow); on
+            ``'estimate'`` rows an error estimate, not a bound.
         coherence_l1_relative_error_bound: the same bound divided by the value (``inf`` if the value is 0
             and the bound is not).
         excitation_probabilities: shape ``(n_times, N+1)``, :math:`W_k(t) = \sum_j q_{j,k}(t)`.
         coherence_l1_status: per time, ``'certified'`` (the bound is rigorous and below the value),
-            ``'estimate'`` (the bound is an a-priori estimate, or exceeds the value: an uncertified
-            estimate, never to be read as exact) or ``'not computed'`` (nan: above ``l1_max_atoms`` for
-            t = inf, not requested, or a thermal estimate whose error estimate exceeds it).
+            ``'estimate'`` (the bound is an a-priori estimate: an uncertified estimate, never to be read
+            as exact) or ``'not computed'`` (nan: above ``l1_max_atoms`` for t = inf, not requested, or an
+            estimate whose error estimate exceeds it, which the note quotes).
         coherence_l1_note: per time, ``''`` for a certified value, else what the estimate is and its
             relative error estimate, or why C_l1 was not computed.
     """
@@ -173,23 +174,6 @@ def _check_times(times: ArrayLike) -> np.ndarray:
     return arr
 
 
-def default_times(n: int, count: int = 8, last: float = 20.0) -> np.ndarray:
-    r"""Times (units of 1/γ) that show the dynamics: 0, then geometric from :math:`0.1/(N\gamma)` to ``last``.
-
-    Collective rates grow like :math:`N\gamma` (the superradiant scale :math:`1/(N\gamma)`), so fixed
-    times 1, 5, 20 all show the relaxed state at large N (N = 500: t = 0.5 and 2 printed the same values).
-
-    Example:
-        >>> default_times(100, count=4).round(4).tolist()
-        [0.0, 0.001, 0.1414, 20.0]
-    """
-    n = check_int("n", n, minimum=1)
-    count = check_int("count", count, minimum=2)
-    last = check_real("last", last, minimum=0.0, strict_min=True)
-    first = min(0.1 / n, last)
-    return np.concatenate([[0.0], np.geomspace(first, last, count - 1)])
-
-
 def solve_dicke(
     atoms: Atoms,
     bath: Bath,
@@ -288,6 +272,7 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
     l1_rel = np.zeros(n_t)
     status = ["certified"] * n_t
     notes = [""] * n_t
+    budget_notes = [""] * n_t  # what certifying a ground / excited row would cost, where it is over the budget
     wk = np.zeros((n_t, n + 1))
     omega = atoms.omega
 
@@ -371,8 +356,7 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
                 log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = fields
                 status[it] = "estimate"
                 # say what certification would cost where only the budget stood in the way
-                over = (f"; certifying it is planned at ~{planned[pos]:.2g} s CPU, over l1_budget_s = {l1_budget_s:g}"
-                        " (CLI: --l1-budget)") if planned[pos] > l1_budget_s else ""
+                over = _over_budget(planned[pos], l1_budget_s) if planned[pos] > l1_budget_s else ""
                 notes[it] = f"uncertified estimate ({label}), relative error estimate {fields[3]:.1g}{over}"
                 if not fields[3] < 1.0:
                     lower = f" (log10 C_l1 >= {value / math.log(10.0):.4f})" if np.isfinite(value) else ""
@@ -385,20 +369,13 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
                     skip([it], f"no estimate: the symmetric-multiplet sum is a lower bound{lower}, {why}{over}")
         elif pure:
             certified = list(small_l1)
-            todo = np.nonzero(rest)[0]
-            for pos, res in zip(todo, symmetric_l1_uniformised(n, nbar, pe0 == 1.0, gts[todo]) if todo.size else []):
-                certified[pos] = res
             todo = [pos for pos, res in enumerate(certified) if res is None]
             if todo:
                 # late times: the relaxation bound around the closed-form long-time value, where it is tight
+                # (first: it costs O(N) per time, the uniformisation O(N lambda t))
                 for pos, res in zip(todo, symmetric_l1_relaxed(n, nbar, x, pe0 == 1.0, gts[todo])):
                     if res is not None and res[1] - res[0] <= math.log(_RELAXED_ACCEPT):
                         certified[pos] = res
-            backward = [None] * gts.size
-            todo = [pos for pos, res in enumerate(certified) if res is None]
-            if pe0 == 0.0 and todo:
-                for pos, res in zip(todo, symmetric_l1_backward(n, nbar, gts[todo])):
-                    backward[pos] = res
             with np.errstate(divide="ignore"):
                 log_q, log_err = np.log(q_sym), np.log(err_sym)
             if pe0 == 0.0 and np.isfinite(nbar) and nbar > 0:
@@ -406,6 +383,21 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
                 # that is the error of every entry float64 could not hold (underflow, cut levels).
                 cap = -_u_of_x(x) * np.arange(n + 1.0)
                 log_err = np.where(q_sym > 0, log_err, np.maximum(log_err, cap[None, :]))
+            todo = np.array([pos for pos, res in enumerate(certified) if res is None], dtype=int)
+            planned = np.zeros(gts.size)
+            if todo.size:
+                # the float64 estimate sizes the uniformisation's plan (its own error may be huge: a rough size)
+                guess = [symmetric_l1_estimate(n, log_q[pos], log_err[pos])[0] for pos in todo]
+                plans: list = []
+                for pos, res in zip(todo, symmetric_l1_uniformised(n, nbar, pe0 == 1.0, gts[todo], l1_budget_s, guess,
+                                                                   plans)):
+                    certified[pos] = res
+                planned[todo] = plans
+            backward = [None] * gts.size
+            todo = [pos for pos, res in enumerate(certified) if res is None]
+            if pe0 == 0.0 and todo:
+                for pos, res in zip(todo, symmetric_l1_backward(n, nbar, gts[todo])):
+                    backward[pos] = res
             for pos, it in enumerate(idx_dyn):
                 if certified[pos] is not None:
                     value, bound = certified[pos]
@@ -414,6 +406,8 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
                     if backward[pos] is not None and backward[pos][1] - backward[pos][0] < bound - value:
                         value, bound = backward[pos]
                     status[it] = "estimate"
+                    if planned[pos] > l1_budget_s:
+                        budget_notes[it] = _over_budget(planned[pos], l1_budget_s)
                 log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = _log_fields(value, bound)
     if idx_inf.size:
         summary = _long_time_summary(n, x, pe0)
@@ -437,6 +431,8 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
             status[it] = "estimate"  # a bound that does not separate the value from 0 certifies nothing
         if status[it] == "estimate" and not notes[it]:
             notes[it] = f"uncertified estimate, relative error estimate {l1_rel[it]:.1g}"
+    _unresolved_to_nan(log10_l1, l1, l1_abs, l1_rel, status, notes)
+    notes = [note + extra for note, extra in zip(notes, budget_notes)]
     heat = energy - omega * n * pe0
     return DickeResult(
         times=ts,
@@ -451,6 +447,21 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
         coherence_l1_status=tuple(status),
         coherence_l1_note=tuple(notes),
     )
+
+
+def _over_budget(planned_s: float, budget_s: float) -> str:
+    return f"; certifying it is planned at ~{planned_s:.2g} s CPU, over l1_budget_s = {budget_s:g} (CLI: --l1-budget)"
+
+
+def _unresolved_to_nan(log10_l1, l1, l1_abs, l1_rel, status: list, notes: list) -> None:
+    """An estimate whose error estimate exceeds it is not a value (issue 9): nan, 'not computed', and the note
+    says what it was (the error estimate stays in ``l1_abs``)."""
+    for it, rel in enumerate(l1_rel):
+        if status[it] == "estimate" and not rel < 1.0:
+            notes[it] = (f"no value: the estimate log10 C_l1 = {log10_l1[it]:.4f} has an error estimate "
+                         f"{l1_abs[it]:.3g} larger than itself")
+            status[it] = "not computed"
+            l1[it] = log10_l1[it] = np.nan
 
 
 def _mean_and_cre(n: int, w: np.ndarray, s_rho: np.ndarray, tables: _LogTables) -> tuple[np.ndarray, np.ndarray]:

@@ -34,19 +34,47 @@ import math
 import numpy as np
 from scipy.special import gammaln
 
-from .combinatorics import _log_binom, _logsumexp
+from .combinatorics import _log_binom, _logsumexp, _poisson_terms
 
 __all__ = ["symmetric_l1_backward", "symmetric_l1_estimate", "symmetric_l1_uniformised"]
 
 _EPS = np.finfo(float).eps
-# Uniformisation (certified) is used while the Poisson terms needed stay below this (cost ~10 vector operations;
-# 600 keeps N = 10-40 at PIQS speed, and covers N = 100 up to gamma t ~ 0.02); later times: the backward estimate.
-UNIFORMISATION_MAX_TERMS = 600
+# CPU seconds of one uniformisation term (~25 vector operations on N + 1 entries with their own exponents;
+# measured 0.4 ms at N = 2000, 0.7-1 ms at N = 10^4): the planned cost, compared with the caller's budget per
+# time, before any work.
+_TERM_S, _ENTRY_S = 1.5e-4, 8e-8
 # Terms whose contribution is below e^-60 (1e-26) of the running sum are not accumulated (their exact
 # contribution is added to the bound instead).
 _LOG_NEGLIGIBLE = -60.0
 # Most equal substeps tried by the backward (late-time) evaluation.
 _BACKWARD_MAX_STEPS = 64
+
+
+_NO_EXP = -(2**29)  # exponent of a zero entry (below every real one; int32 with room for sums)
+_LN2 = math.log(2.0)
+
+
+def _step_extended(m, e, diag, sub, sup, l2_diag, l2_sub, l2_sup):
+    r"""One step :math:`y \to My` (M tridiagonal, non-negative) of :math:`y = m\,2^e` entrywise; returns (m, e).
+
+    Each entry's three terms are aligned to the exponent of the largest (coefficient included), summed in
+    float64 and renormalised (frexp): a relative error of 3 eps per entry plus, for a term underflowing
+    at the alignment, below 2^-1070 of the entry."""
+    ef = e.astype(np.float64)
+    le = ef + l2_diag
+    np.maximum(le[1:], ef[:-1] + l2_sub, out=le[1:])
+    np.maximum(le[:-1], ef[1:] + l2_sup, out=le[:-1])
+    big = np.floor(le).astype(np.int32)
+    shift = np.maximum(e - big, -1100)  # <= 1 - log2(coefficient) <= ~40: no overflow
+    nxt = diag * np.ldexp(m, shift)
+    shift = np.maximum(e[:-1] - big[1:], -1100)
+    nxt[1:] += sub * np.ldexp(m[:-1], shift)
+    shift = np.maximum(e[1:] - big[:-1], -1100)
+    nxt[:-1] += sup * np.ldexp(m[1:], shift)
+    m, de = np.frexp(nxt)
+    de += big
+    de[m == 0] = _NO_EXP
+    return m, de
 
 
 def _log_c_minus_1(n: int) -> np.ndarray:
@@ -71,7 +99,8 @@ def symmetric_l1_estimate(n: int, log_p: np.ndarray, log_err: np.ndarray) -> tup
     return _logsumexp(log_p + lcm1), _logsumexp(np.asarray(log_err, dtype=float) + lcm1)
 
 
-def symmetric_l1_uniformised(n: int, nbar: float, excited: bool, gamma_t: np.ndarray) -> list:
+def symmetric_l1_uniformised(n: int, nbar: float, excited: bool, gamma_t: np.ndarray, budget_s: float = 30.0,
+                             log_guess=None, planned: list | None = None) -> list:
     r"""Certified :math:`\ln C_{l1}(t)` of the symmetric multiplet from the ground (or excited) state.
 
     Args:
@@ -79,10 +108,15 @@ def symmetric_l1_uniformised(n: int, nbar: float, excited: bool, gamma_t: np.nda
         nbar: bath occupation :math:`\bar n` (finite).
         excited: start from :math:`|D_N\rangle` instead of :math:`|D_0\rangle`.
         gamma_t: times :math:`\gamma t \ge 0` (1-D).
+        budget_s: planned CPU seconds allowed (for the latest time asked; they share one pass). N = 10^4:
+            ~6 s at gamma t = 1e-4, ~40 s at 1e-3.
+        log_guess: per time a rough ln C_l1 (e.g. the float64 estimate; nan: unknown), for the plan only: the
+            loop stops once the Poisson tail is negligible against the sum, which a large value reaches early.
+        planned: if a list, the planned CPU seconds of each time are appended to it.
 
     Returns:
-        One entry per time: ``(ln C_l1, ln of a rigorous absolute error bound)``, or ``None`` where more than
-        ``UNIFORMISATION_MAX_TERMS`` Poisson terms would be needed.
+        One entry per time: ``(ln C_l1, ln of a rigorous absolute error bound)``, or ``None`` where the Poisson
+        terms needed would cost more than ``budget_s``.
 
     Example:
         >>> import math
@@ -96,27 +130,49 @@ def symmetric_l1_uniformised(n: int, nbar: float, excited: bool, gamma_t: np.nda
     k = np.arange(n + 1, dtype=float)
     up = nbar * (n - k) * (k + 1)
     down = (nbar + 1.0) * k * (n - k + 1)
-    lam = float(np.max(up + down))
     out: list = [None] * gamma_t.size
-    if n < 2 or lam == 0.0:
+    if n < 2 or float(np.max(up + down)) == 0.0:
         return [(-np.inf, -np.inf) if h >= 0 else None for h in gamma_t]
     # y_k (C(N,k) - 1) / C(N,k) = p_k (C(N,k) - 1): the C_l1 term of entry k.
     log_factor = _log_c_minus_1(n) - _log_binom(n, k)
+    # sum_k y_k = sum_k C(N,k) p_k <= max_k C(N,k); tighter, r = p/pi is a max-norm contraction, pi_k ~ x^k:
+    # p_k(t) <= x^k from ground, x^(k-N) from the excited state, so sum_k y_k <= (1+x)^N or (1+1/x)^N.
     log_cmax = float(_log_binom(n, np.array([n // 2]))[0])
-    mu = lam * gamma_t
-    # Terms needed (Chernoff: the Poisson tail beyond mu + a is below e^{-a^2/(2(mu + a))}, which must beat
-    # 1e-17 / max C(N,k)); only a budget estimate: the actual cut is decided on the fly.
-    c = log_cmax + 45.0
-    n_cap = mu + np.sqrt(2.0 * mu * c) + 2.0 * c
-    active = [i for i in range(gamma_t.size) if n_cap[i] <= UNIFORMISATION_MAX_TERMS]
+    x = nbar / (nbar + 1.0)
+    if x > 0:
+        log_cmax = min(log_cmax, n * (math.log1p(1.0 / x) if excited else math.log1p(x)))
+    mu = (nbar * float(((n - k) * (k + 1) + k * (n - k + 1)).max()) + float((k * (n - k + 1)).max())) * gamma_t
+    # Terms needed (Chernoff: a Poisson tail below 1e-17 / that bound); only a budget estimate: the actual cut
+    # is decided on the fly.
+    guess = np.zeros(gamma_t.size) if log_guess is None else np.nan_to_num(np.asarray(log_guess, dtype=float), nan=0.0)
+    n_cap = np.array([_poisson_terms(m_i, -(45.0 + max(log_cmax - max(g, 0.0), 0.0)))[0] for m_i, g in zip(mu, guess)])
+    max_terms = budget_s / (_TERM_S + _ENTRY_S * (n + 1))
+    if planned is not None:
+        planned.extend((n_cap * (_TERM_S + _ENTRY_S * (n + 1))).tolist())
+    active = [i for i in range(gamma_t.size) if n_cap[i] <= max_terms]
     if not active:
         return out
-    sub = nbar * (n - k[:-1]) ** 2 / lam  # M[k+1, k]
-    sup = (nbar + 1.0) * k[1:] ** 2 / lam  # M[k-1, k]
-    diag = np.maximum(1.0 - (up + down) / lam, 0.0)
-    v = np.zeros(n + 1)
-    v[n if excited else 0] = 1.0
-    log_scale = 0.0
+    # The rates as exact integers times the binary nbar: s_k = up_k + down_k = nbar A_k + B_k, and
+    # lambda = nbar max A + max B >= max s_k, so 1 - s_k/lambda = (nbar (maxA - A_k) + (maxB - B_k))/lambda
+    # is a sum of non-negative terms (no cancellation): every coefficient of M within 5 eps, relative.
+    ki = np.arange(n + 1, dtype=np.int64)
+    a_k = (n - ki) * (ki + 1) + ki * (n - ki + 1)
+    b_k = ki * (n - ki + 1)
+    lam = nbar * float(a_k.max()) + float(b_k.max())
+    mu = lam * gamma_t
+    sub = nbar * ((n - k[:-1]) ** 2) / lam  # M[k+1, k]
+    sup = (nbar + 1.0) * (k[1:] ** 2) / lam  # M[k-1, k]
+    diag = (nbar * (a_k.max() - a_k).astype(float) + (b_k.max() - b_k).astype(float)) / lam
+    # y = m 2^e entrywise (m in [1/2, 1) or 0): y spans far more than float64's range at N ~ 10^4, and an
+    # entry lost to underflow at small k would re-enter amplified by C(N,k')/C(N,k) as it climbs the chain
+    # (a common scale made N = 10^4 at gamma t = 1e-3 exceed the bound (1 + x)^N). Each entry's terms are
+    # aligned to its largest (by exponent and coefficient); what underflows there is < 2^-1070 of it.
+    with np.errstate(divide="ignore"):
+        l2_diag = np.where(diag > 0, np.log2(diag), float(_NO_EXP))
+        l2_sub, l2_sup = np.log2(sub), np.log2(sup)
+    m = np.zeros(n + 1)
+    e = np.full(n + 1, _NO_EXP, dtype=np.int32)
+    m[n if excited else 0], e[n if excited else 0] = 0.5, 1
     act = np.array(active)
     mu_a = mu[act]
     with np.errstate(divide="ignore"):
@@ -128,6 +184,11 @@ def symmetric_l1_uniformised(n: int, nbar: float, excited: bool, gamma_t: np.nda
     n_done = np.zeros(act.size, dtype=int)
     n_term = 0
     while True:
+        # v e^{log_scale} = y with one scale: entries below 2^-1074 of the largest are lost here, a relative
+        # error below (N+1) 2^-1074 of the sum (v only enters the accumulated sums, it is not propagated).
+        top = int(e.max())
+        v = np.ldexp(m, np.maximum(e - top, -1100))
+        log_scale = top * _LN2
         log_v_sum = math.log(float(v.sum())) + log_scale
         with np.errstate(divide="ignore", invalid="ignore"):
             lw = np.where(mu_a > 0, -mu_a + n_term * log_mu - gammaln(n_term + 1.0), 0.0 if n_term == 0 else -np.inf)
@@ -145,7 +206,7 @@ def symmetric_l1_uniformised(n: int, nbar: float, excited: bool, gamma_t: np.nda
             acc_log[add] = new_log
             total[add] = acc_log[add] + np.log(acc[add].sum(axis=1))
         # Stop once past the mode and the whole remaining tail (geometric bound of the Poisson tail,
-        # times max_k C(N,k)) is negligible against the running sum.
+        # times the bound of sum_k y_k above) is negligible against the running sum.
         past = ~done & (n_term > mu_a)
         if np.any(past):
             ratio = mu_a[past] / (n_term + 1.0)
@@ -156,22 +217,18 @@ def symmetric_l1_uniformised(n: int, nbar: float, excited: bool, gamma_t: np.nda
             done[idx] = True
             n_done[idx] = n_term
             dropped[idx] = np.logaddexp(dropped[idx], log_tail[fin])
-        if np.all(done) or n_term >= UNIFORMISATION_MAX_TERMS:
+        if np.all(done) or n_term >= 2.0 * max_terms:
             break
-        nxt = diag * v
-        nxt[1:] += sub * v[:-1]
-        nxt[:-1] += sup * v[1:]
-        top = float(nxt.max())
-        v = nxt / top
-        log_scale += math.log(top)
+        m, e = _step_extended(m, e, diag, sub, sup, l2_diag, l2_sub, l2_sup)
         n_term += 1
     for pos, i in enumerate(act):
         if not done[pos]:
             continue
         log_y = acc_log[pos] + np.log(acc[pos], where=acc[pos] > 0, out=np.full(n + 1, -np.inf))
         value = _logsumexp(log_y + log_factor)
-        # Rounding: <= 6 eps relative per step and entry, 4 eps (mu + n) in the Poisson weights' logs.
-        rel = (6.0 * n_done[pos] + 16.0) * _EPS + 4.0 * _EPS * (mu[i] + n_done[pos] + 1.0)
+        # Rounding: <= 8 eps relative per step and entry (5 in M's coefficients, 3 in the products and sums),
+        # 4 eps (mu + n) in the Poisson weights' logs.
+        rel = (8.0 * n_done[pos] + 16.0) * _EPS + 4.0 * _EPS * (mu[i] + n_done[pos] + 1.0)
         bound = np.logaddexp(value + math.log(rel), dropped[pos]) if np.isfinite(value) else dropped[pos]
         out[i] = (value, bound)
     return out

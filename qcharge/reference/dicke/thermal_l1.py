@@ -48,7 +48,7 @@ from functools import lru_cache
 import numpy as np
 
 from .certified_l1 import _ArbPrecision, _certified_l1_generic, _flint, _log_beta, _logsumexp, _scaled_floor
-from .combinatorics import _log_degeneracies
+from .combinatorics import _log_degeneracies, _poisson_terms
 
 __all__ = ["thermal_l1_certified", "DEFAULT_BUDGET_S"]
 
@@ -110,20 +110,10 @@ def _initial_balls(n: int, pe0: float, prec: int) -> list:
 
 # ----------------------------------------------------------------------------------------- uniformisation
 def _terms_estimate(mu: float, length: int, log_target: float) -> float:
-    r"""Poisson terms needed for a tail below :math:`e^{-c}`, c = -log_target + ln L + 10: the smallest n with
-    the Chernoff bound :math:`P(X \ge n) \le e^{-\mu}(e\mu/n)^n` below it (planning only: the loop stops on
-    the rigorous arb tail). The weaker :math:`e^{-a^2/(2(\mu+a))}` form over-counts 2-10x at small :math:`\mu`."""
+    """Poisson terms planned for one chain: a tail below e^{-c}, c = -log_target + ln L + 10 (planning only:
+    the loop stops on the rigorous arb tail)."""
     c = max(-log_target, 0.0) + math.log(length) + 10.0
-    if mu <= 0.0:
-        return 1.0
-    lo, hi = mu, mu + math.sqrt(2.0 * mu * c) + 2.0 * c  # hi satisfies the weaker bound, hence this one
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if -mu + mid * (1.0 + math.log(mu / mid)) <= -c:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return float(_poisson_terms(mu, -c)[0])
 
 
 class _KrylovCache:
