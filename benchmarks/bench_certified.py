@@ -3,7 +3,7 @@
 1. Finite time, T0 = 0.5 -> T = 1 (Dicke limit): N = 200, 500, 1000 at gamma t = 0.001, 0.01, 0.1, 1 through
    ``thermal_l1_certified`` (routes per chain: integer uniformisation, slow-mode enclosure, relaxation
    bound), with solve_dicke's estimate as the first guess and a CPU budget per time (``--budget``, default
-   3600 s, so every row is certified; solve_dicke's default is 30 s): log10 C_l1, relative bound, status
+   3600 s, so every row is certified; solve_dicke's default is 60 s): log10 C_l1, relative bound, status
    ('certified', or 'not certified' where the plan exceeds the budget), the planned and the measured CPU time.
 2. Long-time state: N = 1000 ... 4000, log10 C_l1, relative bound, CPU and wall time, fitted CPU exponent.
 
@@ -122,7 +122,7 @@ Finite-time C_l1(t) needs the chain populations q_j,k(t) as rigorous enclosures 
 the cancellation in (2.7) demands (~10^-230 at N = 1000); per chain the cheapest of integer
 uniformisation, the slow-mode (Rayleigh-Ritz) enclosure and the relaxation bound. Each time is planned
 before any work; `solve_dicke` / `qcharge charge` certify where the plan fits `l1_budget_s` / `--l1-budget`
-(default 30 s) and print the estimate with the planned cost elsewhere. The rows below ran with a budget of
+(default 60 s) and print the estimate with the planned cost elsewhere. The rows below ran with a budget of
 {budget:g} s. The long-time value uses the fixed-point Taylor-shift engine. Regenerate with
 `python benchmarks/bench_certified.py`.
 

@@ -72,7 +72,7 @@ def test_mild_heating_gives_no_value_with_a_note():
 
 def test_json_at_n500_early_time_carries_status_and_note(capsys):
     # Issue 9: at N = 500, gamma t = 0.001 the JSON printed nan with 'not computed' and no word. Certifying it
-    # is planned at ~20 s (within the default budget of 30 s); a budget of 1 s leaves the estimate, whose note
+    # is planned at ~20 s (within the default budget of 60 s); a budget of 1 s leaves the estimate, whose note
     # says what certification would cost.
     assert main(["charge", "-N", "500", "-T", "1", "--initial-temperature", "0.5", "--times", "0.001", "--json",
                  "--l1-budget", "1"]) == 0

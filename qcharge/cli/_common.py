@@ -41,7 +41,7 @@ DEFAULT_SEED = 7
 DEFAULT_L1_MAX_ATOMS = 2000
 NAN_NOTE = ("(C_l1 'not computed' = nan, see its note: from a product thermal state the long-time C_l1 is certified up "
             "to --l1-max-atoms (default 2000; ~N^2.6 big-integer work) and the finite-time one up to N = 1000 where an "
-            "enclosure of the chains fits --l1-budget (default 30 s per time; N = 1000 at γt = 0.01 needs ~950 s); "
+            "enclosure of the chains fits --l1-budget (default 60 s per time; N = 1000 at γt = 0.01 needs ~800 s); "
             "elsewhere it is an uncertified estimate with its error estimate, and nan where that error would exceed "
             "the value; from ground or excited states at any N it is certified where the relaxation bound or a "
             "uniformisation within --l1-budget reaches it, e.g. N = 10^4 at γt = 0.001 needs ~60 s)")
@@ -80,7 +80,7 @@ def add_l1_budget_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--l1-budget", type=float, default=DEFAULT_BUDGET_S, metavar="SECONDS",
                    help="Dicke solver, product thermal states, N <= 1000: CPU seconds the certified finite-time C_l1 "
                         "may cost per time, planned before any work; over it the estimate is printed with the planned "
-                        f"cost (N = 1000 from T0 = 0.5, T = 1: ~200 s at γt = 0.001, ~950 s at 0.01, ~50 s at 0.1; "
+                        f"cost (N = 1000 from T0 = 0.5, T = 1: 175 s at γt = 0.001, 770 s at 0.01, 135 s at 0.1, 22 s at 1; "
                         f"default {DEFAULT_BUDGET_S:g})")
 
 

@@ -35,6 +35,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from .combinatorics import _log_binom, _logsumexp, _poisson_terms
+from .thermal_l1 import DEFAULT_BUDGET_S
 
 __all__ = ["symmetric_l1_backward", "symmetric_l1_estimate", "symmetric_l1_uniformised"]
 
@@ -99,7 +100,7 @@ def symmetric_l1_estimate(n: int, log_p: np.ndarray, log_err: np.ndarray) -> tup
     return _logsumexp(log_p + lcm1), _logsumexp(np.asarray(log_err, dtype=float) + lcm1)
 
 
-def symmetric_l1_uniformised(n: int, nbar: float, excited: bool, gamma_t: np.ndarray, budget_s: float = 30.0,
+def symmetric_l1_uniformised(n: int, nbar: float, excited: bool, gamma_t: np.ndarray, budget_s: float = DEFAULT_BUDGET_S,
                              log_guess=None, planned: list | None = None) -> list:
     r"""Certified :math:`\ln C_{l1}(t)` of the symmetric multiplet from the ground (or excited) state.
 

@@ -55,10 +55,13 @@ __all__ = ["thermal_l1_certified", "DEFAULT_BUDGET_S"]
 # The certified evaluation of one time is planned before any work and refused (the caller's estimate) when
 # it would exceed ``budget_s`` CPU seconds. Seconds per planned unit (this 2-core x86 machine):
 _UNIFORM_STEP_S = 1e-6  # one (Poisson term x chain entry) big-integer step: 0.6-0.9 us measured at N = 1000
-_SLOW_UNIT_S = 3e-6  # one slow-mode work unit (see _slow_mode_work, fitted at L = 401 and 501)
+# one slow-mode work unit (_slow_mode_work's units were fitted at 3 us per chain; the whole route, with its
+# arb checks and retries, measured 2-3.6x that at N = 500-1000, gamma t = 0.1)
+_SLOW_UNIT_S = 8e-6
 _EVALUATION_S_AT_1000 = 22.0  # the certified sum (2.7) of the enclosure, ~N^3: 22 s at N = 1000, 2.2 s at 500
-# Default budget per time: N = 200 at any t, N = 500-1000 from gamma t ~ 0.1 on (slow modes, relaxation).
-DEFAULT_BUDGET_S = 30.0
+# Default budget per time (also the ground / excited uniformisation's, .symmetric_l1): from T0 = 0.5 to T = 1,
+# N = 200-300 at any t, N = 500 except gamma t ~ 0.003-0.03, N = 1000 from gamma t ~ 0.3 on.
+DEFAULT_BUDGET_S = 60.0
 # The relaxation bound is used once it is below this fraction of the requested bound (it then costs
 # nothing in accuracy); the uniformisation otherwise.
 _RELAX_SHARE = 0.25
@@ -475,8 +478,8 @@ def thermal_l1_certified(
             excited probability; gamma_t: times; rel_tol: requested relative bound.
         log_guess: per time an estimate of :math:`\ln C_{l1}` (nan if unknown), to size the precision.
         progress: show a tqdm bar over the times.
-        budget_s: CPU seconds one time may cost (planned before any work: N = 1000 at gamma t = 0.01 plans
-            ~15 min, gamma t = 0.1 ~2 min); a time over it gets None at once.
+        budget_s: CPU seconds one time may cost (planned before any work: N = 1000 at gamma t = 0.01 takes
+            ~13 min, at 0.1 ~2 min); a time over it gets None at once.
         planned: if a list, the planned CPU seconds of each time are appended to it (to say what was refused).
 
     Returns:
