@@ -154,22 +154,26 @@ def _logsumexp(a: np.ndarray) -> float:
 
 
 def _poisson_terms(mu, log_tail: float) -> np.ndarray:
-    r"""Poisson terms needed for a tail below :math:`e^{	ext{log\_tail}}` (< 0): per :math:`\mu \ge 0` the smallest
-    n with the Chernoff bound :math:`P(X \ge n) \le e^{-\mu}(e\mu/n)^n` below it (bisection; 1 at :math:`\mu = 0`).
-    For planning (the uniformisation loops stop on their own tail test); the cruder
-    :math:`e^{-a^2/(2(\mu+a))}` form over-counts 2-10x at small :math:`\mu`.
+    r"""Poisson terms needed for a tail below :math:`e^{\text{log\_tail}}` (< 0): per :math:`\mu \ge 0` the smallest
+    n with the Chernoff bound :math:`P(X \ge n) \le e^{-\mu}(e\mu/n)^n` below it (Newton on
+    :math:`n(\ln(n/\mu) - 1) + \mu = c`, convex in n, from above; 1 at :math:`\mu = 0`). For planning (the
+    uniformisation loops stop on their own tail test); the cruder :math:`e^{-a^2/(2(\mu+a))}` form
+    over-counts 2-10x at small :math:`\mu`.
 
     >>> _poisson_terms([0.0, 1.0, 1000.0], math.log(1e-17)).round().tolist()
     [1.0, 20.0, 1293.0]
     """
-    mu = np.atleast_1d(np.asarray(mu, dtype=float))
     c = max(-float(log_tail), 0.0)
-    lo = mu.copy()
-    hi = mu + np.sqrt(2.0 * mu * c) + 2.0 * c + 1.0  # meets the cruder bound, hence this one
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            ok = -mu + mid * (1.0 + np.log(mu / mid)) <= -c
-            hi, lo = np.where(ok, mid, hi), np.where(ok, lo, mid)
-    return np.where(mu > 0, np.ceil(hi), 1.0)
-
+    out = []
+    for m in np.atleast_1d(np.asarray(mu, dtype=float)).tolist():
+        if not m > 0:
+            out.append(1.0)
+            continue
+        n = m + math.sqrt(2.0 * m * c) + 2.0 * c + 1.0  # meets the cruder bound, hence above the root
+        for _ in range(50):  # Newton from above on a convex increasing function: monotone, no overshoot
+            step = (n * (math.log(n / m) - 1.0) + m - c) / math.log(n / m)
+            n -= step
+            if step < 1e-9 * n:
+                break
+        out.append(float(math.ceil(n)))
+    return np.array(out)

@@ -332,16 +332,26 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
                     estimates[pos] = _l1_fields(res, dyn)
                     if estimates[pos][3] < 0.5:
                         guesses[pos] = res.log10 * math.log(10.0)
-            # The uncertified estimate first (O(N) per time): it also sizes the certified evaluation's precision
-            # (a first guess far off costs N = 500 a second full attempt).
-            sums = thermal_l1_estimate(n, nbar, pe0, gts, w, w_err, q_sym, err_sym)
-            guesses = np.where(np.isfinite(guesses), guesses, [v for v, _e in sums])
+            # The uncertified estimate (O(N) per time) where the float64 (2.7) gives no guess: it also sizes the
+            # certified evaluation's precision (a first guess far off costs N = 500 a second full attempt).
+            sums: dict = {}
+
+            def estimate(positions) -> None:
+                positions = [pos for pos in positions if pos not in sums]
+                if positions:
+                    got = thermal_l1_estimate(n, nbar, pe0, gts[positions], w[positions], w_err[positions],
+                                              q_sym[positions], err_sym[positions])
+                    sums.update(zip(positions, got))
+
+            estimate([pos for pos in range(idx_dyn.size) if not np.isfinite(guesses[pos])])
+            guesses = np.array([guesses[pos] if np.isfinite(guesses[pos]) else sums[pos][0] for pos in range(idx_dyn.size)])
             certified = [None] * idx_dyn.size
             planned = [math.nan] * idx_dyn.size
             if n <= min(_CERTIFIED_THERMAL_MAX_ATOMS, l1_max_atoms) and 0.0 < nbar < np.inf:
                 planned = []
                 certified = thermal_l1_certified(n, x, nbar, pe0, gts, rel_tol, guesses, progress, l1_budget_s, planned)
             todo = [pos for pos, res in enumerate(certified) if res is None]
+            estimate(todo)
             checks = dict(zip(todo, sign_check(n, x, nbar, pe0, gts[todo]))) if todo else {}
             for pos, it in enumerate(idx_dyn):
                 if certified[pos] is not None:
