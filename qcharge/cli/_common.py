@@ -80,7 +80,7 @@ def add_l1_budget_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--l1-budget", type=float, default=DEFAULT_BUDGET_S, metavar="SECONDS",
                    help="Dicke solver, product thermal states, N <= 1000: CPU seconds the certified finite-time C_l1 "
                         "may cost per time, planned before any work; over it the estimate is printed with the planned "
-                        f"cost (N = 1000 from T0 = 0.5, T = 1: 175 s at γt = 0.001, 770 s at 0.01, 135 s at 0.1, 22 s at 1; "
+                        f"cost (N = 1000 from T0 = 0.5, T = 1: 145-175 s at γt = 0.001, 600-770 s at 0.01, 105-135 s at 0.1, 22 s at 1; "
                         f"default {DEFAULT_BUDGET_S:g})")
 
 

@@ -211,7 +211,7 @@ def solve_dicke(
             alone are ~10x cheaper at N = 10^5).
         l1_budget_s: CPU seconds the certified finite-time :math:`C_{l1}` may cost per time, planned before any
             work (over it: the estimate, and a note with the planned cost). Thermal, T0 = 0.5 to T = 1 (measured):
-            N = 200 < 6 s at any t; N = 1000 175 s at gamma t = 0.001, 770 s at 0.01, 135 s at 0.1. Ground,
+            N = 200 < 6 s at any t; N = 1000 145-175 s at gamma t = 0.001, 600-770 s at 0.01, 105-135 s at 0.1. Ground,
             the superradiant burst at N = 10^4: ~6 s at gamma t = 1e-4, ~40-60 s at 1e-3.
 
     Returns:
