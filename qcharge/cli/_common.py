@@ -70,18 +70,20 @@ def add_initial_args(p: argparse.ArgumentParser, *, with_eg: bool = True) -> Non
 
 def add_l1_max_atoms_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--l1-max-atoms", type=int, default=DEFAULT_L1_MAX_ATOMS, metavar="N",
-                   help="Dicke solver: certify the long-time C_l1 of product thermal states up to this N "
-                        f"(cost ~N^2.6: N = 2000 ~5 s, N = 4000 ~40-50 s CPU; default {DEFAULT_L1_MAX_ATOMS})")
+                   help="Dicke solver: certify the long-time C_l1 (--long-time) of product thermal states up to this N; "
+                        "above it that C_l1 is nan with a note (cost ~N^2.6: N = 2000 ~5 s, N = 4000 ~40-50 s CPU; "
+                        f"the finite-time rows are capped by --l1-budget instead; default {DEFAULT_L1_MAX_ATOMS})")
 
 
 def add_l1_budget_arg(p: argparse.ArgumentParser) -> None:
     from ..reference.dicke.thermal_l1 import DEFAULT_BUDGET_S
 
     p.add_argument("--l1-budget", type=float, default=DEFAULT_BUDGET_S, metavar="SECONDS",
-                   help="Dicke solver, product thermal states, N <= 1000: CPU seconds the certified finite-time C_l1 "
-                        "may cost per time, planned before any work; over it the estimate is printed with the planned "
-                        f"cost (N = 1000 from T0 = 0.5, T = 1: 145-175 s at γt = 0.001, 600-770 s at 0.01, 105-135 s at 0.1, 22 s at 1; "
-                        f"default {DEFAULT_BUDGET_S:g})")
+                   help="Dicke solver: CPU seconds the certified finite-time C_l1 may cost per time (product thermal "
+                        "states up to N = 1000; ground / excited states at any N), planned before any work; over it the "
+                        "estimate is printed with the planned cost. Thermal N = 1000 from T0 = 0.5, T = 1: 145-175 s at "
+                        "gamma t = 0.001, 600-770 s at 0.01, 105-135 s at 0.1, 22 s at 1; ground N = 10^4: ~6 s at "
+                        f"gamma t = 1e-4, ~60 s at 1e-3 (default {DEFAULT_BUDGET_S:g})")
 
 
 def add_backend_args(p: argparse.ArgumentParser) -> None:
