@@ -559,8 +559,8 @@ def memory_estimate_gb(n_atoms: int, *, n_times: int = 1, krylov_dim: int = KRYL
     its assembly temporaries (one chunk of a block row) and the Krylov stage (basis, work vectors and the
     sector's outputs at ``n_times``, of this and of the previous sector: the two stages never overlap),
     the sector index maps, the dense :math:`2^N\times 2^N` states (the input, ``n_times`` outputs and two
-    more) and the interpreter (0.1 GB). Measured at N = 12, T = omega, 2 times: 9.8 GB peak RSS against
-    10.9 GB. Above N = 40 only the sector CSR and the dense states are counted, in floats (already
+    more) and the interpreter (0.1 GB). Measured at N = 12, T = omega, from the product thermal state at
+    0.5 omega to 2 times: 9.8 GB peak RSS against 11.0 GB. Above N = 40 only the sector CSR and the dense states are counted, in floats (already
     > 1e18 GB; ``inf`` beyond float range), so the estimate is cheap at any N.
 
     Example:
