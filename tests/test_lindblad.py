@@ -622,8 +622,9 @@ def test_chunked_assembly_equals_one_piece(monkeypatch):
 def test_memory_estimate_bounds_the_traced_peak(monkeypatch):
     # Issue 9 (N = 12 in 24 GB): the check is honest only if the estimate is an upper bound. tracemalloc sees
     # every numpy array (not the interpreter, so _BASELINE_BYTES is taken off). Before this test the peak
-    # was 1.28x the estimate for the assembly (52 B per build entry counted, ~67 B used) and 1.33x for 20
-    # times (the Hermitian symmetrization held three more copies of all states); now 0.83-0.88x.
+    # was 1.28x the estimate for the assembly (52 B per chunk entry counted, 98 B used; now 67 B used and
+    # 80 counted) and 1.33x for 20 times (the Hermitian symmetrization held three more copies of all
+    # states); now 0.83-0.88x.
     import tracemalloc
 
     from qcharge.reference import lindblad
