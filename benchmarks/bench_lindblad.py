@@ -267,14 +267,13 @@ generic case (all sectors, ~200–300 matrix-vector products per sector). QuTiP 
 speedups are at better-than-equal accuracy (err = 0 for N = 10 and 12 ground: the Krylov reference takes the
 same single invariant-subspace step there). At N = 4–5 both take ≤ 0.1 s and the ratio means little.
 
-N = 12 (issue 9) is not in the default run: `--sizes 12 --initial ground` (~3 min with its reference)
-adds its row. The Δn = 0 sector has C(24, 12) = 2 704 156 entries and its Liouvillian {nnz12:.3g} stored
+N = 12 (issue 9) is not in the default run: `--sizes 12` adds its rows (ground ~3 min, thermal ~45 min
+with their references). The Δn = 0 sector has C(24, 12) = 2 704 156 entries and its Liouvillian {nnz12:.3g} stored
 entries ({csr12:.1f} GB), so the run needs `max_memory_gb` ≥ {need12:.1f} (`memory_estimate_gb(12, n_times=5)`,
 an upper bound: from the ground state the Krylov basis is never filled, and the peak is the assembly).
 From the product thermal state (T0 = 0.5ω) to γt = 0.5 and 2, `qcharge charge -N 12 --method full`
 measured 9.8 GB peak RSS (GB = 1e9 bytes; the table's MB are MiB) against an estimate of {need12_2:.1f} GB,
-with ~6 min of Krylov propagation and ~1 min of assembly; a thermal row to γt = 20 with its
-tol = {TIGHT:g} reference would take of the order of an hour here and is not in the table.
+with ~6 min of Krylov propagation and ~1 min of assembly.
 {README_END}"""
     path.write_text(replace_section(text, README_START, README_END, section))
 
