@@ -267,7 +267,7 @@ generic case (all sectors, ~200–300 matrix-vector products per sector). QuTiP 
 speedups are at better-than-equal accuracy (err = 0 for N = 10 and 12 ground: the Krylov reference takes the
 same single invariant-subspace step there). At N = 4–5 both take ≤ 0.1 s and the ratio means little.
 
-N = 12 (issue 9) is not in the default run: `--sizes 12` adds its rows (ground ~3 min, thermal ~45 min
+N = 12 (issue 9) is not in the default run: `--sizes 12` adds its rows (ground ~3 min, thermal ~20 min
 with their references). The Δn = 0 sector has C(24, 12) = 2 704 156 entries and its Liouvillian {nnz12:.3g} stored
 entries ({csr12:.1f} GB), so the run needs `max_memory_gb` ≥ {need12:.1f} (`memory_estimate_gb(12, n_times=5)`,
 an upper bound: from the ground state the Krylov basis is never filled, and the peak is the assembly).
