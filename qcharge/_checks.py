@@ -86,6 +86,30 @@ def check_real(
     return value
 
 
+# From this dimension on (N = 9) a state that commutes with N_hat is diagonalised block by block.
+_BLOCK_SPECTRUM_MIN_DIM = 512
+
+
+def hermitian_eigenvalues(h: np.ndarray) -> np.ndarray:
+    """Eigenvalues (ascending) of a Hermitian matrix; of a 2^N x 2^N one without entries between different
+    excitation numbers (it commutes with N_hat: ground, thermal, Dicke-limit states) block by block, since
+    at N = 12 one 4096 x 4096 eigvalsh took 1.5-3 min on a shared core and the C(12, k) blocks ~30x fewer flops.
+
+    >>> hermitian_eigenvalues(np.diag([0.5, 0.25, 0.25, 0.0])).tolist()
+    [0.0, 0.25, 0.25, 0.5]
+    """
+    dim = h.shape[0]
+    if dim >= _BLOCK_SPECTRUM_MIN_DIM and dim & (dim - 1) == 0:
+        idx = np.arange(dim)
+        k = np.zeros(dim, dtype=np.int64)
+        for b in range(dim.bit_length() - 1):
+            k += (idx >> b) & 1
+        if not np.any(h[k[:, None] != k[None, :]]):
+            blocks = (np.flatnonzero(k == j) for j in range(k.max() + 1))
+            return np.sort(np.concatenate([np.linalg.eigvalsh(h[np.ix_(s, s)]) for s in blocks]))
+    return np.linalg.eigvalsh(h)
+
+
 def check_square(name: str, value: ArrayLike, size: int | None = None, *, dtype=complex) -> np.ndarray:
     arr = np.asarray(value, dtype=dtype)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
@@ -114,7 +138,7 @@ def check_density_matrix(name: str, value: ArrayLike, n_qubits: int | None = Non
     tr = complex(np.trace(rho))
     if abs(tr - 1) > STATE_ATOL:
         raise ParameterError(f"Argument `{name}` must have trace 1, but has trace {tr.real:.12g}.")
-    lam = float(np.linalg.eigvalsh(0.5 * (rho + rho.conj().T)).min())
+    lam = float(hermitian_eigenvalues(0.5 * (rho + rho.conj().T)).min())
     if lam < -STATE_ATOL:
         raise ParameterError(
             f"Argument `{name}` must be positive semidefinite, but has eigenvalue {lam:.3g}."

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._checks import hermitian_eigenvalues
 from .states import excitation_numbers
 
 __all__ = [
@@ -50,7 +51,7 @@ def l1_coherence(rho: ArrayLike) -> float:
 
 def von_neumann_entropy(rho: ArrayLike) -> float:
     r""":math:`S(\rho) = -\mathrm{Tr}\,\rho\ln\rho` (nats); eigenvalues below 1e-15 count as 0."""
-    lam = np.linalg.eigvalsh(_as_state(rho))
+    lam = hermitian_eigenvalues(_as_state(rho))
     lam = lam[lam > 1e-15]
     return float(-(lam * np.log(lam)).sum())
 

@@ -52,6 +52,27 @@ def test_entropy_matches_qutip(rng):
     assert von_neumann_entropy(rho) == pytest.approx(qutip.entropy_vn(qutip.Qobj(rho)), abs=1e-10)
 
 
+def test_block_spectrum_of_states_that_commute_with_n(rng, monkeypatch):
+    # Issue 9 (N = 12 full space): a state without Delta n != 0 entries is diagonalised per excitation
+    # number (from N = 9 on; lowered to N = 6 here). Same spectrum as one eigvalsh to backward-stable
+    # round-off (dim * eps ~ 1e-14 for ||rho|| <= 1).
+    from qcharge import _checks
+    from qcharge.states import excitation_numbers
+
+    monkeypatch.setattr(_checks, "_BLOCK_SPECTRUM_MIN_DIM", 64)
+    k = excitation_numbers(6)
+    commuting = np.where(k[:, None] == k[None, :], random_density_matrix(64, rng), 0.0)  # pinching keeps a state
+    lam = np.linalg.eigvalsh(commuting)
+    assert np.abs(_checks.hermitian_eigenvalues(commuting) - lam).max() < 1e-14
+    assert von_neumann_entropy(commuting) == pytest.approx(-np.sum(lam * np.log(lam)), abs=1e-13)
+    # one Delta n = 1 entry: the whole matrix is diagonalised, so its negative eigenvalue is found
+    bad = commuting.copy()
+    bad[0, 1] = bad[1, 0] = 0.5
+    assert np.array_equal(_checks.hermitian_eigenvalues(bad), np.linalg.eigvalsh(bad))
+    with pytest.raises(ParameterError, match="positive semidefinite"):
+        _checks.check_density_matrix("rho", bad)
+
+
 def test_classes_partition_the_l1_norm(rng):
     rho = random_density_matrix(16, rng)
     classes = coherence_classes(rho)

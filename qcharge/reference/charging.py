@@ -182,8 +182,9 @@ def charge(
 
     from .lindblad import check_memory, evolve, long_time_state
 
-    # before the 2^N x 2^N initial state is built (N = 1e9 used to spend 17 s there, then fail)
-    check_memory(atoms.n, max(n, 2 if long_time else 0), max_memory_gb)
+    # before the 2^N x 2^N initial state is built (N = 1e9 used to spend 17 s there, then fail); the long-time
+    # state is computed while the n states are held, so it adds its own two
+    check_memory(atoms.n, n + 2 if long_time else n, max_memory_gb)
     rho0 = initial.density_matrix(atoms.n, atoms.omega)
     states = (
         evolve(atoms, bath, rho0, times, progress=progress, max_memory_gb=max_memory_gb)

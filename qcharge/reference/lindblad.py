@@ -22,8 +22,8 @@ sector is evolved in the rotating frame and multiplied by the exact phase :math:
 present in :math:`\rho_0`.
 
 *Assembly.* Block row by block row, each in chunks of rows of at most ~2e7 entries, written into one
-preallocated CSR array: the build overhead stays ~1 GB (N = 12: 12 GB in all, :func:`memory_estimate_gb`;
-measured peak at N = 11: 3.0 GB against an estimate of 3.6 GB).
+preallocated CSR array: the build overhead stays below 0.8 GB (N = 12, two times: 11.0 GB in all by
+:func:`memory_estimate_gb`, 9.8 GB peak RSS measured).
 
 *Propagation.* Each sector Liouvillian is a CSR matrix (:math:`N^2+1` entries per row for
 :math:`\Delta n = 0`); :math:`e^{t\mathcal L}v` is computed with an adaptive Krylov (Arnoldi) exponential
@@ -72,11 +72,15 @@ KRYLOV_DIM = 30
 
 # Bytes per stored entry of a complex CSR matrix (complex128 value + int32 column index).
 _BYTES_PER_NNZ = 16 + 4
-# Entries of the largest block row while it is assembled (COO with int64 indices + CSR copy).
-_BYTES_PER_BUILD_ENTRY = 16 + 8 + 8 + _BYTES_PER_NNZ
+# Bytes per entry of a chunk while it is assembled: joined COO (16 + 8 + 8), the int32 index copies scipy
+# makes (4 + 4) and the chunk's CSR (20), plus the index temporaries of its pieces; tracemalloc measured
+# 66-68 B at N = 9-10, so 80 bounds it.
+_BYTES_PER_BUILD_ENTRY = 80
+# Bytes of the interpreter with numpy and scipy imported (66 MB peak RSS measured), counted once.
+_BASELINE_BYTES = 10**8
 _FRAMES = ("lab", "rotating")
-# Entries of one chunk of a block row while it is assembled (~1 GB at _BYTES_PER_BUILD_ENTRY).
-_BUILD_CHUNK_ENTRIES = 2 * 10**7
+# Entries of one chunk of a block row while it is assembled (0.8 GB at _BYTES_PER_BUILD_ENTRY).
+_BUILD_CHUNK_ENTRIES = 10**7
 # Above this N, memory_estimate_gb counts the two largest terms in floats (a lower bound, > 1e18 GB).
 _EXACT_ESTIMATE_MAX_N = 40
 
@@ -240,7 +244,7 @@ def _sector_liouvillian(atoms: Atoms, nbar: float, d: int) -> tuple[sp.csr_matri
         kp = k - d
         ck, ckp = sizes[k], sizes[kp]
         # Block row a in chunks of rows p0 <= p < p1 of rho_{k,k'} (block-row index p * ckp + q), so the
-        # COO/CSR build copies stay below ~_BUILD_CHUNK_ENTRIES entries (N = 12: 6.4 GB -> ~1 GB).
+        # COO/CSR build copies stay below ~_BUILD_CHUNK_ENTRIES entries (N = 12: 9.9 GB -> 0.8 GB).
         chunk = max(1, _BUILD_CHUNK_ENTRIES // max(1, ckp * (n * n + 1)))
         hops_k, hops_kp = hop(k), hop(kp)
         for p0 in range(0, ck, chunk):
@@ -288,10 +292,16 @@ def _sector_liouvillian(atoms: Atoms, nbar: float, d: int) -> tuple[sp.csr_matri
                 rows.append(r_[keep])
                 cols.append(c_[keep] + offsets[a - 1])
                 vals.append(g[keep].astype(complex))
-            block = sp.csr_matrix(
-                (np.concatenate(vals), (np.concatenate(rows) - r0, np.concatenate(cols))), shape=(n_rows, dim)
-            )
-            del rows, cols, vals
+            # each list is freed once joined: pieces and joined copies of all three never coexist
+            chunk_vals = np.concatenate(vals)
+            del vals
+            chunk_rows = np.concatenate(rows)
+            del rows
+            chunk_rows -= r0
+            chunk_cols = np.concatenate(cols)
+            del cols
+            block = sp.csr_matrix((chunk_vals, (chunk_rows, chunk_cols)), shape=(n_rows, dim))
+            del chunk_vals, chunk_rows, chunk_cols
             row_sums = np.bincount(
                 np.repeat(np.arange(n_rows), np.diff(block.indptr)), weights=np.abs(block.data), minlength=1
             )
@@ -544,16 +554,18 @@ def _check_state(rho0, atoms: Atoms) -> np.ndarray:
 def memory_estimate_gb(n_atoms: int, *, n_times: int = 1, krylov_dim: int = KRYLOV_DIM) -> float:
     r"""Estimated peak memory (GB = 1e9 bytes) of :func:`evolve` / :func:`long_time_state` for N atoms.
 
-    Counts the CSR Liouvillian of the largest sector (:math:`\Delta n = 0`, :math:`\binom{2N}{N}` rows,
-    :math:`N^2+1` entries per row), the largest chunk of a block row while it is assembled, the Krylov basis, the
-    sector index maps and the dense :math:`2^N\times 2^N` input/output states (``n_times`` of them),
-    i.e. the arrays of the algorithm, not the interpreter (~0.1 GB). Above N = 40 only the sector CSR and
-    the dense states are counted, in floats (already > 1e18 GB; ``inf`` beyond float range), so the
-    estimate is cheap at any N.
+    An upper bound on the peak resident memory: the CSR Liouvillian of the largest sector
+    (:math:`\Delta n = 0`, :math:`\binom{2N}{N}` rows, :math:`N^2+1` entries per row), plus the larger of
+    its assembly temporaries (one chunk of a block row) and the Krylov stage (basis, work vectors and the
+    sector's outputs at ``n_times``, of this and of the previous sector: the two stages never overlap),
+    the sector index maps, the dense :math:`2^N\times 2^N` states (the input, ``n_times`` outputs and two
+    more) and the interpreter (0.1 GB). Measured at N = 12, T = omega, from the product thermal state at
+    0.5 omega to 2 times: 9.8 GB peak RSS against 11.0 GB. Above N = 40 only the sector CSR and the dense states are counted, in floats (already
+    > 1e18 GB; ``inf`` beyond float range), so the estimate is cheap at any N.
 
     Example:
         >>> round(memory_estimate_gb(10, n_times=4), 2)
-        0.93
+        1.11
         >>> memory_estimate_gb(10**9)
         inf
     """
@@ -570,17 +582,21 @@ def memory_estimate_gb(n_atoms: int, *, n_times: int = 1, krylov_dim: int = KRYL
         return (csr + dense) / 1e9
     dim0 = math.comb(2 * n, n)
     nnz0 = _sector_nnz_bound(n, 0)
+    index = 4 if max(nnz0, dim0) < 2**31 - 1 else 8  # as _sector_liouvillian chooses
     half = n // 2
     # the largest chunk of a block row being assembled (see _sector_liouvillian)
     row_entries = math.comb(n, half) * (n * n + 1)
     block_row = min(math.comb(n, half) * row_entries, max(_BUILD_CHUNK_ENTRIES, row_entries) + row_entries)
+    build = block_row * _BYTES_PER_BUILD_ENTRY
+    # basis (krylov_dim + 1), w, p and one product; outputs of this sector and of the one before
+    krylov = (krylov_dim + 4 + 2 * n_times) * dim0 * 16
     total = (
-        nnz0 * _BYTES_PER_NNZ
-        + 8 * (dim0 + 1)
-        + block_row * _BYTES_PER_BUILD_ENTRY
-        + (krylov_dim + 3) * dim0 * 16
+        nnz0 * (16 + index)
+        + index * (dim0 + 1)
+        + max(build, krylov)
         + 4 * dim0 * 8
         + dense
+        + _BASELINE_BYTES
     )
     return total / 1e9
 
@@ -752,8 +768,11 @@ def _evolve(atoms, bath, rho0, times, tol, max_memory_gb, progress) -> np.ndarra
     finally:
         if bar is not None:
             bar.close()
-    # The Krylov result is Hermitian up to ~tol; make it exactly so.
-    out = 0.5 * (out + out.conj().transpose(0, 2, 1))
+    # The Krylov result is Hermitian up to ~tol; make it exactly so, one state at a time: the expression on
+    # the whole array held three more copies of it (N = 12, 20 times: 16 GB), more than memory_estimate_gb counts.
+    for state in out:
+        state += state.conj().T
+        state *= 0.5
     return out
 
 
@@ -846,4 +865,6 @@ def _long_time_state(atoms, bath, rho0, tol, max_memory_gb, max_time, first_chec
             out[cols, rows] = v_prev.conj()
         else:
             out[rows, cols] = v_prev
-    return 0.5 * (out + out.conj().T)
+    out += out.conj().T  # Hermitian to round-off, as in evolve
+    out *= 0.5
+    return out
