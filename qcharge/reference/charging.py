@@ -150,8 +150,9 @@ def charge(
     :math:`\Delta Q = E(t) - E(0)` per time; the Dicke method adds the C_l1 error bound and status
     ('certified' / 'estimate' / 'not computed', see :class:`~qcharge.reference.dicke.DickeResult`);
     ``long_time=True`` adds the :math:`t \to \infty` point. ``l1_max_atoms``: the Dicke solver's cap
-    for the certified C_l1 of thermal states, ``l1_budget_s`` its CPU seconds per finite time; ``max_memory_gb`` caps the full-space and permutation
-    solvers (checked before anything is allocated). ``lifetime=True`` adds the coherence lifetime
+    for the certified long-time C_l1 of thermal states, ``l1_budget_s`` the CPU seconds a certified finite-time
+    C_l1 may cost; ``max_memory_gb`` caps the full-space and permutation solvers (checked before anything is
+    allocated). ``lifetime=True`` adds the coherence lifetime
     (:func:`~qcharge.reference.lifetime.coherence_lifetime`; ``None`` where its dense spectrum is too large).
 
     >>> trace = charge(Atoms.dicke(2), Bath(1.0), InitialState("ground"), [1.0], long_time=True)
