@@ -100,10 +100,9 @@ def hermitian_eigenvalues(h: np.ndarray) -> np.ndarray:
     """
     dim = h.shape[0]
     if dim >= _BLOCK_SPECTRUM_MIN_DIM and dim & (dim - 1) == 0:
-        idx = np.arange(dim)
-        k = np.zeros(dim, dtype=np.int64)
-        for b in range(dim.bit_length() - 1):
-            k += (idx >> b) & 1
+        from .states import excitation_numbers  # states imports this module
+
+        k = excitation_numbers(dim.bit_length() - 1)
         if not np.any(h[k[:, None] != k[None, :]]):
             blocks = (np.flatnonzero(k == j) for j in range(k.max() + 1))
             return np.sort(np.concatenate([np.linalg.eigvalsh(h[np.ix_(s, s)]) for s in blocks]))
