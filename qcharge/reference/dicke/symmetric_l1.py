@@ -328,8 +328,7 @@ def symmetric_populations_doubling(n: int, nbar: float, excited: bool, gamma_t: 
         return out, pops
     mu = (top / b) * gamma_t  # Poisson means; their rounding (2u) enters the weights' error below
     log_cmax = float(_log_binom(n, np.array([n // 2]))[0])
-    c = log_cmax + 45.0
-    n_cap = mu + np.sqrt(2.0 * mu * c) + 2.0 * c  # terms needed (Chernoff estimate; the tail is bounded below)
+    n_cap = _poisson_terms(mu, -(log_cmax + 45.0))  # terms needed (Chernoff estimate; the tail is bounded below)
     active = np.nonzero(n_cap <= DOUBLING_MAX_WORK / m**2)[0]
     if active.size == 0:
         return out, pops
