@@ -40,6 +40,8 @@ _CONTOUR_NODES = 32
 # The symmetrised path is used while the error amplification of its back-transformation
 # R = diag(x^(m/2)) stays below this (a loss of at most 2 digits); see _chain_evolve.
 _SYMMETRIC_MAX_AMPLIFICATION = 1e2
+# Chains up to this length take one dense eigendecomposition for all times (_symmetric_actions).
+_EIGEN_MAX_LENGTH = 256
 # ln of a population treated as empty (float64 cannot hold it next to O(1) populations anyway).
 _LOG_EMPTY = math.log(1e-300)
 # LSODA tolerances of the other path (relative; absolute in units of the chain's weight). Checked
@@ -123,12 +125,11 @@ def _chain_evolve(q0: np.ndarray, gamma_t: np.ndarray, nbar: float, u: float) ->
         keep = max(int(np.count_nonzero(log_cap > _LOG_EMPTY)), int(np.max(np.nonzero(q0 > 0)[0])) + 1, 2)
         mk = m[:keep]
         off = math.sqrt(nbar * (nbar + 1.0)) * (mk[:-1] + 1.0) * (length - 1.0 - mk[:-1])
-        sym = _Tridiagonal(off, -(up + down)[:keep], off)
         z0 = np.exp(lz[:keep] - top)
         back = np.exp(-0.5 * u * mk + top)
         q = np.zeros((n_times, length))
         with np.errstate(under="ignore"):
-            q[:, :keep] = np.array([sym.expm_action(z0, float(h)) if h > 0 else z0 for h in gamma_t]) * back[None, :]
+            q[:, :keep] = _symmetric_actions(off, -(up + down)[:keep], z0, gamma_t) * back[None, :]
             err = 64.0 * _EPS * (kappa * total * np.exp(-0.5 * u * m)[None, :] + np.abs(q))
     else:
         q = _lsoda_chain(q0, gamma_t, up, down)
@@ -136,6 +137,28 @@ def _chain_evolve(q0: np.ndarray, gamma_t: np.ndarray, nbar: float, u: float) ->
     q = np.maximum(q, 0.0)
     q *= total / np.maximum(q.sum(axis=1, keepdims=True), np.finfo(float).tiny)
     return q, err
+
+
+def _symmetric_actions(off: np.ndarray, diag: np.ndarray, z0: np.ndarray, gamma_t: np.ndarray) -> np.ndarray:
+    r""":math:`e^{hS}z_0` for every h of ``gamma_t`` (rows), S symmetric tridiagonal with spectrum in (-inf, 0].
+
+    Short chains (L <= ``_EIGEN_MAX_LENGTH``): one eigendecomposition :math:`S = V\Lambda V^T` (LAPACK stemr,
+    O(L^2)) serves every time, :math:`e^{hS}z_0 = V(e^{h\lambda}\circ V^Tz_0)`: O(L^2) per time, normwise
+    accurate to ~L u like the contour rule, and 10-100x cheaper than its 16 complex solves per time
+    at L ~ 10. Longer chains: the contour rule (O(L) memory and work per time, no dense V).
+    """
+    from scipy.linalg import eigh_tridiagonal
+
+    if diag.size > _EIGEN_MAX_LENGTH:
+        sym = _Tridiagonal(off, diag, off)
+        return np.array([sym.expm_action(z0, float(h)) if h > 0 else z0 for h in gamma_t])
+    lam, vec = eigh_tridiagonal(diag, off)
+    coeff = vec.T @ z0
+    # lam <= 0 up to rounding (~L u max|S|): the stationary mode's e^{h lam} stays 1 to that accuracy.
+    out = (np.exp(np.minimum(lam, 0.0)[None, :] * gamma_t[:, None]) * coeff[None, :]) @ vec.T
+    out[gamma_t == 0] = z0  # exact at t = 0
+    out[np.abs(out) < 1e-300] = 0.0
+    return out
 
 
 def _lsoda_chain(q0: np.ndarray, gamma_t: np.ndarray, up: np.ndarray, down: np.ndarray) -> np.ndarray:
