@@ -12,6 +12,7 @@ from qcharge.exceptions import ParameterError
 from qcharge.params import Atoms, Bath, InitialState
 from qcharge.reference.dicke import solve_dicke
 from qcharge.reference.dicke.certified_l1 import _certified_l1_generic, _certified_l1_long_time, _log_beta, _logsumexp
+from qcharge.reference.dicke.spectral import ChainSpectrum, thermal_l1_spectral
 from qcharge.reference.dicke.thermal_l1 import thermal_l1_certified
 from qcharge.states import excited_probability
 
@@ -268,3 +269,65 @@ def test_l1_budget_is_checked():
     with pytest.raises(ParameterError, match="l1_budget_s"):
         solve_dicke(Atoms.dicke(4), BATH, InitialState.thermal(0.5), [1.0], l1_budget_s=-1.0)
 
+
+
+# ----------------------------------------------------------------------------------------- spectral route (small N)
+@pytest.mark.parametrize(("n", "times"), [(7, [0.05, 1.0]), (30, [0.01])])
+def test_spectral_route_against_exact_rational_taylor_series(n, times):
+    # qcharge.reference.dicke.spectral (one refined eigendecomposition per chain, every time) against the
+    # exact-rational Taylor series, as the per-time routes above: |certified - exact| within the two bounds and
+    # the Taylor tail, which is itself below 1e-12 of the value.
+    pe0 = excited_probability(0.5)
+    guesses = [math.log(10.0) * r.log10 for r in thermal_l1_certified(n, BATH.x, BATH.nbar, pe0, times, 1e-6,
+                                                                       [math.nan] * len(times))]
+    got = thermal_l1_spectral(n, BATH.nbar, pe0, times, 1e-12, guesses)
+    log_unit = _logsumexp(_log_beta(n, np.arange(n + 1)))
+    for res, t in zip(got, times):
+        assert res is not None and res.rel_bound <= 1e-12
+        q, log_tail = _taylor_q(n, BATH.nbar, pe0, t, 90 if t < 0.1 else 400)  # tail < 1e-33 of the value
+        ref = _certified_l1_generic(n, np.array(q, dtype=object), 1e-20)
+        allowance = math.exp(res.log_abs_bound) + math.exp(ref.log_abs_bound) + math.exp(log_tail + log_unit)
+        assert float(abs(arb_to_fraction(res.ball) - arb_to_fraction(ref.ball))) <= allowance
+        assert allowance < 1e-12 * float(arb_to_fraction(ref.ball))
+
+
+@pytest.mark.parametrize(("n", "temperature", "t0"), [(10, 1.0, 0.5), (10, 1.2, 1.0), (21, 1.0, 2.0), (32, 3.0, 0.5)])
+def test_spectral_route_against_the_per_time_routes(n, temperature, t0):
+    # Two independent enclosures of the same C_l1(t) (dense arb exponential / integer uniformisation /
+    # relaxation bound per time, against the spectral one): they must overlap within their rigorous bounds, at
+    # early, intermediate and relaxed times, and the long-time certified value must be reached at gamma t = 40.
+    bath = Bath(temperature)
+    pe0 = excited_probability(t0)
+    times = [0.001, 0.05, 0.5, 5.0, 40.0]
+    ref = thermal_l1_certified(n, bath.x, bath.nbar, pe0, times, 1e-12, [math.nan] * len(times))
+    got = thermal_l1_spectral(n, bath.nbar, pe0, times, 1e-12, [math.log(10.0) * r.log10 for r in ref])
+    for a, b in zip(got, ref):
+        assert a is not None and a.rel_bound <= 1e-12
+        diff = abs(arb_to_fraction(a.ball) - arb_to_fraction(b.ball))
+        assert float(diff) <= math.exp(a.log_abs_bound) + math.exp(b.log_abs_bound)
+    lt = _certified_l1_long_time(n, bath.x, pe0, 1e-12)
+    assert got[-1].log10 == pytest.approx(lt.log10, abs=1e-11)  # relaxed to 10^-17 at gamma t = 40
+
+
+def test_spectral_route_declines_where_float64_cannot_split_the_pairs():
+    # T = 0.2: the chains' eigenvalue pairs are split by ~x^{L/2} = 1e-33; the refinement cannot start from
+    # float64 there, so the route returns None and solve_dicke certifies by the per-time routes.
+    bath = Bath(0.2)
+    pe0 = excited_probability(0.1)
+    assert not ChainSpectrum(31, bath.nbar, 100).ok
+    assert thermal_l1_spectral(30, bath.nbar, pe0, [0.1], 1e-12, [0.0]) == [None]
+    res = solve_dicke(Atoms.dicke(30), bath, InitialState.thermal(0.1), [0.1, 1.0])
+    assert res.coherence_l1_status == ("certified", "certified")
+
+
+def test_solve_dicke_small_n_certifies_every_time_by_the_spectral_route(monkeypatch):
+    # N = 10, t = 0..20: every time certified within rel_tol with the per-time routes disabled.
+    import qcharge.reference.dicke.solve as solve_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the per-time routes were used")
+
+    monkeypatch.setattr(solve_module, "thermal_l1_certified", refuse)
+    res = solve_dicke(Atoms.dicke(10), Bath(1.0), InitialState.thermal(0.5), np.linspace(0.0, 20.0, 21))
+    assert set(res.coherence_l1_status) == {"certified"}
+    assert np.max(res.coherence_l1_relative_error_bound) <= 1e-12

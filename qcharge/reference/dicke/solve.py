@@ -23,6 +23,7 @@ from .symmetric_l1 import (
     symmetric_populations_doubling,
 )
 from .thermal_estimate import CHECK_ATOMS, sign_check, thermal_l1_estimate
+from .spectral import MAX_ATOMS as SPECTRAL_MAX_ATOMS, float_log_l1, thermal_l1_spectral
 from .thermal_l1 import DEFAULT_BUDGET_S, thermal_l1_certified
 from .long_time import _long_time_summary, _symmetric_long_time_log_l1, _u_of_x
 
@@ -322,10 +323,17 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
         elif thermal_l1:
             guesses = np.full(idx_dyn.size, np.nan)
             estimates: list = [None] * idx_dyn.size
+            certified: list = [None] * idx_dyn.size
+            planned = [math.nan] * idx_dyn.size
+            certifiable = n <= min(_CERTIFIED_THERMAL_MAX_ATOMS, l1_max_atoms) and 0.0 < nbar < np.inf
+            if certifiable and n <= SPECTRAL_MAX_ATOMS:
+                # every time from one refined eigendecomposition per chain (its bits sized by the float64 (2.7))
+                certified = thermal_l1_spectral(n, nbar, pe0, gts, rel_tol, float_log_l1(n, q))
+            rest = [pos for pos, res in enumerate(certified) if res is None]  # the per-time routes
             if full_q:
                 ks = np.arange(1, n)
                 lbeta = _log_beta(n, ks)
-                for pos in range(idx_dyn.size):
+                for pos in rest:
                     res = _certified_l1_generic(n, q[pos], rel_tol)
                     with np.errstate(divide="ignore"):
                         dyn = _logsumexp(np.log(err[pos][:, ks]) + lbeta)
@@ -343,13 +351,16 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
                                               q_sym[positions], err_sym[positions])
                     sums.update(zip(positions, got))
 
-            estimate([pos for pos in range(idx_dyn.size) if not np.isfinite(guesses[pos])])
-            guesses = np.array([guesses[pos] if np.isfinite(guesses[pos]) else sums[pos][0] for pos in range(idx_dyn.size)])
-            certified = [None] * idx_dyn.size
-            planned = [math.nan] * idx_dyn.size
-            if n <= min(_CERTIFIED_THERMAL_MAX_ATOMS, l1_max_atoms) and 0.0 < nbar < np.inf:
-                planned = []
-                certified = thermal_l1_certified(n, x, nbar, pe0, gts, rel_tol, guesses, progress, l1_budget_s, planned)
+            estimate([pos for pos in rest if not np.isfinite(guesses[pos])])
+            for pos in rest:
+                if not np.isfinite(guesses[pos]):
+                    guesses[pos] = sums[pos][0]
+            if certifiable and rest:
+                planned_rest: list = []
+                got = thermal_l1_certified(n, x, nbar, pe0, gts[rest], rel_tol, guesses[rest], progress, l1_budget_s,
+                                           planned_rest)
+                for pos, res, cost in zip(rest, got, planned_rest):
+                    certified[pos], planned[pos] = res, cost
             todo = [pos for pos, res in enumerate(certified) if res is None]
             estimate(todo)
             checks = dict(zip(todo, sign_check(n, x, nbar, pe0, gts[todo]))) if todo else {}
