@@ -12,7 +12,7 @@ from ..._checks import check_int, check_real, check_resonant
 from ...exceptions import ParameterError
 from ...params import Atoms, Bath, InitialState
 from ...states import excited_probability
-from .certified_l1 import _certified_l1_generic, _certified_l1_long_time, _l1_fields, _log_beta
+from .certified_l1 import BALL_ENGINE_MAX_ATOMS, _certified_l1_generic, _certified_l1_long_time, _l1_fields, _log_beta
 from .combinatorics import _log_tables, _LogTables, _logsumexp
 from .dynamics import _dynamics, _dynamics_observables
 from .symmetric_l1 import (
@@ -330,16 +330,25 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
                 # every time from one refined eigendecomposition per chain (its bits sized by the float64 (2.7))
                 certified = thermal_l1_spectral(n, nbar, pe0, gts, rel_tol, float_log_l1(n, q))
             rest = [pos for pos, res in enumerate(certified) if res is None]  # the per-time routes
-            if full_q:
+
+            def float64_estimates(positions) -> None:
+                # (2.7) certified for the float64 q(t), plus the a-priori error of q: an estimate of C_l1(t)
                 ks = np.arange(1, n)
                 lbeta = _log_beta(n, ks)
-                for pos in rest:
-                    res = _certified_l1_generic(n, q[pos], rel_tol)
-                    with np.errstate(divide="ignore"):
-                        dyn = _logsumexp(np.log(err[pos][:, ks]) + lbeta)
-                    estimates[pos] = _l1_fields(res, dyn)
-                    if estimates[pos][3] < 0.5:
-                        guesses[pos] = res.log10 * math.log(10.0)
+                for pos in positions:
+                    if estimates[pos] is None:
+                        res = _certified_l1_generic(n, q[pos], rel_tol)
+                        with np.errstate(divide="ignore"):
+                            dyn = _logsumexp(np.log(err[pos][:, ks]) + lbeta)
+                        estimates[pos] = _l1_fields(res, dyn)
+                        if estimates[pos][3] < 0.5:
+                            guesses[pos] = res.log10 * math.log(10.0)
+
+            if full_q and rest:
+                if n <= BALL_ENGINE_MAX_ATOMS:
+                    guesses[rest] = float_log_l1(n, q[rest])  # a guess is all the certified routes need
+                else:
+                    float64_estimates(rest)
             # The uncertified estimate (O(N) per time) where the float64 (2.7) gives no guess: it also sizes the
             # certified evaluation's precision (a first guess far off costs N = 500 a second full attempt).
             sums: dict = {}
@@ -363,6 +372,8 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
                     certified[pos], planned[pos] = res, cost
             todo = [pos for pos, res in enumerate(certified) if res is None]
             estimate(todo)
+            if full_q:
+                float64_estimates(todo)  # where certification failed: the float64 (2.7) may beat the sum below
             checks = dict(zip(todo, sign_check(n, x, nbar, pe0, gts[todo]))) if todo else {}
             for pos, it in enumerate(idx_dyn):
                 if certified[pos] is not None:

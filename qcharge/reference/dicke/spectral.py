@@ -221,7 +221,8 @@ def thermal_l1_spectral(n: int, nbar: float, pe0: float, gamma_t, rel_tol: float
             q0 = _initial_balls(n, pe0, prec)
             times = [arb(float(h)) for h in gts]
             n_t = gts.size
-            qt, weights, misses = [], [], []
+            qt, weights, misses, dropped = [], [], [], []
+            zero, cut = arb(0), (prec + 8) * math.log(2.0)
             for j, sp in enumerate(spectra):
                 length = lengths[j]
                 y0 = mat([[q / p] for q, p in zip(q0[starts[j] : starts[j] + length], sp.sqrt_pi)])
@@ -232,7 +233,13 @@ def thermal_l1_spectral(n: int, nbar: float, pe0: float, gamma_t, rel_tol: float
                 misses.append(math.sqrt(float(sum((z0[m, 0] * z0[m, 0] for m in range(length)), arb(0)).upper())) * _MARGIN)
                 coef = [c[i, 0] for i in range(length)]
                 weights.append(np.array([rn * float(abs(ci).upper()) for rn, ci in zip(sp.res_norms, coef)]))
-                modes = mat(n_t, length, [(di * tt).exp() * ci for tt in times for di, ci in zip(sp.d, coef)])
+                # modes with e^{d_i t} <= 2^-(prec + 8) are left out: at most 2 |c_i| 2^-(prec + 8) each in ||y||
+                # (the columns of V have norm ~1), added to eps below
+                gone = np.outer(gts, [float(di) for di in sp.d]) * _MARGIN <= -cut
+                abs_c = np.array([float(abs(ci).upper()) for ci in coef])
+                dropped.append(2.0 * (gone @ abs_c) * 2.0 ** -(prec + 8))
+                modes = mat(n_t, length, [zero if out_ else (di * tt).exp() * ci for tt, row in zip(times, gone)
+                                          for di, ci, out_ in zip(sp.d, coef, row)])
                 qt.append((sp.scaled_v * modes.transpose()).entries())  # q_j(t), row-major (L, n_t)
             # per sector g = E_kk q_{.,k}(t) for all times at once; C_l1(t) = sum over rows i >= 1 of |g|
             totals = [arb(0) for _ in range(n_t)]
@@ -245,8 +252,8 @@ def thermal_l1_spectral(n: int, nbar: float, pe0: float, gamma_t, rel_tol: float
                 for idx, e in enumerate((as_arb[kk] * b).entries()[n_t:]):
                     totals[idx % n_t] += abs(e)
             # eps_j(t) for every chain and time: (n_times, chains)
-            eps = np.stack([np.minimum(gts[:, None], np.asarray(sp.inv_d)[None, :]) @ w + miss
-                            for w, sp, miss in zip(weights, spectra, misses)], axis=1)
+            eps = np.stack([np.minimum(gts[:, None], np.asarray(sp.inv_d)[None, :]) @ w + miss + drop
+                            for w, sp, miss, drop in zip(weights, spectra, misses, dropped)], axis=1)
             defects = (eps @ chain_weight) * _MARGIN * _MARGIN
             short = 0.0
             for pos in range(gts.size):
