@@ -37,9 +37,10 @@ import numpy as np
 
 __all__ = ["MAX_ATOMS", "float_log_l1", "thermal_l1_spectral"]
 
-# Up to this N every time goes through one eigendecomposition per chain (measured against the per-time routes of
-# .thermal_l1: N = 10 ~8x, N = 40 ~Nx faster); beyond it the product M [e^{tD} c] grows as N^4 n_t.
-MAX_ATOMS = 32
+# Up to this N every time goes through one eigendecomposition per chain. Measured against the per-time routes
+# of .thermal_l1 (T0 = 0.5 to T = 1, 21 times): N = 10 3.0 vs 13 ms, N = 24 15 vs 40 ms, N = 36 50 vs 61 ms,
+# N = 40 105 vs 69 ms (the O(L^3) ball products of the refinement take over).
+MAX_ATOMS = 36
 # Refinement steps at most (each adds ~50 bits; a pair float64 cannot split stops it).
 _MAX_STEPS = 12
 # Arb precision above the bits asked for (the bits already count the cancellation of (2.7)).
