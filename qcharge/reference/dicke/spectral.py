@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 
@@ -164,18 +165,29 @@ def _bits_needed(nbar: float, x: float, lengths, gamma_t, log_allowed: float, ch
     return max(int((math.log(total) + log_t - log_allowed) / math.log(2.0)) + 16 + 2 * int(max(lengths)).bit_length(), 64)
 
 
+@lru_cache(maxsize=8)
+def _float_eberlein(n: int) -> tuple:
+    """Per kk the rows i >= 1 of the Eberlein matrix as float64 (read-only), for :func:`float_log_l1`."""
+    from .certified_l1 import _eberlein_matrices
+
+    mats = _eberlein_matrices(n)
+    out = [None]
+    for kk in range(1, n // 2 + 1):
+        e = np.array([[float(int(mats[kk][i, j])) for j in range(kk + 1)] for i in range(1, kk + 1)])
+        e.setflags(write=False)
+        out.append(e)
+    return tuple(out)
+
+
 def float_log_l1(n: int, q: np.ndarray) -> np.ndarray:
     r""":math:`\ln C_{l1}` per time from float64 block probabilities q (shape (n_t, J, N+1)) by (2.7) in float64
     (the Eberlein integers rounded to float): a guess that sizes the bits, not a value (its cancellation costs
     ~log10 of the ratio sum|q P| / C_l1 digits: ~8 at N = 40)."""
-    from .certified_l1 import _eberlein_matrices
-
-    mats = _eberlein_matrices(n)
+    mats = _float_eberlein(n)
     total = np.zeros(q.shape[0])
     for k in range(1, n):
         kk = min(k, n - k)
-        e = np.array([[float(int(mats[kk][i, j])) for j in range(kk + 1)] for i in range(1, kk + 1)])
-        total += np.abs(q[:, : kk + 1, k] @ e.T).sum(axis=1)
+        total += np.abs(q[:, : kk + 1, k] @ mats[kk].T).sum(axis=1)
     with np.errstate(divide="ignore"):
         return np.log(total)
 
