@@ -221,7 +221,7 @@ def solve_dicke(
         where it fits ``l1_budget_s`` (every time of t = 0..20 at N <= 20 by doubling; the superradiant burst,
         e.g. N = 10^4 at gamma t <= 1e-3), else an estimate from the float64 chain (the positive sum (2.3),
         nan where its error estimate exceeds it); from thermal states, for
-        N <= min(1000, l1_max_atoms), certified with q(t) enclosed in ball arithmetic (N <= 36: every time
+        N <= min(1000, l1_max_atoms), certified with q(t) enclosed in ball arithmetic (N <= 40: every time
         from one refined eigendecomposition per chain, :mod:`.spectral`; else per time, :mod:`.thermal_l1`:
         integer uniformisation at early times, the spectral relaxation bound at late times) where that fits
         its budget; otherwise an estimate at any N (:mod:`.thermal_estimate`: the symmetric-multiplet sum,

@@ -39,9 +39,9 @@ import numpy as np
 __all__ = ["MAX_ATOMS", "float_log_l1", "thermal_l1_spectral"]
 
 # Up to this N every time goes through one eigendecomposition per chain. Measured against the per-time routes
-# of .thermal_l1 (T0 = 0.5 to T = 1, 21 times): N = 10 3.0 vs 13 ms, N = 24 15 vs 40 ms, N = 36 50 vs 61 ms,
-# N = 40 105 vs 69 ms (the O(L^3) ball products of the refinement take over).
-MAX_ATOMS = 36
+# of .thermal_l1 (T0 = 0.5 to T = 1, 21 times): N = 10 2.9 vs 14 ms, N = 20 8.5 vs 34 ms, N = 40 50 vs 67 ms,
+# N = 44 72 vs 73 ms (the O(L^3) ball products of the refinement take over).
+MAX_ATOMS = 40
 # Refinement steps at most (each adds ~50 bits; a pair float64 cannot split stops it).
 _MAX_STEPS = 12
 # Arb precision above the bits asked for (the bits already count the cancellation of (2.7)).
@@ -155,14 +155,16 @@ def _chain_weights(n: int, x: float, abs_sums: list) -> np.ndarray:
 
 
 def _bits_needed(nbar: float, x: float, lengths, gamma_t, log_allowed: float, chain_weight, q0_floats, starts) -> int:
-    """Bits for the eigenvectors so that the enclosure spends about e^{log_allowed}/2^16 at every time: per chain
-    its weight, ||y0||, ||S|| max(t, 1) (the residual scale), plus guard bits (the bound is checked afterwards)."""
+    """Bits for the eigenvectors so that the enclosure spends about e^{log_allowed} at every time: per chain its
+    weight, ||y0||, ||S|| max(t, 1) (the residual scale); the bound is checked afterwards."""
     log_t = math.log(max(float(np.max(gamma_t)), 1.0))
     total = 0.0
     for j, length in enumerate(lengths):
         y0 = np.asarray(q0_floats[starts[j] : starts[j] + length]) * x ** (-0.5 * np.arange(length))
         total += chain_weight[j] * float(np.sqrt(np.sum(y0 * y0))) * (2.0 * nbar + 1.0) * length**2
-    return max(int((math.log(total) + log_t - log_allowed) / math.log(2.0)) + 16 + 2 * int(max(lengths)).bit_length(), 64)
+    # no guard bits: this overestimates the residual's effect by ~30 bits (measured: N = 40 asked for 80 bits
+    # for 1e-12 and got 2e-23); a shortfall is caught afterwards and redone with the missing bits
+    return max(int((math.log(total) + log_t - log_allowed) / math.log(2.0)), 53)
 
 
 @lru_cache(maxsize=8)
