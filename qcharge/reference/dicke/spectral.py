@@ -3,7 +3,7 @@ r"""Certified finite-time C_l1 at small N from one refined eigendecomposition pe
 Why. At N <= ``MAX_ATOMS`` every chain is short (L = N - 2j + 1 levels) and every time of a solve needs all
 of them: FLINT's dense arb exponential costs O(L^3) per chain and time (~1 ms at L = 11), the big-integer
 uniformisation ~L^2 gamma t steps per entry. One eigendecomposition per chain serves every time, and the
-sum (2.7) becomes one ball-matrix product for all sectors and times.
+sum (2.7) one ball-matrix product per sector for all times.
 
 Enclosure. In the symmetric coordinates :math:`y = q/\sqrt\pi` (:math:`\pi_m = x^m`) the chain generator is
 the symmetric tridiagonal S of :mod:`.dynamics`, :math:`\le 0` (detailed balance), so
@@ -20,12 +20,11 @@ arb balls, so this holds whatever V is; V and D are float64 eigenpairs refined t
 Aishima, Japan J. Indust. Appl. Math. 35, 1007 (2018); the correction is computed in float64, so each step
 multiplies the error by ~u), which only makes Res small.
 
-Sum. With :math:`E_{kk} = [P_i(j)]` exact (:func:`.certified_l1._eberlein_matrices`) the rows i >= 1 of
-:math:`g_k(t) = E_{kk}\,q_{\cdot,k}(t)` of every sector are one product
-:math:`M\,[e^{tD_j}c_j]_{j,t}` with M built once (:math:`M = E_{kk}` times the rows
-:math:`\sqrt{\pi_{k-j}}\,V_j[k-j,:]`); :math:`C_{l1}(t) = \sum|g|` in ball arithmetic, and the enclosure adds
-at most :math:`\sum_{k,j} a_{kk,j}\sqrt{\pi_{k-j}}\,\varepsilon_j(t)` with the exact column sums
-:math:`a_{kk,j} = \sum_{i\ge1}|P_i(j)|`.
+Sum. Per chain :math:`q_j(t) = \mathrm{diag}(\sqrt\pi)V_j e^{tD_j}c_j` for all times is one ball product; per
+sector, with :math:`E_{kk} = [P_i(j)]` exact (:func:`.certified_l1._eberlein_matrices`), the rows i >= 1 of
+:math:`g_k(t) = E_{kk}\,q_{\cdot,k}(t)` for all times are another; :math:`C_{l1}(t) = \sum|g|` in ball
+arithmetic, and the enclosure adds at most :math:`\sum_{k,j} a_{kk,j}\sqrt{\pi_{k-j}}\,\varepsilon_j(t)`
+with the exact column sums :math:`a_{kk,j} = \sum_{i\ge1}|P_i(j)|`.
 """
 
 from __future__ import annotations
@@ -245,12 +244,13 @@ def thermal_l1_spectral(n: int, nbar: float, pe0: float, gamma_t, rel_tol: float
                 c = sp.v.transpose() * y0
                 z0 = y0 - sp.v * c
                 # z * z, not z ** 2: arb's power of a ball around 0 is nan
-                misses.append(math.sqrt(float(sum((z0[m, 0] * z0[m, 0] for m in range(length)), arb(0)).upper())) * _MARGIN)
+                miss2 = sum((z0[m, 0] * z0[m, 0] for m in range(length)), arb(0))
+                misses.append(math.sqrt(float(miss2.upper())) * _MARGIN)
                 coef = [c[i, 0] for i in range(length)]
                 weights.append(np.array([rn * float(abs(ci).upper()) for rn, ci in zip(sp.res_norms, coef)]))
-                # modes with e^{d_i t} <= 2^-(prec + 8) are left out: at most 2 |c_i| 2^-(prec + 8) each in ||y||
-                # (the columns of V have norm ~1), added to eps below
-                gone = np.outer(gts, [float(di) for di in sp.d]) * _MARGIN <= -cut
+                # modes with e^{d_i t} <= 2^-(prec + 8) are left out (the float d t shrunk by the margin, so only
+                # surely negligible ones): at most 2 |c_i| 2^-(prec + 8) each in ||y|| (V's columns have norm ~1)
+                gone = np.outer(gts, [float(di) for di in sp.d]) / _MARGIN <= -cut
                 abs_c = np.array([float(abs(ci).upper()) for ci in coef])
                 dropped.append(2.0 * (gone @ abs_c) * 2.0 ** -(prec + 8))
                 modes = mat(n_t, length, [zero if out_ else (di * tt).exp() * ci for tt, row in zip(times, gone)
