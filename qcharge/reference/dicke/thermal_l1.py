@@ -422,9 +422,11 @@ def _enclosure(n, x, nbar, pe0, gamma_t, log_allowed, gaps, q0, lbeta_chain, bud
             r[3] for r in rs if r[0] == "slow") * _SLOW_UNIT_S
 
     if planned_s(routes) > budget_s:
-        routes = [r[2] if r[0] == "uniform" and r[2] is not None else r for r in routes]
-    if planned_s(routes) > budget_s:
-        return None, planned_s(routes)
+        fallback = [r[2] if r[0] == "uniform" and r[2] is not None else r for r in routes]
+        if planned_s(fallback) > budget_s:
+            # refused: say the smallest budget that one of the two plans fits (the note quotes it)
+            return None, min(planned_s(routes), planned_s(fallback))
+        routes = fallback
     work = 0.0
     with _ArbPrecision(int((lbeta_chain.max() - log_allowed) / math.log(2.0)) + 160):
         # The chains' stationary ratio is nbar/(nbar+1) of the binary nbar the rates are built from; the
