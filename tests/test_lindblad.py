@@ -666,6 +666,22 @@ def test_size_checked_before_allocating():
         charge(Atoms.dicke(8), Bath(T_BATH), InitialState(), [1.0], method="full", max_memory_gb=0.001)
 
 
+@pytest.mark.parametrize(
+    ("times", "match"),
+    [("abc", "real numbers"), ("1.5", "real numbers"), ([1j], "real numbers"), (None, "real numbers"),
+     ([np.nan], "nan is not a time"), ([-1.0], ">= 0"), ([np.inf], "finite"), ([2.0, 1.0], "ascending")],
+)
+@pytest.mark.parametrize("method", ["dicke", "full"])
+def test_charge_names_bad_times(times, match, method):
+    # A new user found charge(times="abc") raising a bare ValueError and times=[1j] a bare TypeError: it now
+    # shares solve_dicke's check, with every engine.
+    from qcharge.reference.charging import charge
+
+    with pytest.raises(ParameterError, match=match) as err:
+        charge(Atoms.dicke(2), Bath(T_BATH), InitialState(), times, method=method)
+    assert "`times`" in str(err.value)
+
+
 def test_other_bad_arguments():
     atoms, bath, rho0 = _ok()
     with pytest.raises(ParameterError, match="atoms"):

@@ -14,12 +14,13 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._checks import check_real, check_resonant
+from .._checks import check_resonant
 from ..coherence import l1_coherence, relative_entropy_coherence
 from ..exceptions import ParameterError
 from ..params import Atoms, Bath, InitialState
 from ..results import ChargePoint, ChargeTrace
 from ..thermo import energy
+from .dicke.solve import _check_times
 from .dicke.thermal_l1 import DEFAULT_BUDGET_S
 
 __all__ = ["METHODS", "DEFAULT_TIMES", "choose_method", "charge", "default_times"]
@@ -62,9 +63,9 @@ def choose_method(atoms: Atoms, initial: InitialState, method: str = "auto") -> 
 
 
 def _times(times: ArrayLike) -> np.ndarray:
-    times = np.atleast_1d(np.asarray(times, dtype=float))
-    for t in times:
-        check_real("times", t, minimum=0.0)
+    times = _check_times(times)  # solve_dicke's own check: 1-D, real, >= 0
+    if np.any(np.isinf(times)):
+        raise ParameterError(f"Argument `times` must be finite (long_time=True adds t = inf), but is {times.tolist()}.")
     # Both engines then see the same contract (the full-space integrator needs ascending times).
     if np.any(np.diff(times) < 0):
         raise ParameterError(f"Argument `times` must be in ascending order, but is {times.tolist()}.")

@@ -162,15 +162,21 @@ def _observables_from_q(n: int, q: np.ndarray, tables: _LogTables) -> tuple[np.n
 
 
 def _check_times(times: ArrayLike) -> np.ndarray:
+    """``times`` as a 1-D float array of real numbers >= 0 (inf allowed: the long-time state), any order."""
+    bad = f"Argument `times` must be a 1-D array of real numbers, but is {times!r}."
+    if times is None or isinstance(times, (str, bytes)):
+        raise ParameterError(bad)
     try:
         arr = np.asarray(times, dtype=float)
     except (TypeError, ValueError):
-        raise ParameterError(f"Argument `times` must be a 1-D array of real numbers, but is {times!r}.") from None
+        raise ParameterError(bad) from None
     if arr.ndim == 0:
         arr = arr[None]
     if arr.ndim != 1:
         raise ParameterError(f"Argument `times` must be 1-D, but has shape {arr.shape}.")
-    if np.any(np.isnan(arr)) or np.any(arr < 0):
+    if np.any(np.isnan(arr)):
+        raise ParameterError(f"Argument `times` must be real numbers (nan is not a time), but is {arr.tolist()}.")
+    if np.any(arr < 0):
         raise ParameterError(f"Argument `times` must be >= 0 (np.inf = long-time state), but is {arr.tolist()}.")
     return arr
 
