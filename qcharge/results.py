@@ -171,8 +171,9 @@ class ChargePoint(_Record):
     coherence_re: float
     energy: float
     heat: float
-    coherence_l1_error_bound: float | None = None  # Dicke method only (absolute bound)
-    # Dicke method only: the bound relative to the value (finite where the absolute one overflows, C_l1 > 1e308)
+    # Dicke method only (absolute bound; on 'estimate' rows an error estimate, not a bound)
+    coherence_l1_error_bound: float | None = None
+    # Dicke method only: the same relative to the value (finite where the absolute one overflows, C_l1 > 1e308)
     coherence_l1_relative_error_bound: float | None = None
     coherence_l1_status: str | None = None  # Dicke method only: 'certified', 'estimate' or 'not computed'
     # Dicke method only: what an 'estimate' is and its relative error estimate, or why C_l1 is 'not computed'

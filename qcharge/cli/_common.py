@@ -41,7 +41,7 @@ DEFAULT_SEED = 7
 DEFAULT_L1_MAX_ATOMS = 2000
 NAN_NOTE = ("(C_l1 'not computed' = nan, see its note: from a product thermal state the long-time C_l1 is certified up "
             "to --l1-max-atoms (default 2000; ~N^2.6 big-integer work) and the finite-time one up to N = 1000 where an "
-            "enclosure of the chains fits --l1-budget (default 60 s per time; N = 1000 at γt = 0.01 needs ~800 s); "
+            "enclosure of the chains fits --l1-budget (default 60 s per time; N = 1000 at γt = 0.01 plans ~780 s); "
             "elsewhere it is an uncertified estimate with its error estimate, and nan where that error would exceed "
             "the value; from ground or excited states at any N it is certified where the relaxation bound or a "
             "uniformisation within --l1-budget reaches it, e.g. N = 10^4 at γt = 0.001 needs ~60 s)")
@@ -81,9 +81,10 @@ def add_l1_budget_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--l1-budget", type=float, default=DEFAULT_BUDGET_S, metavar="SECONDS",
                    help="Dicke solver: CPU seconds the certified finite-time C_l1 may cost per time (product thermal "
                         "states up to N = 1000; ground / excited states at any N), planned before any work; over it the "
-                        "estimate is printed with the planned cost. Thermal N = 1000 from T0 = 0.5, T = 1: 145-175 s at "
-                        "gamma t = 0.001, 600-770 s at 0.01, 105-135 s at 0.1, 22 s at 1; ground N = 10^4: ~6 s at "
-                        f"gamma t = 1e-4, ~60 s at 1e-3 (default {DEFAULT_BUDGET_S:g})")
+                        "estimate is printed with the planned cost, the budget it needs. Planned / measured, thermal "
+                        "N = 1000 from T0 = 0.5, T = 1: ~240 / 144 s at gamma t = 0.001, ~780 / 594 s at 0.01, "
+                        "~100 / 105 s at 0.1, 22 / 22 s at 1; ground N = 10^4: ~6 s at gamma t = 1e-4, ~63 / 40-60 s "
+                        f"at 1e-3 (default {DEFAULT_BUDGET_S:g})")
 
 
 def add_backend_args(p: argparse.ArgumentParser) -> None:

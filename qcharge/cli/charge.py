@@ -44,7 +44,8 @@ def add_parser(sub) -> None:
                         "gamma*nbar are infinite there)")
     p.add_argument("--long-time", action="store_true", help="also the t -> infinity state (after the --times rows)")
     p.add_argument("--method", choices=list(METHODS), default="auto",
-                   help="dicke: J-multiplet solver, any N; permutation: uniform off-diagonal gamma_ij, Omega_ij, "
+                   help="dicke: J-multiplet solver, any N (certified C_l1 at finite t from thermal starts to N = 1000, from "
+                        "ground / excited within --l1-budget; estimates beyond); permutation: uniform off-diagonal gamma_ij, Omega_ij, "
                         "O(N^3) space, N <= ~100; full: 4^N master equation, N <= ~12, any gamma_ij, Omega_ij, "
                         "initial state; auto (default): dicke, else permutation, else full, whichever applies first")
     p.add_argument("--max-memory-gb", type=float, default=2.0, metavar="GB",

@@ -50,9 +50,11 @@ def choose_method(atoms: Atoms, initial: InitialState, method: str = "auto") -> 
     if method == "auto":
         return "dicke" if dicke_ok else "permutation" if perm_ok else "full"
     if method == "dicke" and not dicke_ok:
+        # the method that applies instead (a new user was sent to 'full', N <= ~12, where permutation served)
+        instead = "'permutation' (or 'auto')" if perm_ok else "'full'"
         raise ParameterError(
             f"Argument `method` = 'dicke' needs {_missing(atoms.is_dicke, product, 'uniform gamma_ij and Omega_ij (the Dicke limit)')}; "
-            "use method='full'."
+            f"use method={instead}."
         )
     if method == "permutation" and not perm_ok:
         raise ParameterError(

@@ -44,8 +44,8 @@ class DickeResult:
         coherence_l1: :math:`C_{l1}` as a float (``inf`` where it overflows; use the log10).
         coherence_l1_error_bound: certified bound on :math:`|C_{l1} - \text{value}|` (``inf`` on overflow); on
             ``'estimate'`` rows an error estimate, not a bound.
-        coherence_l1_relative_error_bound: the same bound divided by the value (``inf`` if the value is 0
-            and the bound is not).
+        coherence_l1_relative_error_bound: the same bound (or estimate) divided by the value (``inf`` if the
+            value is 0 and the bound is not).
         excitation_probabilities: shape ``(n_times, N+1)``, :math:`W_k(t) = \sum_j q_{j,k}(t)`.
         coherence_l1_status: per time, ``'certified'`` (the bound is rigorous and below the value),
             ``'estimate'`` (the bound is an a-priori estimate: an uncertified estimate, never to be read
@@ -217,9 +217,10 @@ def solve_dicke(
         finite_time_l1: evaluate :math:`C_{l1}` at finite t > 0 (False: ``'not computed'``; the dynamics
             alone are ~10x cheaper at N = 10^5).
         l1_budget_s: CPU seconds the certified finite-time :math:`C_{l1}` may cost per time, planned before any
-            work (over it: the estimate, and a note with the planned cost). Thermal, T0 = 0.5 to T = 1 (measured):
-            N = 200 < 6 s at any t; N = 1000 145-175 s at gamma t = 0.001, 600-770 s at 0.01, 105-135 s at 0.1. Ground,
-            the superradiant burst at N = 10^4: ~6 s at gamma t = 1e-4, ~40-60 s at 1e-3.
+            work (over it: the estimate, and a note with the planned cost, the budget it needs). Thermal, T0 = 0.5
+            to T = 1, planned / measured: N = 200 < 6 s at any t; N = 1000 ~240 / 144 s at gamma t = 0.001,
+            ~780 / 594 s at 0.01, ~100 / 105 s at 0.1. Ground, the superradiant burst at N = 10^4: ~6 s at
+            gamma t = 1e-4, ~63 / 40-60 s at 1e-3.
 
     Returns:
         :class:`DickeResult`. :math:`C_{l1}` at finite t > 0: from ground / excited states, certified by
@@ -465,7 +466,8 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
             for it in idx_inf:
                 log10_l1[it], l1[it], l1_abs[it], l1_rel[it] = fields
         else:
-            skip(idx_inf, f"above l1_max_atoms = {l1_max_atoms} (the certified long-time value costs ~N^2.6)")
+            skip(idx_inf, f"above l1_max_atoms = {l1_max_atoms} (CLI: --l1-max-atoms; the certified long-time value "
+                          "costs ~N^2.6)")
     for it in range(n_t):
         if status[it] == "certified" and not l1_rel[it] < 1.0:
             status[it] = "estimate"  # a bound that does not separate the value from 0 certifies nothing
@@ -498,8 +500,14 @@ def _unresolved_to_nan(log10_l1, l1, l1_abs, l1_rel, status: list, notes: list) 
     says what it was (the error estimate stays in ``l1_abs``)."""
     for it, rel in enumerate(l1_rel):
         if status[it] == "estimate" and not rel < 1.0:
-            notes[it] = (f"no value: the estimate log10 C_l1 = {log10_l1[it]:.4f} has an error estimate "
-                         f"{l1_abs[it]:.3g} larger than itself")
+            # an error estimate beyond float range is said relative to the value, an infinite one as such
+            if np.isfinite(l1_abs[it]):
+                size = f"an error estimate {l1_abs[it]:.3g} larger than itself"
+            elif np.isfinite(rel):
+                size = f"a relative error estimate {rel:.3g}: larger than itself"
+            else:
+                size = "an infinite error estimate (no digit is known)"
+            notes[it] = f"no value: the estimate log10 C_l1 = {log10_l1[it]:.4f} has {size}"
             status[it] = "not computed"
             l1[it] = log10_l1[it] = np.nan
 

@@ -55,9 +55,8 @@ __all__ = ["thermal_l1_certified", "DEFAULT_BUDGET_S"]
 # The certified evaluation of one time is planned before any work and refused (the caller's estimate) when
 # it would exceed ``budget_s`` CPU seconds. Seconds per planned unit (this 2-core x86 machine):
 _UNIFORM_STEP_S = 1e-6  # one (Poisson term x chain entry) big-integer step: 0.6-0.9 us measured at N = 1000
-# one slow-mode work unit (_slow_mode_work's units were fitted at 3 us per chain; the whole route, with its
-# arb checks and retries, measured 2-3.6x that at N = 500-1000, gamma t = 0.1)
-_SLOW_UNIT_S = 8e-6
+# slow-mode work is planned in the same units (_slow_mode_work: microseconds, fitted)
+_SLOW_UNIT_S = _UNIFORM_STEP_S
 _EVALUATION_S_AT_1000 = 22.0  # the certified sum (2.7) of the enclosure, ~N^3: 22 s at N = 1000, 2.2 s at 500
 # Default budget per time (also the ground / excited uniformisation's, .symmetric_l1): from T0 = 0.5 to T = 1,
 # N = 200-300 at any t, N = 500 except gamma t ~ 0.003-0.03, N = 1000 from gamma t ~ 0.3 on.
@@ -371,8 +370,10 @@ def _uniformisation_work(length: int, nbar: float, gamma_t: float, log_target: f
 
 
 def _slow_mode_work(length: int, modes: int) -> float:
-    """Cost of one slow-mode enclosure in uniformisation-step units (fitted: L = 401, r = 13: 0.2 s; L = 501, r = 151: 14 s)."""
-    return 8.0 * modes * length + 0.36 * modes**2 * length
+    """Planned cost of one slow-mode enclosure in uniformisation steps (microseconds). Fitted on 806 enclosures
+    (N = 200-1000, gamma t = 0.03-0.1, r <= 26: per time 1.1-2.6x the measured) with the large-r point L = 501,
+    r = 151: 14 s (13 s planned); the r L and L terms carry a 1.5x margin."""
+    return 1.5 * (12.9 * modes * length + 44.9 * length) + 1.0 * modes**2 * length
 
 
 def _enclosure(n, x, nbar, pe0, gamma_t, log_allowed, gaps, q0, lbeta_chain, budget_s, krylovs=None):
@@ -480,8 +481,8 @@ def thermal_l1_certified(
             excited probability; gamma_t: times; rel_tol: requested relative bound.
         log_guess: per time an estimate of :math:`\ln C_{l1}` (nan if unknown), to size the precision.
         progress: show a tqdm bar over the times.
-        budget_s: CPU seconds one time may cost (planned before any work: N = 1000 at gamma t = 0.01 takes
-            ~13 min, at 0.1 ~2 min); a time over it gets None at once.
+        budget_s: CPU seconds one time may cost (planned before any work: N = 1000 at gamma t = 0.01 plans
+            ~780 s and takes ~600 s, at 0.1 ~100 s); a time over it gets None at once.
         planned: if a list, the planned CPU seconds of each time are appended to it (to say what was refused).
 
     Returns:
