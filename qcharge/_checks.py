@@ -61,6 +61,13 @@ def check_int(name: str, value, *, minimum: int | None = None, maximum: int | No
     return value
 
 
+def check_bool(name: str, value) -> bool:
+    """A flag: True or False (numpy's too); anything else, e.g. the string "no", is refused."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ParameterError(f"Argument `{name}` must be True or False, but is {value!r}.")
+    return bool(value)
+
+
 def check_real(
     name: str,
     value,
@@ -70,6 +77,9 @@ def check_real(
     strict_min: bool = False,
     allow_inf: bool = False,
 ) -> float:
+    # float() would take True as 1.0: a flag passed for a number is a mistake
+    if isinstance(value, (bool, np.bool_)):
+        raise ParameterError(f"Argument `{name}` must be a real number, but is {value!r}.")
     try:
         value = float(value)
     except (TypeError, ValueError):

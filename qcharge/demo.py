@@ -15,6 +15,9 @@ from tqdm import tqdm
 from .params import Atoms, Bath, Collision, Harvest, InitialState
 from .records import dumps
 
+# Confidence level of the demo's sampled verdicts and intervals.
+LEVEL = 0.95
+
 __all__ = ["build_story", "run_demo"]
 
 TEMPERATURE = 1.0  # bath temperature T = omega: a warm bath, n = 0.582
@@ -110,10 +113,11 @@ def _circuit_story(story: dict, *, seed: int = 7) -> dict:
     # and it is free of the upward shot-noise bias of the full C_l1 estimate (see compare.QUANTITIES).
     tomo = {"label": "circuit, tomography 4000 shots (Δn = 0 part)", "times": [], "coherence_l1": [], "coherence_l1_ci": []}
     rows = []
+    sampled: list[bool] = []  # the verdicts of the sampled (tomography) rows
     for n in tqdm((every, 2 * every, 4 * every, n_total), desc="charging circuits", leave=False, disable=None):
         # A distinct seed per point: with one seed, Aer would reuse one random stream and the
         # points' shot noise would be correlated.
-        r = run_charge(pair, bath, ground, collision, n, shots=4000, seed=seed * 1000 + n, n_resamples=200)
+        r = run_charge(pair, bath, ground, collision, n, shots=4000, seed=seed * 1000 + n, n_resamples=200, level=LEVEL)
         c = r.comparison
         hx, hx_ci = c.circuit.heat_exchange_coherence, c.ci.heat_exchange_coherence
         tomo["times"].append(r.time)
@@ -122,9 +126,9 @@ def _circuit_story(story: dict, *, seed: int = 7) -> dict:
         rows.append(
             f"charge  n={n:<4d} t={r.time:<6.3f} C_l1(Δn=0): ME {c.reference.coherence_l1:.4f}  twin "
             f"{c.twin.heat_exchange_coherence:.4f}  circuit {hx:.4f} [{hx_ci[0]:.4f}, {hx_ci[1]:.4f}]  "
-            f"(full C_l1 {c.circuit.coherence_l1:.4f})  F(ME) {c.fidelity:.4f}  "
-            f"{'agree' if c.agree else 'DISAGREE'}"
+            f"(full C_l1 {c.circuit.coherence_l1:.4f})  F(ME) {c.fidelity:.4f}  {_charge_verdict(c)}"
         )
+        sampled.append(c.agree)
     exact = run_charge(pair, bath, ground, collision, n_total, exact=True, seed=seed).comparison
     rows.insert(0, f"charge  n={n_total} exact DM: circuit C_l1 {exact.circuit.coherence_l1:.10f} = twin "
                    f"{exact.twin.coherence_l1:.10f} (|diff| <= 1e-8: {exact.agree}); ME "
@@ -135,7 +139,7 @@ def _circuit_story(story: dict, *, seed: int = 7) -> dict:
     for temp, mode_shots in tqdm(runs, desc="harvesting circuits", leave=False, disable=None):
         for kind in ("charged", "dephased"):
             h = run_harvest(Bath(temp), ground, kind, harvest, 10.0, instances=40, shots=mode_shots,
-                            seed=seed * 1000 + len(rows))
+                            seed=seed * 1000 + len(rows), level=LEVEL)
             mode = "exact DM" if mode_shots is None else "tomography"
             c = h.circuit
             teff_ci = _list(c.teff_ci)
@@ -146,9 +150,25 @@ def _circuit_story(story: dict, *, seed: int = 7) -> dict:
                 f"harvest T={temp:<4g} {kind:<8s} {mode:<10s} Teff: "
                 f"reference {h.reference.teff:.4f}  twin {h.twin.teff:.4f}  circuit {c.teff:.4f}"
                 + (f" [{teff_ci[0]:.4f}, {teff_ci[1]:.4f}]  " if teff_ci is not None else "  ")
-                + ("agree" if h.agree else "DISAGREE")
+                + ("agree" if h.agree else f"DISAGREE (probe population outside the twin's {LEVEL:.0%} range)")
             )
+            if mode_shots is not None:
+                sampled.append(h.agree)
+    misses = sampled.count(False)
+    # Each sampled verdict is a calibrated test at LEVEL: a circuit equal to its twin fails it in (1 - LEVEL) of
+    # the rows, so a few DISAGREE rows among many are what chance alone gives.
+    rows.append(f"sampled rows outside the twin's joint {LEVEL:.0%} range: {misses} of {len(sampled)} "
+                f"(a circuit equal to its twin: {1 - LEVEL:.0%} of rows, ~{(1 - LEVEL) * len(sampled):.1f} here by chance)")
     return {"circuit_charging": [exact_pts, tomo], "circuit_harvesting": harvest_pts, "circuit_table": rows}
+
+
+def _charge_verdict(c) -> str:
+    """'agree', or 'DISAGREE' with the quantities outside the twin's joint acceptance ranges."""
+    if c.agree:
+        return "agree"
+    out = [f"{k} {getattr(c.circuit, k):.4f} not in [{lo:.4f}, {hi:.4f}]"
+           for k, ok in c.verdicts.items() if not ok for lo, hi in [getattr(c.acceptance, k)]]
+    return "DISAGREE (" + "; ".join(out) + ")"
 
 
 def build_story(*, seed: int = 7, circuits: bool = True) -> dict:

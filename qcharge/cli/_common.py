@@ -84,7 +84,7 @@ def add_l1_budget_arg(p: argparse.ArgumentParser) -> None:
                         "estimate is printed with the planned cost, the budget it needs. Planned / measured, thermal "
                         "N = 1000 from T0 = 0.5, T = 1: ~240 / 144 s at gamma t = 0.001, ~780 / 594 s at 0.01, "
                         "~100 / 105 s at 0.1, 22 / 22 s at 1; ground N = 10^4: ~6 s at gamma t = 1e-4, ~63 / 40-60 s "
-                        f"at 1e-3 (default {DEFAULT_BUDGET_S:g})")
+                        f"at 1e-3 (default {DEFAULT_BUDGET_S:g}; inf: no limit)")
 
 
 def add_backend_args(p: argparse.ArgumentParser) -> None:

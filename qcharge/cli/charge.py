@@ -200,7 +200,7 @@ def run(args) -> int:
 
         args.plot = output_file("--plot", figure_path("--plot", args.plot))
     check_real("--max-memory-gb", args.max_memory_gb, minimum=0.0, strict_min=True)
-    check_real("--l1-budget", args.l1_budget, minimum=0.0)
+    check_real("--l1-budget", args.l1_budget, minimum=0.0, allow_inf=True)  # inf: no limit
     atoms = _atoms(args)
     bath = Bath(args.temperature, args.omega)
     times = _times(args, atoms)

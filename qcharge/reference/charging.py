@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._checks import check_resonant
+from .._checks import check_bool, check_resonant
 from ..coherence import l1_coherence, relative_entropy_coherence
 from ..exceptions import ParameterError
 from ..params import Atoms, Bath, InitialState
@@ -165,6 +165,8 @@ def charge(
     check_resonant(atoms, bath)
     method = choose_method(atoms, initial, method)
     times = _times(times)
+    long_time, lifetime, progress = (check_bool(k, v) for k, v in
+                                     (("long_time", long_time), ("lifetime", lifetime), ("progress", progress)))
     n = len(times)
     tau = _lifetime(atoms, bath, initial, max_memory_gb) if lifetime else None
     if method == "dicke":

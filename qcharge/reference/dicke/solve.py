@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..._checks import check_int, check_real, check_resonant
+from ..._checks import check_bool, check_int, check_real, check_resonant
 from ...exceptions import ParameterError
 from ...params import Atoms, Bath, InitialState
 from ...states import excited_probability
@@ -217,10 +217,10 @@ def solve_dicke(
         finite_time_l1: evaluate :math:`C_{l1}` at finite t > 0 (False: ``'not computed'``; the dynamics
             alone are ~10x cheaper at N = 10^5).
         l1_budget_s: CPU seconds the certified finite-time :math:`C_{l1}` may cost per time, planned before any
-            work (over it: the estimate, and a note with the planned cost, the budget it needs). Thermal, T0 = 0.5
-            to T = 1, planned / measured: N = 200 < 6 s at any t; N = 1000 ~240 / 144 s at gamma t = 0.001,
-            ~780 / 594 s at 0.01, ~100 / 105 s at 0.1. Ground, the superradiant burst at N = 10^4: ~6 s at
-            gamma t = 1e-4, ~63 / 40-60 s at 1e-3.
+            work (over it: the estimate, and a note with the planned cost, the budget it needs; inf: no limit).
+            Thermal, T0 = 0.5 to T = 1, planned / measured: N = 200 < 6 s at any t; N = 1000 ~240 / 144 s at
+            gamma t = 0.001, ~780 / 594 s at 0.01, ~100 / 105 s at 0.1. Ground, the superradiant burst at
+            N = 10^4: ~6 s at gamma t = 1e-4, ~63 / 40-60 s at 1e-3.
 
     Returns:
         :class:`DickeResult`. :math:`C_{l1}` at finite t > 0: from ground / excited states, certified by
@@ -250,7 +250,9 @@ def solve_dicke(
 def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_max_atoms, finite_time_l1, l1_budget_s):
     n, x, nbar, pe0 = _physical_inputs(atoms, bath, initial)
     rel_tol = check_real("rel_tol", rel_tol, minimum=0.0, strict_min=True, maximum=1.0)
-    l1_budget_s = check_real("l1_budget_s", l1_budget_s, minimum=0.0)
+    l1_budget_s = check_real("l1_budget_s", l1_budget_s, minimum=0.0, allow_inf=True)  # inf: no limit
+    long_time, progress = check_bool("long_time", long_time), check_bool("progress", progress)
+    finite_time_l1 = check_bool("finite_time_l1", finite_time_l1)
     l1_max_atoms = check_int("l1_max_atoms", l1_max_atoms, minimum=0)
     ts = _check_times(times)
     if long_time:
