@@ -157,8 +157,9 @@ def _circuit_story(story: dict, *, seed: int = 7) -> dict:
     misses = sampled.count(False)
     # Each sampled verdict is a calibrated test at LEVEL: a circuit equal to its twin fails it in (1 - LEVEL) of
     # the rows, so a few DISAGREE rows among many are what chance alone gives.
-    rows.append(f"sampled rows outside the twin's joint {LEVEL:.0%} range: {misses} of {len(sampled)} "
-                f"(a circuit equal to its twin: {1 - LEVEL:.0%} of rows, ~{(1 - LEVEL) * len(sampled):.1f} here by chance)")
+    chance = 1.0 - LEVEL ** len(sampled)
+    rows.append(f"sampled rows outside the twin's joint {LEVEL:.0%} range: {misses} of {len(sampled)} (correct circuits: "
+                f"{1 - LEVEL:.0%} of rows, one or more of {len(sampled)} with probability {chance:.0%})")
     return {"circuit_charging": [exact_pts, tomo], "circuit_harvesting": harvest_pts, "circuit_table": rows}
 
 
@@ -214,7 +215,7 @@ def _print_story(story: dict) -> None:
         print("   for it). Harvesting references are at t = 10 (Poisson-averaged), hence Teff slightly below T.")
         print("   Each sampled verdict is a test at the 5 % level (measured false-DISAGREE rate 5.4 %, benchmarks/README.md")
         print("   'Verdict calibration'): of k sampled runs of correct circuits, one or more say DISAGREE with probability")
-        print("   1 - 0.95^k (19 % for k = 4); a real defect shows as DISAGREE for every seed.")
+        print("   1 - 0.95^k (the line above); a real defect shows as DISAGREE for every seed.")
 
 
 def run_demo(args) -> int:

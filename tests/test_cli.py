@@ -277,7 +277,7 @@ def test_uncertified_coherence_is_explained(capsys):
 
 def test_long_time_keeps_the_default_times(capsys):
     out = run_json(capsys, ["charge", "-N", "2", "-T", "1", "--long-time"])
-    assert out["times"] == [0.0, 1.0, 5.0, 20.0] and "long_time" in out  # before: times = []
+    assert out["times"] == [0.0, 0.2, 1.0, 5.0, 20.0] and "long_time" in out  # before: times = []
 
 
 def _option_actions(parser):
@@ -339,11 +339,11 @@ def test_new_user_findings(capsys, tmp_path):
 
 def test_default_times_follow_the_collective_time_scale(capsys):
     # Issue 9: at N = 500 the default times 0 1 5 20 all printed the long-time state (the superradiant
-    # dynamics take ~1/(N gamma)). They are now 0 1 5 20 x min(1, 2/(N gamma)): N = 2 keeps them.
+    # dynamics take ~1/(N gamma)). They are now 0 0.2 1 5 20 x min(1, 2/(N gamma)): N = 2 keeps them.
     pair = run_json(capsys, ["charge", "-N", "2", "-T", "1"])
-    assert pair["times"] == [0.0, 1.0, 5.0, 20.0]
+    assert pair["times"] == [0.0, 0.2, 1.0, 5.0, 20.0]
     many = run_json(capsys, ["charge", "-N", "500", "-T", "1"])
-    assert many["times"] == [0.0, 0.004, 0.02, 0.08]
+    assert many["times"] == [0.0, 0.0008, 0.004, 0.02, 0.08]
     energy = many["energy"]
     # From ground the energy rises to its long-time value; every default time shows a different state
     # (float64 dynamics: 1e-6 of the energy is far above their ~1e-12 error).

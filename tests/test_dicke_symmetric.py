@@ -156,12 +156,12 @@ def test_default_times_resolve_the_superradiant_scale():
     # N = 500 from T0 = 0.5: t = 0.5 and t = 2 print the same values (relaxed); times on the collective
     # scale 2/(N gamma) do not.
     times = default_times(Atoms.dicke(500))
-    assert times == [0.0, 0.004, 0.02, 0.08]
+    assert times == [0.0, 0.0008, 0.004, 0.02, 0.08]
     res = solve_dicke(Atoms.dicke(500), BATH, InitialState.thermal(0.5), times[1:3], finite_time_l1=False)
     assert abs(res.heat[1] - res.heat[0]) > 1e-3  # the first two default times see different states
     # independent atoms and a pair keep the pair's times; a full-rank gamma_ij uses its largest eigenvalue
-    assert default_times(Atoms.independent(3)) == default_times(Atoms.pair(0.5)) == [0.0, 1.0, 5.0, 20.0]
-    assert default_times(Atoms(4, gamma_matrix=0.5 * np.ones((4, 4)) + 0.5 * np.eye(4))) == [0.0, 0.8, 4.0, 16.0]
+    assert default_times(Atoms.independent(3)) == default_times(Atoms.pair(0.5)) == [0.0, 0.2, 1.0, 5.0, 20.0]
+    assert default_times(Atoms(4, gamma_matrix=0.5 * np.ones((4, 4)) + 0.5 * np.eye(4))) == [0.0, 0.16, 0.8, 4.0, 16.0]
 
 
 @pytest.mark.parametrize("n, temperature, kind", [(2, 1.0, "ground"), (50, 1.0, "ground"), (50, 2.0, "excited"),

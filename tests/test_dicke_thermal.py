@@ -331,3 +331,11 @@ def test_solve_dicke_small_n_certifies_every_time_by_the_spectral_route(monkeypa
     res = solve_dicke(Atoms.dicke(10), Bath(1.0), InitialState.thermal(0.5), np.linspace(0.0, 20.0, 21))
     assert set(res.coherence_l1_status) == {"certified"}
     assert np.max(res.coherence_l1_relative_error_bound) <= 1e-12
+
+
+def test_dicke_result_str_is_a_table_not_an_array_dump():
+    # A new user got ~800 numbers from print(solve_dicke(N = 200)); the README promises a readable str().
+    res = solve_dicke(Atoms.dicke(200), Bath(1.0), InitialState.thermal(0.5), [1.0], long_time=True)
+    text = str(res)
+    assert len(text.splitlines()) == 5 and "shape (2, 201)" in text
+    assert text.count("certified") == 2 and "e-" not in text.split("\n")[3].split()[1]  # log10 C_l1 printed plainly

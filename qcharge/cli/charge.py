@@ -38,8 +38,8 @@ def add_parser(sub) -> None:
     geo.add_argument("--dipole", default="z", metavar="x|y|z|DX,DY,DZ",
                      help="common dipole orientation with --distance/--positions (default z)")
     p.add_argument("--times", type=float, nargs="+", default=None,
-                   help="ascending times in units of 1/gamma (default 0 1 5 20 times min(1, 2/(N gamma)), e.g. "
-                        "0 0.004 0.02 0.08 at N = 500, where the superradiant dynamics happen; outside the Dicke limit "
+                   help="ascending times in units of 1/gamma (default 0 0.2 1 5 20 times min(1, 2/(N gamma)), e.g. "
+                        "0 0.0008 0.004 0.02 0.08 at N = 500, where the superradiant dynamics happen; outside the Dicke limit "
                         "N gamma is replaced by the largest eigenvalue of gamma_ij; at T = inf only 0, since the rates "
                         "gamma*nbar are infinite there)")
     p.add_argument("--long-time", action="store_true", help="also the t -> infinity state (after the --times rows)")

@@ -67,6 +67,21 @@ class DickeResult:
     coherence_l1_status: tuple = ()
     coherence_l1_note: tuple = ()
 
+    def __str__(self) -> str:
+        """One row per time (the arrays' full values are attributes), then the C_l1 notes."""
+        from ...results import table
+
+        n = self.excitation_probabilities.shape[1] - 1
+        status = list(self.coherence_l1_status) or [""] * self.times.size
+        rows = [[t, l1, e, h, c, st + (f", rel. {rel:.1g}" if st == "certified" or st == "estimate" else "")]
+                for t, l1, e, h, c, st, rel in zip(self.times, self.log10_coherence_l1, self.energy, self.heat,
+                                                   self.coherence_re, status, self.coherence_l1_relative_error_bound)]
+        text = (f"DickeResult: N = {n}, {self.times.size} times (excitation_probabilities: shape "
+                f"{self.excitation_probabilities.shape})\n"
+                + table(["t", "log10 C_l1", "energy", "heat", "C_re", "C_l1 is"], rows))
+        said = [f"  t = {t}: {note}" for t, note in zip(self.times, self.coherence_l1_note) if note]
+        return text + ("\nC_l1 notes:\n" + "\n".join(said) if said else "")
+
 
 
 # ----------------------------------------------------------------------------------------- physical inputs
