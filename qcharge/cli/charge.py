@@ -39,14 +39,14 @@ def add_parser(sub) -> None:
                      help="common dipole orientation with --distance/--positions (default z)")
     p.add_argument("--times", type=float, nargs="+", default=None,
                    help="ascending times in units of 1/gamma (default 0 0.2 1 5 20 times min(1, 2/(N gamma)), e.g. "
-                        "0 0.0008 0.004 0.02 0.08 at N = 500, where the superradiant dynamics happen; outside the Dicke limit "
-                        "N gamma is replaced by the largest eigenvalue of gamma_ij; at T = inf only 0, since the rates "
+                        "0 0.0008 0.004 0.02 0.08 at N = 500, where the superradiant dynamics happen; outside the "
+                        "Dicke limit N gamma is replaced by the largest eigenvalue of gamma_ij; at T = inf only 0, since the rates "
                         "gamma*nbar are infinite there)")
     p.add_argument("--long-time", action="store_true", help="also the t -> infinity state (after the --times rows)")
     p.add_argument("--method", choices=list(METHODS), default="auto",
-                   help="dicke: J-multiplet solver, any N (certified C_l1 at finite t from thermal starts to N = 1000, from "
-                        "ground / excited within --l1-budget; estimates beyond); permutation: uniform off-diagonal gamma_ij, Omega_ij, "
-                        "O(N^3) space, N <= ~100; full: 4^N master equation, N <= ~12, any gamma_ij, Omega_ij, "
+                   help="dicke: J-multiplet solver, any N (certified C_l1 at finite t from thermal starts to "
+                        "N = 1000, from ground / excited within --l1-budget; estimates beyond); permutation: uniform "
+                        "off-diagonal gamma_ij, Omega_ij, O(N^3) space, N <= ~100; full: 4^N master equation, N <= ~12, any gamma_ij, Omega_ij, "
                         "initial state; auto (default): dicke, else permutation, else full, whichever applies first")
     p.add_argument("--max-memory-gb", type=float, default=2.0, metavar="GB",
                    help="memory cap of the full-space and permutation solvers, checked before allocating (default 2)")

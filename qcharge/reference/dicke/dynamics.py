@@ -91,8 +91,8 @@ def _chain_evolve(q0: np.ndarray, gamma_t: np.ndarray, nbar: float, u: float) ->
     :math:`\pi_m \propto x^m` makes :math:`S = R^{-1} G R`, :math:`R = \mathrm{diag}(x^{m/2})`, symmetric
     tridiagonal with spectrum in :math:`(-\infty, 0]`, where the contour rule of :class:`_Tridiagonal` is
     accurate to ~1e-14 at O(L) cost per time (16 tridiagonal solves), and short chains take one
-    eigendecomposition for all times (:func:`_symmetric_actions`). The back-transformation multiplies absolute errors
-    :math:`\epsilon\|R^{-1}q(0)\|` by :math:`x^{m/2}`: harmless when q(0) sits at low m (ground; thermal
+    eigendecomposition for all times (:func:`_symmetric_actions`). The back-transformation multiplies
+    absolute errors :math:`\epsilon\|R^{-1}q(0)\|` by :math:`x^{m/2}`: harmless when q(0) sits at low m (ground; thermal
     T0 < 2T), catastrophic for mass at high m (excited state, hot initial states), where the amplification
     :math:`\kappa = \sum_m q_m(0) x^{-m/2} / \sum_m q_m(0)` exceeds ``_SYMMETRIC_MAX_AMPLIFICATION``. There
     (and at T = 0, not symmetrisable) q is integrated by LSODA with the banded Jacobian (O(L) per step):

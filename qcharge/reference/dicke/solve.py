@@ -73,7 +73,7 @@ class DickeResult:
 
         n = self.excitation_probabilities.shape[1] - 1
         status = list(self.coherence_l1_status) or [""] * self.times.size
-        rows = [[t, l1, e, h, c, st + (f", rel. {rel:.1g}" if st == "certified" or st == "estimate" else "")]
+        rows = [[t, l1, e, h, c, st + (f", rel. {rel:.1g}" if st in ("certified", "estimate") else "")]
                 for t, l1, e, h, c, st, rel in zip(self.times, self.log10_coherence_l1, self.energy, self.heat,
                                                    self.coherence_re, status, self.coherence_l1_relative_error_bound)]
         text = (f"DickeResult: N = {n}, {self.times.size} times (excitation_probabilities: shape "
@@ -81,7 +81,6 @@ class DickeResult:
                 + table(["t", "log10 C_l1", "energy", "heat", "C_re", "C_l1 is"], rows))
         said = [f"  t = {t}: {note}" for t, note in zip(self.times, self.coherence_l1_note) if note]
         return text + ("\nC_l1 notes:\n" + "\n".join(said) if said else "")
-
 
 
 # ----------------------------------------------------------------------------------------- physical inputs
