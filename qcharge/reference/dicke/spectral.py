@@ -7,13 +7,14 @@ sum (2.7) one ball-matrix product per sector for all times.
 
 Enclosure. In the symmetric coordinates :math:`y = q/\sqrt\pi` (:math:`\pi_m = x^m`) the chain generator is
 the symmetric tridiagonal S of :mod:`.dynamics`, :math:`\le 0` (detailed balance), so
-:math:`\|e^{tS}\|_2 \le 1`. For any invertible V and diagonal :math:`D \le 0` (exact binary numbers),
-:math:`\hat y(t) = Ve^{tD}c` with :math:`c = V^{-1}y(0)` starts at y(0) and has the defect
+:math:`\|e^{tS}\|_2 \le 1`. For any V, c and diagonal :math:`D \le 0` (exact binary numbers; here
+:math:`c = V^Ty(0)`), :math:`\hat y(t) = Ve^{tD}c` misses y(0) by :math:`z_0 = y(0) - Vc` and has the defect
 :math:`\hat y' - S\hat y = -\mathrm{Res}\,e^{tD}c`, :math:`\mathrm{Res} = SV - VD`; by variation of constants
 
 .. math::
 
-    \|\hat y(t) - y(t)\|_2 \le \sum_i \|\mathrm{Res}_{:,i}\|_2\,|c_i|\,\min(t, 1/|d_i|) =: \varepsilon(t),
+    \|\hat y(t) - y(t)\|_2 \le \|z_0\|_2 + \sum_i \|\mathrm{Res}_{:,i}\|_2\,|c_i|\,\min(t, 1/|d_i|)
+        =: \varepsilon(t),
 
 so :math:`|q_m(t) - \sqrt{\pi_m}\hat y_m(t)| \le \sqrt{\pi_m}\,\varepsilon(t)`. c, Res and :math:`\hat y` are
 arb balls, so this holds whatever V is; V and D are float64 eigenpairs refined to the bits needed (Ogita &
