@@ -72,18 +72,29 @@ def test_mild_heating_gives_no_value_with_a_note():
 
 def test_json_at_n500_early_time_carries_status_and_note(capsys):
     # Issue 9: at N = 500, gamma t = 0.001 the JSON printed nan with 'not computed' and no word. Certifying it
-    # is planned at ~20 s (within the default budget of 60 s); a budget of 1 s leaves the estimate, whose note
+    # is planned at about 20 s (within the default budget of 60 s); a budget of 1 s leaves the estimate, whose note
     # says what certification would cost.
     assert main(["charge", "-N", "500", "-T", "1", "--initial-temperature", "0.5", "--times", "0.001", "--json",
                  "--l1-budget", "1"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["coherence_l1_status"] == ["estimate"]
     assert "uncertified estimate" in out["coherence_l1_note"][0]
-    planned = float(out["coherence_l1_note"][0].split("planned at ~")[1].split(" s CPU")[0])
+    planned = float(out["coherence_l1_note"][0].split("planned at ")[1].split(" s CPU")[0])
     assert 1.0 < planned < 300.0 and "--l1-budget" in out["coherence_l1_note"][0]
     assert out["log10_coherence_l1"][0] == pytest.approx(18.36660055, abs=1e-7)
     rel = out["coherence_l1_error_bound"][0] / out["coherence_l1"][0]
     assert 0 < rel < 1e-5  # the sign check at N = 40 scaled by (500/40)^5 dominates: ~1e-7
+
+
+def test_the_quoted_budget_is_enough(capsys):
+    # A new user asked for the budget a refusal quoted ("~7 s", the plan being 7.03 s) and was refused again:
+    # the quote is the plan rounded up, and asking for it certifies the time.
+    argv = ["charge", "-N", "200", "-T", "1", "--initial-temperature", "0.5", "--times", "0.05", "--json"]
+    assert main(argv + ["--l1-budget", "0.5"]) == 0
+    note = json.loads(capsys.readouterr().out)["coherence_l1_note"][0]
+    quoted = note.split("planned at ")[1].split(" s CPU")[0]
+    assert main(argv + ["--l1-budget", quoted]) == 0
+    assert json.loads(capsys.readouterr().out)["coherence_l1_status"] == ["certified"]
 
 
 def test_cli_prints_the_estimate_as_such(capsys):

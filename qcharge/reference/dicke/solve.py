@@ -508,7 +508,11 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
 
 
 def _over_budget(planned_s: float, budget_s: float) -> str:
-    return f"; certifying it is planned at ~{planned_s:.2g} s CPU, over l1_budget_s = {budget_s:g} (CLI: --l1-budget)"
+    # rounded up (2 significant digits), so that asking for the quoted budget runs it (7.03 s printed as ~7 was
+    # refused at --l1-budget 7)
+    digits = 1 - math.floor(math.log10(planned_s)) if planned_s > 0 else 0
+    quoted = math.ceil(planned_s * 10.0**digits) / 10.0**digits
+    return f"; certifying it is planned at {quoted:.2g} s CPU, over l1_budget_s = {budget_s:g} (CLI: --l1-budget)"
 
 
 def _unresolved_to_nan(log10_l1, l1, l1_abs, l1_rel, status: list, notes: list) -> None:
