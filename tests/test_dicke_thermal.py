@@ -339,3 +339,17 @@ def test_dicke_result_str_is_a_table_not_an_array_dump():
     text = str(res)
     assert len(text.splitlines()) == 5 and "shape (2, 201)" in text
     assert text.count("certified") == 2 and "e-" not in text.split("\n")[3].split()[1]  # log10 C_l1 printed plainly
+
+
+def test_the_reported_float_is_within_its_own_bound():
+    # A new user found C_l1 = 594503458.2862327 reported 'certified' with a bound 2.9e-16, 1.6e-6 from the
+    # ball's midpoint (the float was 10**log10, the bound the ball's width). The float is now the midpoint's
+    # nearest float and both bounds include its rounding (relative bound >= u).
+    bath, pe0, times = Bath(3.0), excited_probability(0.1), [0.1, 1.0]
+    res = solve_dicke(Atoms.dicke(40), bath, InitialState.thermal(0.1), times)
+    ref = thermal_l1_certified(40, bath.x, bath.nbar, pe0, times, 1e-14, [math.nan] * 2)
+    for value, bound, rel, r in zip(res.coherence_l1, res.coherence_l1_error_bound,
+                                    res.coherence_l1_relative_error_bound, ref):
+        exact_within = math.exp(r.log_abs_bound)  # the independent enclosure's own bound
+        assert abs(Fraction(value) - arb_to_fraction(r.ball)) <= Fraction(bound) + Fraction(exact_within)
+        assert rel >= 2.0**-53

@@ -644,10 +644,18 @@ def _certified_l1_balls(n: int, q: np.ndarray, rel_tol: float) -> _L1:
 
 
 def _l1_fields(res: _L1, extra_log_bound: float = -np.inf) -> tuple[float, float, float, float]:
-    """(log10 value, value, absolute bound, relative bound) as floats (inf on overflow)."""
+    """(log10 value, value, absolute bound, relative bound) as floats (inf on overflow). The bounds cover the
+    reported float itself: the ball's midpoint rounded to float64 (or 10^log10 where there is no ball), not only
+    the ball's width (a new user found 594503458.2862327 reported with a bound 2.9e-16 from a midpoint 1.6e-6
+    away)."""
     log_abs = np.logaddexp(res.log_abs_bound, extra_log_bound)
     log10_v = res.log10
-    value = 10.0**log10_v if log10_v < 308 else np.inf
+    if res.ball is not None and log10_v < 308 and np.isfinite(log10_v):
+        value = float(res.ball.mid())  # nearest float of the midpoint: relative error <= u
+        float_rel = _FLOAT_EPS
+    else:
+        value = 10.0**log10_v if log10_v < 308 else np.inf
+        float_rel = float_rounding(log10_v * math.log(10.0))
     with np.errstate(over="ignore"):
         abs_bound = float(np.exp(log_abs)) if np.isfinite(log_abs) else 0.0
     if log_abs == -np.inf:
@@ -659,5 +667,24 @@ def _l1_fields(res: _L1, extra_log_bound: float = -np.inf) -> tuple[float, float
     else:
         r = math.exp(log_abs - log10_v * math.log(10.0))
         rel = r / (1.0 - r)
-    return log10_v, value, abs_bound, rel
+    return _with_float_rounding(log10_v, value, abs_bound, rel, float_rel)
+
+
+# Unit roundoff with a factor 2 to spare (float(), 10**x and log10 each round once to nearest).
+_FLOAT_EPS = 2.0 * 2.0**-53
+
+
+def float_rounding(ln_value: float) -> float:
+    """Relative error of 10**log10 as a float for a value e^ln_value: log10 carries ~u |log10| absolute error,
+    which 10** turns into relative error (plus its own rounding)."""
+    return _FLOAT_EPS * (2.0 + abs(ln_value)) if np.isfinite(ln_value) else 0.0
+
+
+def _with_float_rounding(log10_v, value, abs_bound, rel, float_rel):
+    """The fields with the reported float's own rounding added to both bounds (an exact zero stays exact)."""
+    if value == 0.0 or not np.isfinite(rel):
+        return log10_v, value, abs_bound, rel
+    if np.isfinite(value):
+        abs_bound = abs_bound + float_rel * value
+    return log10_v, value, abs_bound, rel + float_rel * (1.0 + rel)
 
