@@ -72,7 +72,8 @@ def add_l1_max_atoms_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--l1-max-atoms", type=int, default=DEFAULT_L1_MAX_ATOMS, metavar="N",
                    help="Dicke solver: certify the long-time C_l1 (--long-time) of product thermal states up to this N; "
                         "above it that C_l1 is nan with a note (cost ~N^2.6: N = 2000 ~5 s, N = 4000 ~40-50 s CPU; "
-                        f"the finite-time rows are capped by --l1-budget instead; default {DEFAULT_L1_MAX_ATOMS})")
+                        "the finite-time rows are certified up to min(N, 1000) within --l1-budget, estimates "
+                        f"above; default {DEFAULT_L1_MAX_ATOMS})")
 
 
 def add_l1_budget_arg(p: argparse.ArgumentParser) -> None:

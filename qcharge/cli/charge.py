@@ -212,9 +212,11 @@ def run(args) -> int:
                    l1_max_atoms=args.l1_max_atoms, l1_budget_s=args.l1_budget, max_memory_gb=args.max_memory_gb, lifetime=True,
                    progress=progress(args))
     text = str(trace)
-    if trace.coherence_lifetime is None:  # say why the line is missing (outside the Dicke limit: a dense spectrum)
-        text += ("\ncoherence lifetime: not computed (outside the Dicke limit it needs the dense spectrum of the "
-                 "Delta n = 0 sector: N <= 6 within --max-memory-gb)")
+    if trace.coherence_lifetime is None:  # say why the line is missing
+        why = ("the rates gamma*nbar are infinite at T = inf" if math.isinf(bath.temperature) else
+               "outside the Dicke limit it needs the dense spectrum of the Delta n = 0 sector: N <= 6 within "
+               "--max-memory-gb")
+        text += f"\ncoherence lifetime: not computed ({why})"
     if args.save_state:
         t_last = math.inf if args.long_time else times[-1]
         np.save(args.save_state, _final_state(atoms, bath, initial, t_last, trace.method))

@@ -67,7 +67,7 @@ def choose_method(atoms: Atoms, initial: InitialState, method: str = "auto") -> 
 def _times(times: ArrayLike) -> np.ndarray:
     times = _check_times(times)  # solve_dicke's own check: 1-D, real, >= 0
     if np.any(np.isinf(times)):
-        raise ParameterError(f"Argument `times` must be finite (long_time=True adds t = inf), but is {times.tolist()}.")
+        raise ParameterError(f"Argument `times` must be finite (the long_time switch adds t = inf), but is {times.tolist()}.")
     # Both engines then see the same contract (the full-space integrator needs ascending times).
     if np.any(np.diff(times) < 0):
         raise ParameterError(f"Argument `times` must be in ascending order, but is {times.tolist()}.")

@@ -415,6 +415,8 @@ def _solve_dicke(atoms, bath, initial, times, long_time, rel_tol, progress, l1_m
                 status[it] = "estimate"
                 # say what certification would cost where only the budget stood in the way
                 over = _over_budget(planned[pos], l1_budget_s) if planned[pos] > l1_budget_s else ""
+                if n > l1_max_atoms and n <= _CERTIFIED_THERMAL_MAX_ATOMS:  # the cap, not the budget, stood in the way
+                    over = f"; not certified: N = {n} is above l1_max_atoms = {l1_max_atoms} (CLI: --l1-max-atoms)"
                 notes[it] = f"uncertified estimate ({label}), relative error estimate {fields[3]:.1g}{over}"
                 if not fields[3] < 1.0:
                     lower = f" (log10 C_l1 >= {value / math.log(10.0):.4f})" if np.isfinite(value) else ""
