@@ -655,7 +655,7 @@ def _l1_fields(res: _L1, extra_log_bound: float = -np.inf) -> tuple[float, float
         float_rel = _FLOAT_EPS
     else:
         value = 10.0**log10_v if log10_v < 308 else np.inf
-        float_rel = float_rounding(log10_v * math.log(10.0))
+        float_rel = _float_rounding(log10_v * math.log(10.0))
     with np.errstate(over="ignore"):
         abs_bound = float(np.exp(log_abs)) if np.isfinite(log_abs) else 0.0
     if log_abs == -np.inf:
@@ -674,7 +674,7 @@ def _l1_fields(res: _L1, extra_log_bound: float = -np.inf) -> tuple[float, float
 _FLOAT_EPS = 2.0 * 2.0**-53
 
 
-def float_rounding(ln_value: float) -> float:
+def _float_rounding(ln_value: float) -> float:
     """Relative error of 10**log10 as a float for a value e^ln_value: log10 carries ~u |log10| absolute error,
     which 10** turns into relative error (plus its own rounding)."""
     return _FLOAT_EPS * (2.0 + abs(ln_value)) if np.isfinite(ln_value) else 0.0

@@ -13,7 +13,7 @@ from ...exceptions import ParameterError
 from ...params import Atoms, Bath, InitialState
 from ...states import excited_probability
 from .certified_l1 import (BALL_ENGINE_MAX_ATOMS, _certified_l1_generic, _certified_l1_long_time, _l1_fields, _log_beta,
-                           _with_float_rounding, float_rounding)
+                           _float_rounding, _with_float_rounding)
 from .combinatorics import _log_tables, _LogTables, _logsumexp
 from .dynamics import _dynamics, _dynamics_observables
 from .symmetric_l1 import (
@@ -557,4 +557,4 @@ def _log_fields(log_value: float, log_bound: float) -> tuple[float, float, float
         r = math.exp(log_bound - log_value)
         rel = r / (1.0 - r)  # relative to the smallest value the bound allows, as in _l1_fields
     # and the float 10^log10 itself rounds (as in _l1_fields)
-    return _with_float_rounding(log10_v, value, abs_bound, rel, float_rounding(log_value))
+    return _with_float_rounding(log10_v, value, abs_bound, rel, _float_rounding(log_value))
